@@ -1,0 +1,101 @@
+"""Bronze assets: every NHL API response of a game-date window, stored raw in Delta.
+
+One multi-asset fetches a window once and writes the five bronze tables; each table's write replaces
+exactly the window's rows in one commit (see `nhl_assets.storage.delta`). The schedules of the whole
+window are fetched before anything else, so a day whose schedule cannot be fetched fails the run
+before any table is touched.
+"""
+
+
+import time
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+
+from nhl_assets.bronze import tables as bt
+from nhl_assets.partitions import DateWindow, game_date_partitions
+from nhl_assets.resources import NHLApiResource, WarehouseResource
+from nhl_assets.source.games import fetch_days
+
+#: Bump when the fetch or the bronze row layout changes (shown in the UI as the assets' code version).
+BRONZE_CODE_VERSION = "1"
+OWNERS = ["team:data-platform"]
+
+
+def table_key(table: str) -> AssetKey:
+    """Asset keys mirror table paths: `bronze/boxscore` -> AssetKey(["bronze", "boxscore"])."""
+    return AssetKey(table.split("/"))
+
+
+def _spec(table: str) -> AssetSpec:
+    return AssetSpec(
+        key=table_key(table),
+        description=f"{bt.DESCRIPTIONS[table]} Accumulates partition by partition (daily game dates); "
+                    "a run replaces exactly its dates.",
+        group_name="bronze",
+        kinds={"delta", "python"},
+        owners=OWNERS,
+        code_version=BRONZE_CODE_VERSION,
+        tags={"layer": "bronze", "update": "append-by-partition"},
+        metadata={"dagster/table_name": table},
+    )
+
+
+@multi_asset(
+    name="bronze_nhl_api",
+    specs=[_spec(t) for t in bt.BRONZE_TABLES],
+    partitions_def=game_date_partitions(),
+    backfill_policy=BackfillPolicy.single_run(),
+    can_subset=False,
+)
+def bronze_nhl_api(context: AssetExecutionContext, nhl_api: NHLApiResource, warehouse: WarehouseResource):
+    """Fetch the window's schedules, then each regular-season/playoff game's boxscore, play-by-play and
+    shift chart, and replace the window in every bronze table."""
+    started = time.monotonic()
+    window = DateWindow.from_key_range(context.partition_key_range)
+    wh = warehouse.get()
+    stats = bt.DayStats()
+    run_id = context.run.run_id
+    context.log.info(f"bronze: fetching {len(window)} day(s) {window}")
+    with nhl_api.open() as source, bt.StagedTables() as staged:
+        for i, day in enumerate(fetch_days(source, window.days()), start=1):
+            staged.append(bt.day_rows(day, run_id))
+            stats.add(day)
+            if i % 30 == 0 or i == len(window):
+                context.log.info(f"bronze: {i}/{len(window)} days fetched, {stats.games} games, "
+                                 f"{source.stats.calls} API calls")
+        api = source.stats.snapshot()
+        writes = {table: wh.replace_window(table, staged.reader(table), window, partition_by=bt.PARTITION_BY,
+                                           run_id=run_id, description=bt.DESCRIPTIONS[table])
+                  for table in bt.BRONZE_TABLES}
+    wall = round(time.monotonic() - started, 3)
+    common = {
+        "days": len(window),
+        "games": stats.games,
+        "complete_games": stats.complete_games,
+        "incomplete_games": stats.incomplete_games,
+        "incomplete_days": MetadataValue.json(stats.incomplete_days or []),
+        "responses": stats.responses,
+        "bytes": stats.bytes,
+        "api_calls": api["calls"],
+        "retries": api["retries"],
+        "failed_requests": api["failures"],
+        "wall_time_s": wall,
+    }
+    if stats.incomplete_games:
+        context.log.warning(f"bronze: {stats.incomplete_games} incomplete game(s) recorded in bronze/games; "
+                            f"days {stats.incomplete_days} will be re-requested")
+    for table, write in writes.items():
+        yield MaterializeResult(
+            asset_key=table_key(table),
+            metadata={**common, **write.metadata(),
+                      "dagster/uri": MetadataValue.path(write.uri),
+                      "dagster/row_count": write.rows_written},
+        )

@@ -1,0 +1,213 @@
+"""Bronze table definitions and the pure conversion of fetched days into their rows (no Dagster here).
+
+Bronze keeps every API response as received. Four response tables, one per endpoint, share one layout
+(`RESPONSE_COLUMNS`); `bronze/games` is the completeness ledger: one row per scheduled regular-season or
+playoff game saying what was fetched and what is still missing, so an incomplete day is recorded as such
+and re-requested later instead of being silently treated as whole.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nhl_assets.source.client import RawResponse
+from nhl_assets.source.games import DayFetch, GameFetch
+
+SCHEDULE = "bronze/schedule"
+BOXSCORE = "bronze/boxscore"
+PLAY_BY_PLAY = "bronze/play_by_play"
+SHIFT_CHARTS = "bronze/shift_charts"
+GAMES = "bronze/games"
+
+#: endpoint name used by the fetch layer -> bronze table
+ENDPOINT_TABLES = {"boxscore": BOXSCORE, "play_by_play": PLAY_BY_PLAY, "shift_chart": SHIFT_CHARTS}
+BRONZE_TABLES = (SCHEDULE, BOXSCORE, PLAY_BY_PLAY, SHIFT_CHARTS, GAMES)
+PARTITION_BY = ["gameDate"]
+
+_TS = pa.timestamp("us", tz="UTC")
+
+RESPONSE_COLUMNS: list[pa.Field] = [
+    pa.field("gameDate", pa.date32(), nullable=False),
+    pa.field("endpoint", pa.string(), nullable=False),
+    pa.field("request", pa.string(), nullable=False),
+    pa.field("httpStatus", pa.int32(), nullable=False),
+    pa.field("fetchedAt", _TS, nullable=False),
+    pa.field("attempts", pa.int32(), nullable=False),
+    pa.field("sha256", pa.string(), nullable=False),
+    pa.field("bodyBytes", pa.int64(), nullable=False),
+    pa.field("body", pa.large_binary(), nullable=False),
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("runId", pa.string()),
+]
+
+SCHEDULE_SCHEMA = pa.schema(RESPONSE_COLUMNS + [pa.field("numberOfGames", pa.int32())])
+GAME_RESPONSE_SCHEMA = pa.schema(
+    RESPONSE_COLUMNS[:1] + [pa.field("gameId", pa.int64(), nullable=False)] + RESPONSE_COLUMNS[1:]
+)
+GAMES_SCHEMA = pa.schema([
+    pa.field("gameDate", pa.date32(), nullable=False),
+    pa.field("gameId", pa.int64(), nullable=False),
+    pa.field("season", pa.int32()),
+    pa.field("gameType", pa.int32()),
+    pa.field("gameState", pa.string()),
+    pa.field("gameScheduleState", pa.string()),
+    pa.field("homeTeam", pa.string()),
+    pa.field("awayTeam", pa.string()),
+    pa.field("startTimeUTC", pa.string()),
+    pa.field("isFinal", pa.bool_(), nullable=False),
+    pa.field("hasBoxscore", pa.bool_(), nullable=False),
+    pa.field("hasPlayByPlay", pa.bool_(), nullable=False),
+    pa.field("hasShiftChart", pa.bool_(), nullable=False),
+    pa.field("isComplete", pa.bool_(), nullable=False),
+    pa.field("missing", pa.list_(pa.string())),
+    pa.field("checkedAt", _TS, nullable=False),
+    pa.field("runId", pa.string()),
+])
+
+SCHEMAS: dict[str, pa.Schema] = {
+    SCHEDULE: SCHEDULE_SCHEMA,
+    BOXSCORE: GAME_RESPONSE_SCHEMA,
+    PLAY_BY_PLAY: GAME_RESPONSE_SCHEMA,
+    SHIFT_CHARTS: GAME_RESPONSE_SCHEMA,
+    GAMES: GAMES_SCHEMA,
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    SCHEDULE: "Raw /v1/schedule/{date} response of each game date, as received (one row per date).",
+    BOXSCORE: "Raw /v1/gamecenter/{id}/boxscore responses, as received (one row per final game).",
+    PLAY_BY_PLAY: "Raw /v1/gamecenter/{id}/play-by-play responses, as received (one row per final game).",
+    SHIFT_CHARTS: "Raw /stats/rest/en/shiftcharts responses, as received (one row per final game).",
+    GAMES: "Completeness ledger: every scheduled regular-season/playoff game, what was fetched and what is "
+           "still missing (not final, shift chart not published, API error).",
+}
+
+
+def _response_row(raw: RawResponse, day_iso: object, run_id: str | None, source: str) -> dict:
+    return {
+        "gameDate": day_iso,
+        "endpoint": raw.endpoint,
+        "request": raw.request,
+        "httpStatus": raw.status,
+        "fetchedAt": raw.fetched_at,
+        "attempts": raw.attempts,
+        "sha256": raw.sha256,
+        "bodyBytes": len(raw.body),
+        "body": raw.body,
+        "source": source,
+        "runId": run_id,
+    }
+
+
+def _game_row(game: GameFetch, run_id: str | None, checked_at: datetime) -> dict:
+    return {
+        "gameDate": game.game_date,
+        "gameId": game.game_id,
+        "season": game.season,
+        "gameType": game.game_type,
+        "gameState": game.game_state,
+        "gameScheduleState": game.schedule_state,
+        "homeTeam": game.home_team,
+        "awayTeam": game.away_team,
+        "startTimeUTC": game.start_time_utc,
+        "isFinal": game.is_final,
+        "hasBoxscore": game.has("boxscore"),
+        "hasPlayByPlay": game.has("play_by_play"),
+        "hasShiftChart": game.has("shift_chart"),
+        # A postponed/cancelled game has nothing to fetch on this date: complete, nothing missing.
+        "isComplete": game.is_complete,
+        "missing": list(game.missing),
+        "checkedAt": checked_at,
+        "runId": run_id,
+    }
+
+
+def day_rows(day: DayFetch, run_id: str | None, source: str = "api") -> dict[str, list[dict]]:
+    """Rows of every bronze table for one fetched day."""
+    checked_at = datetime.now(timezone.utc)
+    rows: dict[str, list[dict]] = {table: [] for table in BRONZE_TABLES}
+    sched = _response_row(day.schedule, day.day, run_id, source)
+    sched["numberOfGames"] = len(day.games)
+    rows[SCHEDULE].append(sched)
+    for game in day.games:
+        rows[GAMES].append(_game_row(game, run_id, checked_at))
+        for endpoint, raw in sorted(game.responses.items()):
+            row = _response_row(raw, day.day, run_id, source)
+            row["gameId"] = game.game_id
+            rows[ENDPOINT_TABLES[endpoint]].append(row)
+    return rows
+
+
+@dataclass
+class DayStats:
+    """Per-window counters for materialization metadata."""
+
+    days: int = 0
+    games: int = 0
+    complete_games: int = 0
+    incomplete_games: int = 0
+    responses: int = 0
+    bytes: int = 0
+    incomplete_days: list[str] | None = None
+
+    def add(self, day: DayFetch) -> None:
+        self.days += 1
+        self.games += len(day.games)
+        self.complete_games += sum(1 for g in day.games if g.is_complete)
+        self.incomplete_games += sum(1 for g in day.games if not g.is_complete)
+        responses = [day.schedule] + [r for g in day.games for r in g.responses.values()]
+        self.responses += len(responses)
+        self.bytes += sum(len(r.body) for r in responses)
+        if not day.complete:
+            self.incomplete_days = (self.incomplete_days or []) + [day.day.isoformat()]
+
+
+class StagedTables:
+    """Spools bronze rows to local Parquet while a window is fetched, then streams them to Delta.
+
+    This keeps a multi-year single-run backfill in bounded memory while still committing each table
+    exactly once: rows are appended here day by day and `reader(table)` replays them for delta-rs.
+    """
+
+    def __init__(self, tables: Iterable[str] = BRONZE_TABLES) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="nhl-bronze-stage-")
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._paths = {t: os.path.join(self._dir.name, t.replace("/", "__") + ".parquet") for t in tables}
+
+    def append(self, rows: dict[str, list[dict]]) -> None:
+        for table, table_rows in rows.items():
+            if not table_rows:
+                continue
+            batch = pa.Table.from_pylist(table_rows, schema=SCHEMAS[table])
+            writer = self._writers.get(table)
+            if writer is None:
+                writer = self._writers[table] = pq.ParquetWriter(self._paths[table], SCHEMAS[table])
+            writer.write_table(batch)
+
+    def reader(self, table: str) -> pa.RecordBatchReader:
+        writer = self._writers.pop(table, None)
+        if writer is not None:
+            writer.close()
+        schema = SCHEMAS[table]
+        if not os.path.exists(self._paths[table]):
+            return pa.RecordBatchReader.from_batches(schema, iter(()))
+        parquet = pq.ParquetFile(self._paths[table])
+        return pa.RecordBatchReader.from_batches(schema, parquet.iter_batches(batch_size=256))
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+        self._dir.cleanup()
+
+    def __enter__(self) -> "StagedTables":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,69 @@
+"""Schedule payloads -> rows (pure functions, no Dagster)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+import polars as pl
+
+UPCOMING_SCHEMA: dict[str, pl.DataType] = {
+    "gameId": pl.Int64,
+    "gameDate": pl.Date,
+    "season": pl.Int32,
+    "gameType": pl.Int32,
+    "gameState": pl.String,
+    "gameScheduleState": pl.String,
+    "startTimeUTC": pl.Datetime("us", "UTC"),
+    "homeTeam": pl.String,
+    "awayTeam": pl.String,
+    "homeTeamId": pl.Int64,
+    "awayTeamId": pl.Int64,
+    "venue": pl.String,
+    "fetchedAt": pl.Datetime("us", "UTC"),
+    "scheduleSha256": pl.String,
+}
+
+
+def _utc(ts: str | None) -> datetime | None:
+    if not ts:
+        return None
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def week_games(payload: dict[str, Any]) -> list[tuple[date, dict[str, Any]]]:
+    """Every (game date, game object) of a `/v1/schedule/{date}` week payload."""
+    out = []
+    for day in payload.get("gameWeek") or []:
+        d = date.fromisoformat(day["date"])
+        out.extend((d, g) for g in day.get("games") or [])
+    return out
+
+
+def upcoming_games(payload: dict[str, Any], today: date, fetched_at: datetime, sha256: str,
+                   game_types: frozenset[int] = frozenset({2, 3})) -> pl.DataFrame:
+    """Games of the week payload dated `today` or later that have not been played yet.
+
+    A game already final today is not "upcoming"; one in progress still is (its prediction stands).
+    """
+    rows = []
+    for d, g in week_games(payload):
+        if d < today or g.get("gameType") not in game_types or g.get("gameState") in ("OFF", "FINAL"):
+            continue
+        rows.append({
+            "gameId": int(g["id"]),
+            "gameDate": d,
+            "season": g.get("season"),
+            "gameType": g.get("gameType"),
+            "gameState": g.get("gameState"),
+            "gameScheduleState": g.get("gameScheduleState"),
+            "startTimeUTC": _utc(g.get("startTimeUTC")),
+            "homeTeam": (g.get("homeTeam") or {}).get("abbrev"),
+            "awayTeam": (g.get("awayTeam") or {}).get("abbrev"),
+            "homeTeamId": (g.get("homeTeam") or {}).get("id"),
+            "awayTeamId": (g.get("awayTeam") or {}).get("id"),
+            "venue": (g.get("venue") or {}).get("default"),
+            "fetchedAt": fetched_at,
+            "scheduleSha256": sha256,
+        })
+    return pl.DataFrame(rows, schema=UPCOMING_SCHEMA).sort("gameDate", "gameId")

@@ -1,0 +1,381 @@
+"""The one module that talks to the NHL API.
+
+It is built on nhl-api-py (the same `NHLClient` methods a notebook would call) and adapts three things
+nhl-api-py does not do:
+
+* **Routing.** nhl-api-py hard-codes `https://api-web.nhle.com` and `https://api.nhle.com` in its
+  `Endpoint` enum. `RoutedHttpClient` (a subclass of nhl-api-py's `HttpClient`, injected into every API
+  group of the `NHLClient`) maps those hosts to `NHL_API_WEB_URL` / `NHL_API_STATS_URL`, so a loopback
+  server sees exactly the requests the live API would.
+* **Resilience.** nhl-api-py has no retries and opens a new connection per request. Here one pooled
+  `httpx.Client` (connections bounded by the configured concurrency) is shared, a `pyrate_limiter`
+  limiter spaces requests, and tenacity retries 429, 5xx, timeouts, connection errors and bodies that are
+  not valid JSON with exponential backoff and jitter, honouring `Retry-After`.
+* **Raw capture.** Bronze stores every response as received, so the client records the raw body, status,
+  request and timing of the last response of each thread (`last_response()`), alongside the parsed dict
+  nhl-api-py returns.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from nhlpy import NHLClient
+from nhlpy.http_client import Endpoint, HttpClient, NHLApiException
+from pyrate_limiter import Duration, Limiter, Rate
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from nhl_assets import settings
+
+T = TypeVar("T")
+
+#: Hosts nhl-api-py hard-codes, by which configured base URL replaces them.
+_WEB_HOST = "https://api-web.nhle.com"
+_STATS_HOST = "https://api.nhle.com"
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """How to reach the NHL API. Defaults suit the live API; tests and benchmarks override them."""
+
+    web_url: str = settings.DEFAULT_API_WEB_URL
+    stats_url: str = settings.DEFAULT_API_STATS_URL
+    timeout_s: float = 10.0
+    max_attempts: int = 5
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    retry_after_cap_s: float = 120.0
+    rate_per_second: float = 20.0
+    concurrency: int = 4
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> "SourceSettings":
+        return cls(web_url=settings.api_web_url(), stats_url=settings.api_stats_url(), **overrides)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        if self.timeout_s <= 0:
+            raise ValueError("timeout_s must be > 0")
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """One HTTP response exactly as received (the last attempt, after retries)."""
+
+    endpoint: str  # template, e.g. "/v1/gamecenter/{gameId}/boxscore"
+    request: str  # path and query actually requested, e.g. "/v1/gamecenter/2023020204/boxscore"
+    url: str  # the full URL, base included
+    status: int
+    body: bytes
+    fetched_at: datetime
+    attempts: int
+    elapsed_s: float
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class NHLSourceError(RuntimeError):
+    """A request to the NHL API that finally failed. The message names endpoint, game/date and cause."""
+
+    def __init__(self, *, endpoint: str, request: str, cause: str, game_id: int | None = None,
+                 game_date: date | None = None, status: int | None = None, attempts: int = 0,
+                 response: RawResponse | None = None) -> None:
+        self.endpoint = endpoint
+        self.request = request
+        self.cause = cause
+        self.game_id = game_id
+        self.game_date = game_date
+        self.status = status
+        self.attempts = attempts
+        self.response = response
+        where = []
+        if game_id is not None:
+            where.append(f"game {game_id}")
+        if game_date is not None:
+            where.append(f"date {game_date.isoformat()}")
+        subject = ", ".join(where) or "request"
+        super().__init__(f"NHL API {endpoint} for {subject} failed after {attempts} attempt(s): {cause} "
+                         f"[GET {request}]")
+
+    def with_context(self, *, game_id: int | None = None, game_date: date | None = None) -> "NHLSourceError":
+        """The same failure, with the game/date the caller knows about."""
+        return type(self)(endpoint=self.endpoint, request=self.request, cause=self.cause,
+                          game_id=game_id if game_id is not None else self.game_id,
+                          game_date=game_date if game_date is not None else self.game_date,
+                          status=self.status, attempts=self.attempts, response=self.response)
+
+
+class NHLPayloadError(NHLSourceError):
+    """The API answered 2xx with a body that is not valid JSON (truncated, HTML error page, ...)."""
+
+
+class _Retryable(Exception):
+    """An attempt worth repeating; carries the response (if any) and the server's Retry-After."""
+
+    def __init__(self, cause: str, response: httpx.Response | None = None, retry_after: float | None = None,
+                 invalid_json: bool = False) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.response = response
+        self.retry_after = retry_after
+        self.invalid_json = invalid_json
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+class _RetryAfterOrBackoff:
+    """tenacity wait: the server's Retry-After when it sent one (capped), else exponential with jitter."""
+
+    def __init__(self, initial: float, maximum: float, cap: float) -> None:
+        self._backoff = wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
+        self._cap = cap
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            return min(exc.retry_after, self._cap)
+        return self._backoff(state)
+
+
+@dataclass
+class SourceStats:
+    """Counters for materialization metadata (thread-safe)."""
+
+    calls: int = 0  # HTTP attempts sent
+    retries: int = 0
+    failures: int = 0  # requests that failed after all attempts
+    bytes: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **deltas: int) -> None:
+        with self._lock:
+            for key, value in deltas.items():
+                setattr(self, key, getattr(self, key) + value)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {"calls": self.calls, "retries": self.retries, "failures": self.failures, "bytes": self.bytes}
+
+
+def _endpoint_template(path: str) -> str:
+    """`/v1/gamecenter/2023020204/boxscore` -> `/v1/gamecenter/{gameId}/boxscore` (for grouping)."""
+    parts = path.split("/")
+    out = []
+    for i, part in enumerate(parts):
+        if part.isdigit() and i > 0 and parts[i - 1] == "gamecenter":
+            out.append("{gameId}")
+        elif i > 0 and parts[i - 1] == "schedule" and part[:4].isdigit():
+            out.append("{date}")
+        else:
+            out.append(part)
+    return "/".join(out)
+
+
+class RoutedHttpClient(HttpClient):
+    """nhl-api-py's HttpClient, routed to the configured base URLs, pooled, rate limited and retried."""
+
+    def __init__(self, source_settings: SourceSettings, nhl_config: Any, stats: SourceStats,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(nhl_config)
+        self._settings = source_settings
+        self._stats = stats
+        self._sleep = sleep
+        self._local = threading.local()
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(source_settings.timeout_s),
+            limits=httpx.Limits(max_connections=source_settings.concurrency,
+                                max_keepalive_connections=source_settings.concurrency),
+            follow_redirects=True,
+            headers={"User-Agent": "nhl_assets (nhl-api-py)"},
+        )
+        self._limiter = (Limiter(Rate(max(1, int(round(source_settings.rate_per_second))), Duration.SECOND))
+                         if source_settings.rate_per_second > 0 else None)
+
+    # nhl-api-py builds URLs as f"{endpoint.value}{resource}"; the hosts are replaced here.
+    def resolve(self, endpoint: Endpoint, resource: str) -> str:
+        url = f"{endpoint.value}{resource}"
+        if url.startswith(_WEB_HOST):
+            return self._settings.web_url.rstrip("/") + url[len(_WEB_HOST):]
+        if url.startswith(_STATS_HOST):
+            return self._settings.stats_url.rstrip("/") + url[len(_STATS_HOST):]
+        return url
+
+    def last_response(self) -> RawResponse | None:
+        """The raw final response of this thread's most recent request (None if none arrived)."""
+        return getattr(self._local, "last", None)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _attempt(self, url: str, params: dict | None) -> httpx.Response:
+        if self._limiter is not None:
+            self._limiter.try_acquire("nhl-api")
+        self._stats.add(calls=1)
+        try:
+            response = self._http.get(url, params=params)
+        except httpx.TimeoutException as exc:
+            raise _Retryable(f"timeout after {self._settings.timeout_s:g}s ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise _Retryable(f"connection error: {type(exc).__name__}: {exc}") from exc
+        self._stats.add(bytes=len(response.content))
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _Retryable(f"HTTP {response.status_code}", response=response,
+                             retry_after=parse_retry_after(response.headers.get("Retry-After")))
+        if response.is_success:
+            try:
+                orjson.loads(response.content)
+            except orjson.JSONDecodeError as exc:
+                raise _Retryable(f"invalid JSON ({len(response.content)} bytes): {exc}", response=response,
+                                 invalid_json=True) from exc
+        return response
+
+    def get(self, endpoint: Endpoint, resource: str, query_params: dict | None = None) -> httpx.Response:
+        url = self.resolve(endpoint, resource)
+        split = urlsplit(url)
+        request = split.path + (f"?{split.query}" if split.query else "")
+        template = _endpoint_template(split.path)
+        self._local.last = None
+        started = time.monotonic()
+        attempts = 0
+
+        def before_sleep(state: RetryCallState) -> None:
+            self._stats.add(retries=1)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self._settings.max_attempts),
+            wait=_RetryAfterOrBackoff(self._settings.backoff_initial_s, self._settings.backoff_max_s,
+                                      self._settings.retry_after_cap_s),
+            retry=retry_if_exception_type(_Retryable),
+            before_sleep=before_sleep,
+            sleep=self._sleep,
+            reraise=True,
+        )
+
+        def capture(response: httpx.Response) -> RawResponse:
+            raw = RawResponse(endpoint=template, request=str(response.request.url.raw_path, "ascii"),
+                              url=str(response.request.url), status=response.status_code,
+                              body=response.content, fetched_at=datetime.now(timezone.utc), attempts=attempts,
+                              elapsed_s=time.monotonic() - started)
+            self._local.last = raw
+            return raw
+
+        try:
+            for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    response = self._attempt(url, query_params)
+        except _Retryable as exc:
+            self._stats.add(failures=1)
+            raw = capture(exc.response) if exc.response is not None else None
+            error_type = NHLPayloadError if exc.invalid_json else NHLSourceError
+            raise error_type(endpoint=template, request=request, cause=exc.cause,
+                             status=raw.status if raw else None, attempts=attempts, response=raw) from exc
+        raw = capture(response)
+        try:
+            self._handle_response(response, resource)  # nhl-api-py's own status -> exception mapping
+        except NHLApiException as exc:
+            self._stats.add(failures=1)
+            raise NHLSourceError(endpoint=template, request=request,
+                                 cause=f"HTTP {response.status_code} ({type(exc).__name__})",
+                                 status=response.status_code, attempts=attempts, response=raw) from exc
+        return response
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A parsed payload (as nhl-api-py returns it) with the raw response it came from."""
+
+    data: dict[str, Any]
+    raw: RawResponse
+
+
+class NHLSource:
+    """NHL API access through nhl-api-py with routing, retries, rate limit and raw capture.
+
+    Thread-safe: per-game requests are issued from a thread pool of `settings.concurrency` workers.
+    """
+
+    def __init__(self, source_settings: SourceSettings | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = source_settings or SourceSettings.from_env()
+        self.stats = SourceStats()
+        self.client = NHLClient(timeout=int(max(1, round(self.settings.timeout_s))))
+        self._http = RoutedHttpClient(self.settings, self.client._config, self.stats, sleep=sleep)
+        # Inject the routed client into every API group nhl-api-py built (they keep `self.client`).
+        self.client._http_client = self._http
+        for group in vars(self.client).values():
+            if hasattr(group, "client") and isinstance(group.client, HttpClient):
+                group.client = self._http
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "NHLSource":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, fn: Callable[[], dict[str, Any]], *, game_id: int | None = None,
+              game_date: date | None = None) -> Fetched:
+        try:
+            data = fn()
+        except NHLSourceError as exc:
+            raise exc.with_context(game_id=game_id, game_date=game_date) from exc
+        raw = self._http.last_response()
+        assert raw is not None, "RoutedHttpClient captures every successful response"
+        return Fetched(data=data, raw=raw)
+
+    def schedule(self, day: date) -> Fetched:
+        """`/v1/schedule/{day}` via `schedule.daily_schedule` (data = that day only; raw = the week)."""
+        return self._call(lambda: self.client.schedule.daily_schedule(date=day.isoformat()), game_date=day)
+
+    def schedule_now(self) -> Fetched:
+        """`/v1/schedule/now` via `schedule.weekly_schedule`: the API's current week (follows its redirect)."""
+        return self._call(lambda: self.client.schedule.weekly_schedule())
+
+    def boxscore(self, game_id: int, game_date: date | None = None) -> Fetched:
+        return self._call(lambda: self.client.game_center.boxscore(str(game_id)), game_id=game_id,
+                          game_date=game_date)
+
+    def play_by_play(self, game_id: int, game_date: date | None = None) -> Fetched:
+        return self._call(lambda: self.client.game_center.play_by_play(str(game_id)), game_id=game_id,
+                          game_date=game_date)
+
+    def shift_chart(self, game_id: int, game_date: date | None = None) -> Fetched:
+        return self._call(lambda: self.client.game_center.shift_chart_data(str(game_id)), game_id=game_id,
+                          game_date=game_date)
