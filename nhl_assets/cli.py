@@ -1,2 +1,45 @@
-def main() -> None:  # replaced below
-    raise SystemExit("not yet")
+"""`nhl-assets`: the project's command line (demo, loopback server, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _add_demo(subparsers: argparse._SubParsersAction) -> None:
+    from nhl_assets import demo
+
+    p = subparsers.add_parser(
+        "demo", help="Materialize the graph offline against the loopback NHL API and print a summary.",
+        description="Starts the project's loopback NHL API (a seeded simulated season, or the recorded real "
+                    "payloads with --recorded), points the live source at it, materializes every asset for "
+                    "the window end to end, and prints rows, partitions and Delta version per table.")
+    p.add_argument("--recorded", action="store_true",
+                   help="replay the recorded real payloads in NHL_SAMPLES_DIR instead of the simulator")
+    p.add_argument("--start", help="first game date (default: a few weeks of the 2023-24 season)")
+    p.add_argument("--end", help="last game date")
+    p.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="simulator seed")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="simulated API latency per request")
+    p.add_argument("--warehouse", help="warehouse root (default $NHL_WAREHOUSE or ./warehouse)")
+    p.set_defaults(func=demo.run_from_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nhl-assets", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_demo(subparsers)
+    from nhl_assets.simulator import cli as simulator_cli
+
+    simulator_cli.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    code = args.func(args)
+    sys.exit(code or 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,24 +6,32 @@ from dagster import AssetSelection, Definitions, define_asset_job
 
 from nhl_assets.bronze.assets import bronze_nhl_api
 from nhl_assets.gold.upcoming import upcoming_schedule
-from nhl_assets.partitions import game_date_partitions
 from nhl_assets.resources import NHLApiResource, WarehouseResource
 
-BRONZE_JOB = "bronze_daily"
+#: The main job: every date-partitioned asset (bronze now; silver and per-game gold join it).
+PARTITIONED_JOB = "nhl_partitions"
+#: Every unpartitioned asset, recomputed whole from its upstream.
+REFRESH_JOB = "nhl_refresh"
+
+PARTITIONED_ASSETS = [bronze_nhl_api]
+REFRESH_ASSETS = [upcoming_schedule]
 
 
 def build_definitions() -> Definitions:
     """Build the code location (a function so tests can build it after setting the environment)."""
-    partitions = game_date_partitions()
-    bronze_job = define_asset_job(
-        BRONZE_JOB,
-        selection=AssetSelection.assets(bronze_nhl_api),
-        partitions_def=partitions,
-        description="Fetch and store the raw NHL API responses of game-date partitions.",
+    partitioned_job = define_asset_job(
+        PARTITIONED_JOB,
+        selection=AssetSelection.assets(*PARTITIONED_ASSETS),
+        description="Materialize game-date partitions of every date-partitioned table (bronze and below).",
+    )
+    refresh_job = define_asset_job(
+        REFRESH_JOB,
+        selection=AssetSelection.assets(*REFRESH_ASSETS),
+        description="Recompute the unpartitioned tables (upcoming schedule, aggregates) whole.",
     )
     return Definitions(
-        assets=[bronze_nhl_api, upcoming_schedule],
-        jobs=[bronze_job],
+        assets=[*PARTITIONED_ASSETS, *REFRESH_ASSETS],
+        jobs=[partitioned_job, refresh_job],
         resources={"nhl_api": NHLApiResource(), "warehouse": WarehouseResource()},
     )
 

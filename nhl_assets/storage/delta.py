@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import TableNotFoundError
@@ -114,17 +115,20 @@ class _CountingReader:
         self._window = window
         self._table = table
         self.rows = 0
+        self.error: StorageError | None = None
 
     def _batches(self) -> Iterable[pa.RecordBatch]:
         for batch in self._reader:
             if self._window is not None and self._date_column is not None and batch.num_rows:
                 col = batch.column(self._date_column)
-                lo, hi = pa.compute.min(col).as_py(), pa.compute.max(col).as_py()
+                lo, hi = pc.min(col).as_py(), pc.max(col).as_py()
                 if lo is None or hi is None or lo < self._window.start or hi > self._window.end:
-                    raise RowsOutsideWindow(
+                    # Raised inside delta-rs's consumer, which wraps it; kept so the caller re-raises it.
+                    self.error = RowsOutsideWindow(
                         f"{self._table}: rows dated {lo}..{hi} (or null) fall outside the window "
                         f"{self._window} being replaced; refusing to touch other partitions"
                     )
+                    raise self.error
             self.rows += batch.num_rows
             yield batch
 
@@ -224,16 +228,21 @@ class Warehouse:
             metadata["nhl_assets.window"] = str(window)
         if extra_metadata:
             metadata.update({k: str(v) for k, v in extra_metadata.items()})
-        write_deltalake(
-            dt,
-            counting.reader(),
-            mode="overwrite",
-            predicate=predicate,
-            partition_by=partition_by or None,
-            schema_mode="merge" if added else None,
-            storage_options=self.storage_options,
-            commit_properties=CommitProperties(custom_metadata=metadata),
-        )
+        try:
+            write_deltalake(
+                dt,
+                counting.reader(),
+                mode="overwrite",
+                predicate=predicate,
+                partition_by=partition_by or None,
+                schema_mode="merge" if added else None,
+                storage_options=self.storage_options,
+                commit_properties=CommitProperties(custom_metadata=metadata),
+            )
+        except Exception:
+            if counting.error is not None:
+                raise counting.error from None
+            raise
         dt.update_incremental()
         return WriteResult(table=table, uri=self.uri(table), version=dt.version(), rows_written=counting.rows,
                            window=window, schema_evolved=added, created=created)

@@ -1,0 +1,55 @@
+"""The code location loads, exposes the public asset keys, and the partitions follow NHL_START_DATE."""
+
+import subprocess
+import sys
+
+from dagster import AssetKey, DailyPartitionsDefinition
+
+from nhl_assets.bronze.tables import BRONZE_TABLES
+from nhl_assets.partitions import DateWindow, game_date_partitions, season_of
+
+
+def test_definitions_expose_table_keys():
+    from nhl_assets.definitions import PARTITIONED_JOB, REFRESH_JOB, build_definitions
+
+    defs = build_definitions()
+    keys = set(defs.resolve_all_asset_keys())
+    for table in BRONZE_TABLES:
+        assert AssetKey(table.split("/")) in keys
+    assert AssetKey(["gold", "upcoming_schedule"]) in keys
+    assert defs.resolve_job_def(PARTITIONED_JOB) is not None
+    assert defs.resolve_job_def(REFRESH_JOB) is not None
+    bronze = defs.resolve_assets_def(AssetKey(["bronze", "boxscore"]))
+    assert isinstance(bronze.partitions_def, DailyPartitionsDefinition)
+    assert bronze.partitions_def.timezone == "America/New_York"
+    assert bronze.backfill_policy is not None and bronze.backfill_policy.max_partitions_per_run is None
+    upcoming = defs.resolve_assets_def(AssetKey(["gold", "upcoming_schedule"]))
+    assert upcoming.partitions_def is None  # refreshed whole
+
+
+def test_start_date_from_environment(monkeypatch):
+    monkeypatch.setenv("NHL_START_DATE", "2024-10-01")
+    keys = game_date_partitions().get_partition_keys()
+    assert keys[0] == "2024-10-01"
+    monkeypatch.setenv("NHL_START_DATE", "10/01/2024")
+    try:
+        game_date_partitions()
+    except ValueError as exc:
+        assert "NHL_START_DATE" in str(exc)
+    else:
+        raise AssertionError("a malformed NHL_START_DATE must be refused")
+
+
+def test_date_window_helpers():
+    w = DateWindow.of("2023-10-30", "2023-11-02")
+    assert len(w) == 4 and [str(c) for c in w.chunks(3)] == ["2023-10-30...2023-11-01", "2023-11-02"]
+    assert season_of(w.start) == 20232024 and season_of(DateWindow.of("2024-06-20").start) == 20232024
+    assert season_of(DateWindow.of("2024-07-01").start) == 20242025
+
+
+def test_dagster_cli_loads_the_code_location():
+    """What `dagster dev` / `dagster asset materialize -m nhl_assets.definitions` load."""
+    out = subprocess.run([sys.executable, "-m", "dagster", "asset", "list", "-m", "nhl_assets.definitions"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "bronze/boxscore" in out.stdout and "gold/upcoming_schedule" in out.stdout

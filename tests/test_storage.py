@@ -1,0 +1,124 @@
+"""The storage layer's guarantees: window replace in one commit, neighbours untouched, idempotence,
+additive evolution in place, refusal of everything else."""
+
+from datetime import date
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+
+from nhl_assets.partitions import DateWindow
+from nhl_assets.storage.delta import RowsOutsideWindow, SchemaChangeRefused, Warehouse
+
+SCHEMA = pa.schema([("gameDate", pa.date32()), ("gameId", pa.int64()), ("value", pa.string())])
+
+
+def rows(*items: tuple[str, int, str], schema: pa.Schema = SCHEMA) -> pa.Table:
+    return pa.Table.from_pylist(
+        [{"gameDate": date.fromisoformat(d), "gameId": g, "value": v} for d, g, v in items], schema=schema)
+
+
+def content(wh: Warehouse, table: str = "bronze/t") -> list[tuple]:
+    t = wh.read_arrow(table)
+    return sorted(tuple(r.values()) for r in t.to_pylist())
+
+
+@pytest.fixture
+def wh(tmp_path) -> Warehouse:
+    return Warehouse(str(tmp_path / "warehouse"))
+
+
+def test_replace_window_is_one_commit_and_leaves_neighbours(wh):
+    wh.replace_window("bronze/t", rows(("2023-10-01", 1, "a"), ("2023-10-02", 2, "b"), ("2023-10-03", 3, "c")),
+                      DateWindow.of("2023-10-01", "2023-10-03"), partition_by=["gameDate"])
+    v_before = wh.version("bronze/t")
+    res = wh.replace_window("bronze/t", rows(("2023-10-02", 20, "B"), ("2023-10-02", 21, "B2")),
+                            DateWindow.of("2023-10-02"), partition_by=["gameDate"])
+    assert res.version == v_before + 1  # exactly one commit
+    assert res.rows_written == 2
+    assert content(wh) == [(date(2023, 10, 1), 1, "a"), (date(2023, 10, 2), 20, "B"),
+                           (date(2023, 10, 2), 21, "B2"), (date(2023, 10, 3), 3, "c")]
+
+
+def test_rerunning_a_range_is_idempotent(wh):
+    data = rows(("2023-10-01", 1, "a"), ("2023-10-02", 2, "b"))
+    window = DateWindow.of("2023-10-01", "2023-10-02")
+    for _ in range(3):
+        wh.replace_window("bronze/t", data, window, partition_by=["gameDate"])
+    assert content(wh) == [(date(2023, 10, 1), 1, "a"), (date(2023, 10, 2), 2, "b")]
+
+
+def test_empty_data_empties_only_the_window(wh):
+    wh.replace_window("bronze/t", rows(("2023-10-01", 1, "a"), ("2023-10-02", 2, "b")),
+                      DateWindow.of("2023-10-01", "2023-10-02"), partition_by=["gameDate"])
+    wh.replace_window("bronze/t", rows(), DateWindow.of("2023-10-02"), partition_by=["gameDate"])
+    assert content(wh) == [(date(2023, 10, 1), 1, "a")]
+
+
+def test_rows_outside_the_window_are_refused_and_nothing_changes(wh):
+    wh.replace_window("bronze/t", rows(("2023-10-01", 1, "a")), DateWindow.of("2023-10-01"),
+                      partition_by=["gameDate"])
+    version = wh.version("bronze/t")
+    with pytest.raises(RowsOutsideWindow, match="outside the window"):
+        wh.replace_window("bronze/t", rows(("2023-10-02", 2, "b"), ("2023-10-05", 5, "x")),
+                          DateWindow.of("2023-10-02"), partition_by=["gameDate"])
+    assert wh.version("bronze/t") == version
+    assert content(wh) == [(date(2023, 10, 1), 1, "a")]
+
+
+def test_additive_column_evolves_in_place_keeping_rows(wh):
+    wh.replace_window("bronze/t", rows(("2023-10-01", 1, "a"), ("2023-10-02", 2, "b")),
+                      DateWindow.of("2023-10-01", "2023-10-02"), partition_by=["gameDate"])
+    wider = SCHEMA.append(pa.field("extra", pa.int32()))
+    data = pa.Table.from_pylist([{"gameDate": date(2023, 10, 2), "gameId": 2, "value": "b", "extra": 7}],
+                                schema=wider)
+    res = wh.replace_window("bronze/t", data, DateWindow.of("2023-10-02"), partition_by=["gameDate"])
+    assert res.schema_evolved == ["extra"]
+    got = sorted(wh.read_arrow("bronze/t").to_pylist(), key=lambda r: r["gameId"])
+    assert got == [{"gameDate": date(2023, 10, 1), "gameId": 1, "value": "a", "extra": None},
+                   {"gameDate": date(2023, 10, 2), "gameId": 2, "value": "b", "extra": 7}]
+    ops = [h["operation"] for h in DeltaTable(wh.uri("bronze/t")).history()]
+    assert "CREATE OR REPLACE TABLE" not in ops and "DELETE" not in ops
+
+
+@pytest.mark.parametrize("change", ["drop_column", "retype_column", "repartition"])
+def test_non_additive_changes_are_refused_naming_the_migration(wh, change):
+    wh.replace_window("bronze/t", rows(("2023-10-01", 1, "a")), DateWindow.of("2023-10-01"),
+                      partition_by=["gameDate"])
+    partition_by = ["gameDate"]
+    if change == "drop_column":
+        data = pa.Table.from_pylist([{"gameDate": date(2023, 10, 1), "gameId": 1}],
+                                    schema=pa.schema([("gameDate", pa.date32()), ("gameId", pa.int64())]))
+    elif change == "retype_column":
+        data = pa.Table.from_pylist([{"gameDate": date(2023, 10, 1), "gameId": "1", "value": "a"}],
+                                    schema=pa.schema([("gameDate", pa.date32()), ("gameId", pa.string()),
+                                                      ("value", pa.string())]))
+    else:
+        data = rows(("2023-10-01", 1, "a"))
+        partition_by = []
+    with pytest.raises(SchemaChangeRefused, match="nhl-assets migrate"):
+        wh.replace_window("bronze/t", data, DateWindow.of("2023-10-01"), partition_by=partition_by)
+    assert content(wh) == [(date(2023, 10, 1), 1, "a")]
+
+
+def test_replace_all_keeps_history_for_time_travel(wh):
+    wh.replace_all("gold/u", pa.table({"gameId": [1, 2]}))
+    wh.replace_all("gold/u", pa.table({"gameId": [3]}))
+    assert wh.read_arrow("gold/u").column("gameId").to_pylist() == [3]
+    assert sorted(wh.open("gold/u", version=1).to_pyarrow_table().column("gameId").to_pylist()) == [1, 2]
+
+
+def test_streamed_reader_input_counts_rows(wh):
+    data = rows(*[("2023-10-01", i, "x") for i in range(1000)])
+    reader = pa.RecordBatchReader.from_batches(SCHEMA, data.to_batches(max_chunksize=100))
+    res = wh.replace_window("bronze/t", reader, DateWindow.of("2023-10-01"), partition_by=["gameDate"])
+    assert res.rows_written == 1000
+    assert wh.read_arrow("bronze/t").num_rows == 1000
+
+
+def test_commit_records_run_id_and_window(wh):
+    wh.replace_window("bronze/t", rows(("2023-10-01", 1, "a")), DateWindow.of("2023-10-01"),
+                      partition_by=["gameDate"], run_id="run-123")
+    last = DeltaTable(wh.uri("bronze/t")).history(1)[0]
+    assert last["dagster.run_id"] == "run-123"
+    assert last["nhl_assets.window"] == "2023-10-01"
