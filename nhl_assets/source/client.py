@@ -161,7 +161,7 @@ class _RetryAfterOrBackoff:
     """tenacity wait: the server's Retry-After when it sent one (capped), else exponential with jitter."""
 
     def __init__(self, initial: float, maximum: float, cap: float) -> None:
-        self._backoff = wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
+        self._backoff = wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
         self._cap = cap
 
     def __call__(self, state: RetryCallState) -> float:
