@@ -40,6 +40,9 @@ def samples_dir() -> Path:
 def ensure_dagster_home() -> str:
     home = os.environ.get("DAGSTER_HOME") or os.path.abspath(".dagster_home")
     os.makedirs(home, exist_ok=True)
+    config = Path(home) / "dagster.yaml"
+    if not config.exists():  # a local demo instance: no telemetry banner, nothing sent anywhere
+        config.write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = home
     return home
 
@@ -60,9 +63,8 @@ def summarize(wh: Warehouse, tables: list[str]) -> list[TableSummary]:
         if dt is None:
             continue
         dataset = dt.to_pyarrow_dataset()
-        names = dataset.schema.names
         partitions = None
-        if "gameDate" in names:
+        if "gameDate" in dt.metadata().partition_columns:
             partitions = len(set(dataset.to_table(columns=["gameDate"]).column("gameDate").to_pylist()))
         out.append(TableSummary(table, dataset.count_rows(), partitions, dt.version()))
     return out

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from nhl_assets.source.client import Fetched, NHLSource, NHLSourceError, RawResponse
+from nhl_assets.source.client import Fetched, NHLPayloadError, NHLSource, NHLSourceError, RawResponse
 
 #: Game types the pipeline loads: 2 regular season, 3 playoffs (1 preseason and 4 all-star are skipped).
 LOADED_GAME_TYPES = frozenset({2, 3})
@@ -82,11 +82,21 @@ class DayFetch:
         return all(g.is_complete for g in self.games)
 
 
-def games_from_schedule(day: date, schedule: dict[str, Any]) -> tuple[list[GameFetch], dict[int, int]]:
-    """The loadable games of `day` from nhl-api-py's `daily_schedule` result (`games` absent = none)."""
+def games_from_schedule(day: date, schedule: dict[str, Any],
+                        raw: RawResponse | None = None) -> tuple[list[GameFetch], dict[int, int]]:
+    """The loadable games of `day` from nhl-api-py's `daily_schedule` result (`games` absent = none).
+
+    A game without an integer `id` cannot be fetched or keyed: that is a payload error for the whole
+    day (raised, so nothing is written), not something to guess around.
+    """
     games: list[GameFetch] = []
     skipped: dict[int, int] = {}
     for g in schedule.get("games") or []:
+        if not isinstance(g, dict) or not isinstance(g.get("id"), int):
+            raise NHLPayloadError(endpoint="/v1/schedule/{date}", request=raw.request if raw else "",
+                                  cause=f"a scheduled game has no integer 'id': {str(g)[:200]}",
+                                  game_date=day, status=raw.status if raw else None,
+                                  attempts=raw.attempts if raw else 0, response=raw)
         game_type = g.get("gameType")
         if game_type not in LOADED_GAME_TYPES:
             skipped[game_type] = skipped.get(game_type, 0) + 1
@@ -163,7 +173,7 @@ def fetch_days(source: NHLSource, days: Sequence[date], max_games_in_flight: int
             return day_fetch
 
         for day, sched in zip(days, schedules):
-            games, skipped = games_from_schedule(day, sched.data)
+            games, skipped = games_from_schedule(day, sched.data, sched.raw)
             jobs: list[tuple[GameFetch, list[Future]]] = []
             for game in games:
                 if not game.is_played:
