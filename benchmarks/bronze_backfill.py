@@ -3,19 +3,63 @@ API-bound minimum (calls x latency / connections).
 
     .venv/bin/python benchmarks/bronze_backfill.py --days 30 --latency-ms 150 --concurrency 4
 
-Prints the figures of each repetition and their median. Everything runs on 127.0.0.1.
+Prints the figures of each repetition and their median. Everything runs on 127.0.0.1. The simulator
+runs in its own process (`nhl-assets serve`), as the real API would, so generating payloads does not
+compete with the pipeline for this process's GIL (`--server inprocess` to compare).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
+import httpx
+
 from dagster import DagsterInstance
+
+
+class _ServerProcess:
+    """`nhl-assets serve` in a child process, with the same `web_url`/`stats()` surface as in-process."""
+
+    def __init__(self, seed: int, as_of: datetime, latency_ms: float) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "nhl_assets.cli", "serve", "--mode", "sim", "--port", "0", "--seed", str(seed),
+             "--as-of", as_of.isoformat(), "--latency-ms", str(latency_ms)],
+            stdout=subprocess.PIPE, text=True)
+        for line in self._proc.stdout:  # "export NHL_API_WEB_URL=... NHL_API_STATS_URL=..."
+            if line.startswith("export "):
+                pairs = dict(item.split("=", 1) for item in line.split()[1:])
+                self.web_url, self.stats_url = pairs["NHL_API_WEB_URL"], pairs["NHL_API_STATS_URL"]
+                break
+        else:
+            raise RuntimeError("the loopback server did not start")
+
+    def stats(self) -> dict:
+        return httpx.get(f"{self.web_url}/_loopback/stats", timeout=30).json()
+
+    def stop(self) -> None:
+        self._proc.terminate()
+        self._proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def loopback(kind: str, seed: int, as_of: datetime, latency_ms: float) -> Iterator:
+    if kind == "subprocess":
+        server = _ServerProcess(seed, as_of, latency_ms)
+    else:
+            server = start_loopback("sim", seed=seed, as_of=as_of, latency_ms=latency_ms)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def main() -> None:
@@ -27,12 +71,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.0, help="client rate limit (0 = none)")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--server", choices=("subprocess", "inprocess"), default="subprocess")
     args = parser.parse_args()
 
     from nhl_assets.definitions import build_definitions
     from nhl_assets.partitions import DateWindow
     from nhl_assets.runs import materialize_window
-    from nhl_assets.simulator.cli import start_loopback
 
     window = DateWindow.of(args.start)
     window = DateWindow(window.start, window.start + timedelta(days=args.days - 1))
@@ -41,23 +85,17 @@ def main() -> None:
     for rep in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["NHL_WAREHOUSE"] = os.path.join(tmp, "warehouse")
-            server = start_loopback("sim", seed=args.seed, as_of=as_of, latency_ms=args.latency_ms)
-            try:
+            with loopback(args.server, args.seed, as_of, args.latency_ms) as server:
                 os.environ["NHL_API_WEB_URL"] = server.web_url
                 os.environ["NHL_API_STATS_URL"] = server.stats_url
                 defs = build_definitions()
                 run_config = {"resources": {"nhl_api": {"config": {
                     "concurrency": args.concurrency, "rate_per_second": args.rate}}}}
-                job = defs.resolve_job_def("nhl_partitions")
-                started = time.monotonic()
-                job.execute_in_process(
-                    instance=DagsterInstance.ephemeral(), run_config=run_config,
-                    tags={"dagster/asset_partition_range_start": window.start.isoformat(),
-                          "dagster/asset_partition_range_end": window.end.isoformat()})
-                wall = time.monotonic() - started
+                with DagsterInstance.ephemeral() as instance:
+                    started = time.monotonic()
+                    materialize_window(defs, window, instance, run_config=run_config)
+                    wall = time.monotonic() - started
                 n = server.stats()["total"]
-            finally:
-                server.stop()
         bound = n * args.latency_ms / 1000 / args.concurrency
         walls.append(wall)
         calls.append(n)
