@@ -53,3 +53,13 @@ def test_dagster_cli_loads_the_code_location():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "bronze/boxscore" in out.stdout and "gold/upcoming_schedule" in out.stdout
+
+
+def test_workspace_yaml_validates():
+    """`dagster dev` in the repo root loads workspace.yaml -> nhl_assets.definitions."""
+    from .conftest import REPO
+
+    out = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+                         capture_output=True, text=True, timeout=120, cwd=str(REPO))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Validation successful for code location nhl_assets" in out.stdout + out.stderr

@@ -8,8 +8,12 @@ before any table is touched.
 
 
 import time
+from collections import Counter
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
@@ -48,9 +52,20 @@ def _spec(table: str) -> AssetSpec:
     )
 
 
+GAMES_KEY = table_key(bt.GAMES)
+CHECKS = [
+    AssetCheckSpec("unique_game_keys", asset=GAMES_KEY,
+                   description="Each game id appears once in the window (ledger and every response table)."),
+    AssetCheckSpec("games_complete", asset=GAMES_KEY,
+                   description="Every scheduled game of the window is final with boxscore, play-by-play and "
+                               "shift chart (WARN: incomplete days are re-requested later)."),
+]
+
+
 @multi_asset(
     name="bronze_nhl_api",
     specs=[_spec(t) for t in bt.BRONZE_TABLES],
+    check_specs=CHECKS,
     partitions_def=game_date_partitions(),
     backfill_policy=BackfillPolicy.single_run(),
     can_subset=False,
@@ -63,10 +78,16 @@ def bronze_nhl_api(context: AssetExecutionContext, nhl_api: NHLApiResource, ware
     wh = warehouse.get()
     stats = bt.DayStats()
     run_id = context.run.run_id
+    seen: dict[str, list[int]] = {t: [] for t in (bt.GAMES, *bt.ENDPOINT_TABLES.values())}
+    incomplete: dict[str, list[str]] = {}
     context.log.info(f"bronze: fetching {len(window)} day(s) {window}")
     with nhl_api.open() as source, bt.StagedTables() as staged:
         for i, day in enumerate(fetch_days(source, window.days()), start=1):
-            staged.append(bt.day_rows(day, run_id))
+            rows = bt.day_rows(day, run_id)
+            for table, ids in seen.items():
+                ids.extend(r["gameId"] for r in rows[table])
+            incomplete.update({str(r["gameId"]): r["missing"] for r in rows[bt.GAMES] if not r["isComplete"]})
+            staged.append(rows)
             stats.add(day)
             if i % 30 == 0 or i == len(window):
                 context.log.info(f"bronze: {i}/{len(window)} days fetched, {stats.games} games, "
@@ -92,6 +113,14 @@ def bronze_nhl_api(context: AssetExecutionContext, nhl_api: NHLApiResource, ware
     if stats.incomplete_games:
         context.log.warning(f"bronze: {stats.incomplete_games} incomplete game(s) recorded in bronze/games; "
                             f"days {stats.incomplete_days} will be re-requested")
+    duplicates = {t: sorted(i for i, n in Counter(ids).items() if n > 1) for t, ids in seen.items()}
+    duplicates = {t: d for t, d in duplicates.items() if d}
+    yield AssetCheckResult(asset_key=GAMES_KEY, check_name="unique_game_keys", passed=not duplicates,
+                           metadata={"duplicates": MetadataValue.json(duplicates)})
+    yield AssetCheckResult(asset_key=GAMES_KEY, check_name="games_complete", passed=not incomplete,
+                           severity=AssetCheckSeverity.WARN,
+                           metadata={"incomplete_games": len(incomplete),
+                                     "missing": MetadataValue.json(dict(list(incomplete.items())[:200]))})
     for table, write in writes.items():
         yield MaterializeResult(
             asset_key=table_key(table),

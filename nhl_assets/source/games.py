@@ -89,7 +89,7 @@ def games_from_schedule(day: date, schedule: dict[str, Any],
     A game without an integer `id` cannot be fetched or keyed: that is a payload error for the whole
     day (raised, so nothing is written), not something to guess around.
     """
-    games: list[GameFetch] = []
+    games: dict[int, GameFetch] = {}
     skipped: dict[int, int] = {}
     for g in schedule.get("games") or []:
         if not isinstance(g, dict) or not isinstance(g.get("id"), int):
@@ -101,14 +101,15 @@ def games_from_schedule(day: date, schedule: dict[str, Any],
         if game_type not in LOADED_GAME_TYPES:
             skipped[game_type] = skipped.get(game_type, 0) + 1
             continue
-        games.append(GameFetch(
+        if g["id"] in games:  # listed twice upstream: one game, one set of rows (keys unique by construction)
+            continue
+        games[g["id"]] = GameFetch(
             game_id=int(g["id"]), game_date=day, season=g.get("season"), game_type=game_type,
             game_state=g.get("gameState"), schedule_state=g.get("gameScheduleState"),
             home_team=(g.get("homeTeam") or {}).get("abbrev"), away_team=(g.get("awayTeam") or {}).get("abbrev"),
             start_time_utc=g.get("startTimeUTC"),
-        ))
-    games.sort(key=lambda g: g.game_id)
-    return games, skipped
+        )
+    return sorted(games.values(), key=lambda g: g.game_id), skipped
 
 
 def _shift_chart_published(raw: RawResponse) -> bool:
