@@ -21,6 +21,8 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--end", help="last game date")
     p.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="simulator seed")
     p.add_argument("--latency-ms", type=float, default=0.0, help="simulated API latency per request")
+    p.add_argument("--rate", type=float, default=0.0,
+                   help="client-side requests/s limit (default 0 = none; the live API default is 20)")
     p.add_argument("--warehouse", help="warehouse root (default $NHL_WAREHOUSE or ./warehouse)")
     p.set_defaults(func=demo.run_from_args)
 

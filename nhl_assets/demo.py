@@ -111,10 +111,12 @@ def run_from_args(args: argparse.Namespace) -> int:
         console.print(f"warehouse {settings.warehouse_root()}  ·  Dagster instance {home}  ·  window {window}")
         defs = build_definitions()
         instance = DagsterInstance.get()
+        # The loopback API needs no politeness: the client-side rate limit is for the live API.
+        run_config = {"resources": {"nhl_api": {"config": {"rate_per_second": args.rate}}}}
         started = time.monotonic()
-        materialize_window(defs, window, instance)
+        materialize_window(defs, window, instance, run_config=run_config)
         partitioned_s = time.monotonic() - started
-        refresh_unpartitioned(defs, instance)
+        refresh_unpartitioned(defs, instance, run_config=run_config)
         total_s = time.monotonic() - started
         served = server.stats()
     finally:
