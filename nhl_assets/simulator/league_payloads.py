@@ -139,6 +139,23 @@ def _outcome_obj(sim: SimResult) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
+def _period_and_clock(sim: SimResult, cutoff: int | None, intermission: bool) -> tuple[dict, dict]:
+    """`periodDescriptor` and `clock` of a game payload: the last period once final, else the period
+    in progress at `cutoff` (seconds of game time) with the time remaining in it."""
+    if cutoff is None:
+        last = sim.periods[-1]
+        return _pdesc(last.number, last.type), {"timeRemaining": "00:00", "secondsRemaining": 0,
+                                                "running": False, "inIntermission": False}
+    cur = sim.periods[0]
+    for p in sim.periods:
+        if p.type != "SO" and p.start <= max(cutoff, 0):
+            cur = p
+    rem = max(0, cur.nominal - (max(cutoff, 0) - cur.start)) if cur.nominal else 0
+    return _pdesc(cur.number, cur.type), {"timeRemaining": mmss(rem), "secondsRemaining": rem,
+                                          "running": not intermission and cutoff >= 0,
+                                          "inIntermission": intermission}
+
+
 def _cut_events(sim: SimResult, cutoff: int | None) -> list:
     if cutoff is None:
         return sim.events
@@ -353,19 +370,7 @@ def play_by_play_payload(league: "SimulatedLeague", meta: "GameMeta", as_of: dat
     cutoff, intermission = (None, False) if state != "LIVE" else league.live_cutoff(meta, as_of)
     events = _cut_events(sim, cutoff)
     score, sog = _scores(sim, events)
-    if cutoff is None:
-        last = sim.periods[-1]
-        pd = _pdesc(last.number, last.type)
-        clock = {"timeRemaining": "00:00", "secondsRemaining": 0, "running": False, "inIntermission": False}
-    else:
-        cur = sim.periods[0]
-        for p in sim.periods:
-            if p.type != "SO" and p.start <= max(cutoff, 0):
-                cur = p
-        rem = max(0, cur.nominal - (max(cutoff, 0) - cur.start)) if cur.nominal else 0
-        pd = _pdesc(cur.number, cur.type)
-        clock = {"timeRemaining": mmss(rem), "secondsRemaining": rem, "running": not intermission and cutoff >= 0,
-                 "inIntermission": intermission}
+    pd, clock = _period_and_clock(sim, cutoff, intermission)
     out["periodDescriptor"] = pd
     out["awayTeam"] = _team_obj(away, score[AWAY], sog[AWAY])
     out["homeTeam"] = _team_obj(home, score[HOME], sog[HOME])
@@ -458,19 +463,7 @@ def boxscore_payload(league: "SimulatedLeague", meta: "GameMeta", as_of: datetim
         de.sort(key=lambda r: r["sweaterNumber"])
         go.sort(key=lambda r: r["sweaterNumber"])
         by_team["awayTeam" if team == AWAY else "homeTeam"] = {"forwards": fw, "defense": de, "goalies": go}
-    if cutoff is None:
-        last = sim.periods[-1]
-        pd = _pdesc(last.number, last.type)
-        clock = {"timeRemaining": "00:00", "secondsRemaining": 0, "running": False, "inIntermission": False}
-    else:
-        cur = sim.periods[0]
-        for p in sim.periods:
-            if p.type != "SO" and p.start <= max(cutoff, 0):
-                cur = p
-        rem = max(0, cur.nominal - (max(cutoff, 0) - cur.start)) if cur.nominal else 0
-        pd = _pdesc(cur.number, cur.type)
-        clock = {"timeRemaining": mmss(rem), "secondsRemaining": rem, "running": not intermission and cutoff >= 0,
-                 "inIntermission": intermission}
+    pd, clock = _period_and_clock(sim, cutoff, intermission)
     out["periodDescriptor"] = pd
     out["regPeriods"] = 3
     out["awayTeam"] = _team_obj(away, score[AWAY], sog_team[AWAY])
