@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import pyarrow as pa
@@ -273,9 +272,3 @@ class Warehouse:
                             run_id=run_id, description=description, extra_metadata=extra_metadata,
                             operation="replace_all")
 
-
-def window_of_dates(dates: Iterable[date]) -> DateWindow:
-    ds = sorted(set(dates))
-    if not ds:
-        raise ValueError("no dates")
-    return DateWindow(ds[0], ds[-1])
