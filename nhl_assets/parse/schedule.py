@@ -67,3 +67,55 @@ def upcoming_games(payload: dict[str, Any], today: date, fetched_at: datetime, s
             "scheduleSha256": sha256,
         })
     return pl.DataFrame(rows, schema=UPCOMING_SCHEMA).sort("gameDate", "gameId")
+
+
+SCHEDULE_SCHEMA: dict[str, pl.DataType] = {
+    "gameId": pl.Int64,
+    "gameDate": pl.Date,
+    "season": pl.Int32,
+    "gameType": pl.Int32,
+    "gameState": pl.String,
+    "gameScheduleState": pl.String,
+    "startTimeUTC": pl.Datetime("us", "UTC"),
+    "venue": pl.String,
+    "homeTeam": pl.String,
+    "awayTeam": pl.String,
+    "homeTeamId": pl.Int64,
+    "awayTeamId": pl.Int64,
+    "homeScore": pl.Int32,
+    "awayScore": pl.Int32,
+    "lastPeriodType": pl.String,
+}
+
+FINAL_STATES = ("OFF", "FINAL")
+
+
+def played_games(day: date, payload: dict[str, Any], game_types: frozenset[int] = frozenset({2, 3})) -> list[dict]:
+    """Rows of `silver/schedule` for `day` from a raw `/v1/schedule/{day}` week payload.
+
+    Only that day's regular-season and playoff games that are final ("played"); the score is the
+    official one, shootout winner's extra goal included (`lastPeriodType` says "SO").
+    """
+    rows = []
+    for d, g in week_games(payload):
+        if d != day or g.get("gameType") not in game_types or g.get("gameState") not in FINAL_STATES:
+            continue
+        home, away = g.get("homeTeam") or {}, g.get("awayTeam") or {}
+        rows.append({
+            "gameId": int(g["id"]),
+            "gameDate": d,
+            "season": g.get("season"),
+            "gameType": g.get("gameType"),
+            "gameState": g.get("gameState"),
+            "gameScheduleState": g.get("gameScheduleState"),
+            "startTimeUTC": _utc(g.get("startTimeUTC")),
+            "venue": (g.get("venue") or {}).get("default"),
+            "homeTeam": home.get("abbrev"),
+            "awayTeam": away.get("abbrev"),
+            "homeTeamId": home.get("id"),
+            "awayTeamId": away.get("id"),
+            "homeScore": home.get("score"),
+            "awayScore": away.get("score"),
+            "lastPeriodType": (g.get("gameOutcome") or {}).get("lastPeriodType"),
+        })
+    return rows

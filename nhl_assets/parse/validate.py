@@ -1,0 +1,93 @@
+"""Expectations that run before a silver write (pure polars, no Dagster).
+
+Rows that fail go to `silver/quarantine` with the reason; the table receives only rows that pass. The
+unit of rejection is a *group* (for example one player's five situation rows of a game), so a table
+never holds a partial set of situations whose `all` row no longer equals the sum of the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+SITUATIONS = ("all", "5on5", "5on4", "4on5", "other")
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What a table's rows must satisfy."""
+
+    table: str
+    key: tuple[str, ...]
+    group: tuple[str, ...]
+    counts: tuple[str, ...] = ()
+    situation: str | None = "situation"
+
+
+def _row_reasons(frame: pl.DataFrame, exp: Expectations) -> pl.Expr:
+    """First failing row-level expectation of each row, or null."""
+    checks: list[tuple[pl.Expr, pl.Expr]] = []
+    for col in exp.key:
+        checks.append((pl.col(col).is_null(), pl.lit(f"null key column {col}")))
+    if exp.situation:
+        checks.append((~pl.col(exp.situation).is_in(SITUATIONS),
+                       pl.lit("invalid situation ") + pl.col(exp.situation).cast(pl.String)))
+    for col in exp.counts:
+        checks.append((pl.col(col) < 0, pl.lit(f"negative {col}")))
+    checks.append((pl.struct(list(exp.key)).is_duplicated(), pl.lit("duplicate key " + ", ".join(exp.key))))
+    expr: pl.Expr = pl.lit(None, dtype=pl.String)
+    for cond, reason in reversed(checks):
+        expr = pl.when(cond.fill_null(False)).then(reason).otherwise(expr)
+    return expr
+
+
+def _sum_mismatch_reasons(frame: pl.DataFrame, exp: Expectations) -> pl.DataFrame:
+    """Groups whose `all` row differs from the sum of their other situations, with the first column."""
+    if not exp.situation or not exp.counts:
+        return pl.DataFrame(schema={**{c: frame.schema[c] for c in exp.group}, "_group_reason": pl.String})
+    parts = frame.filter(pl.col(exp.situation) != "all").group_by(list(exp.group)).agg(
+        [pl.col(c).sum().alias(c) for c in exp.counts] + [pl.col(c).is_null().all().alias(f"_{c}_null")
+                                                          for c in exp.counts])
+    alls = frame.filter(pl.col(exp.situation) == "all").select(list(exp.group) + list(exp.counts)).with_columns(
+        _has_all=pl.lit(True))
+    joined = alls.join(parts, on=list(exp.group), how="full", suffix="_parts", coalesce=True)
+    expr: pl.Expr = pl.lit(None, dtype=pl.String)
+    for col in reversed(exp.counts):
+        # nulls (unknown, e.g. no shift data) must be null in every situation; otherwise values add up
+        differs = pl.when(pl.col(col).is_null()).then(~pl.col(f"_{col}_null").fill_null(True)).otherwise(
+            pl.col(col) != pl.col(f"{col}_parts").fill_null(0))
+        expr = pl.when(differs.fill_null(True)).then(pl.lit(f"all != sum of situations for {col}")).otherwise(expr)
+    expr = pl.when(pl.col("_has_all").is_null()).then(pl.lit("no 'all' row")).otherwise(expr)
+    return (joined.with_columns(_group_reason=expr).filter(pl.col("_group_reason").is_not_null())
+            .select(list(exp.group) + ["_group_reason"]))
+
+
+def split_valid(frame: pl.DataFrame, exp: Expectations) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows that pass, rows of failing groups with a `reason` column)."""
+    if frame.is_empty():
+        return frame, frame.with_columns(reason=pl.lit(None, dtype=pl.String)).clear()
+    with_reason = frame.with_columns(_row_reason=_row_reasons(frame, exp))
+    group_reasons = _sum_mismatch_reasons(frame, exp)
+    row_failures = (with_reason.filter(pl.col("_row_reason").is_not_null())
+                    .group_by(list(exp.group)).agg(pl.col("_row_reason").first()))
+    failing = row_failures.join(group_reasons, on=list(exp.group), how="full", coalesce=True).select(
+        list(exp.group) + [pl.coalesce("_row_reason", "_group_reason").alias("reason")])
+    failing = failing.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in exp.group]))
+    # rows whose group key itself is null can only be identified row by row
+    null_group = with_reason.filter(pl.any_horizontal([pl.col(c).is_null() for c in exp.group]))
+    annotated = with_reason.join(failing, on=list(exp.group), how="left", nulls_equal=False)
+    rejected = pl.concat([
+        annotated.filter(pl.col("reason").is_not_null()).drop("_row_reason"),
+        null_group.rename({"_row_reason": "reason"}).select(annotated.drop("_row_reason").columns),
+    ], how="vertical")
+    valid = annotated.filter(pl.col("reason").is_null() &
+                             pl.all_horizontal([pl.col(c).is_not_null() for c in exp.group]))
+    return valid.drop("_row_reason", "reason"), rejected
+
+
+def key_string(frame: pl.DataFrame, key: Sequence[str]) -> pl.Expr:
+    """`gameId=…, playerId=…, situation=…` for quarantine rows."""
+    return pl.concat_str([pl.lit(f"{k}=") + pl.col(k).cast(pl.String).fill_null("null") for k in key],
+                         separator=", ")

@@ -1,0 +1,71 @@
+"""Expectations before a silver write: whole groups are rejected with the first failing reason."""
+
+import polars as pl
+
+from nhl_assets.parse.validate import Expectations, split_valid
+
+EXP = Expectations("silver/player_game_stats", ("gameId", "playerId", "situation"), ("gameId", "playerId"),
+                   ("I_F_goals", "icetime"))
+PARTS = ("5on5", "5on4", "4on5", "other")
+
+
+def player(pid: int, goals: list[int], icetime: int | None = 25, game: int = 10) -> list[dict]:
+    rows = [dict(gameId=game, playerId=pid, situation="all", I_F_goals=sum(goals),
+                 icetime=None if icetime is None else icetime * 4)]
+    rows += [dict(gameId=game, playerId=pid, situation=s, I_F_goals=g, icetime=icetime) for s, g in zip(PARTS, goals)]
+    return rows
+
+
+def frame(rows: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"gameId": pl.Int64, "playerId": pl.Int64, "situation": pl.String,
+                                      "I_F_goals": pl.Int64, "icetime": pl.Int64})
+
+
+def reasons(rejected: pl.DataFrame) -> dict:
+    return {(r["playerId"], r["situation"]): r["reason"] for r in rejected.to_dicts()}
+
+
+def test_valid_rows_pass_including_unknown_icetime():
+    valid, rejected = split_valid(frame(player(1, [1, 0, 0, 0]) + player(2, [0, 0, 0, 0], icetime=None)), EXP)
+    assert valid.height == 10 and rejected.height == 0
+
+
+def test_all_not_equal_to_sum_rejects_the_whole_group():
+    rows = player(1, [1, 0, 0, 0]) + player(2, [0, 1, 0, 0])
+    rows[5]["I_F_goals"] = 5  # player 2's all row
+    valid, rejected = split_valid(frame(rows), EXP)
+    assert valid.get_column("playerId").unique().to_list() == [1]
+    assert rejected.height == 5
+    assert set(reasons(rejected).values()) == {"all != sum of situations for I_F_goals"}
+
+
+def test_partially_null_column_is_a_mismatch():
+    rows = player(1, [1, 0, 0, 0])
+    rows[2]["icetime"] = None
+    _, rejected = split_valid(frame(rows), EXP)
+    assert set(reasons(rejected).values()) == {"all != sum of situations for icetime"}
+
+
+def test_row_level_failures():
+    rows = player(1, [0, 0, 0, 0]) + player(2, [0, 0, 0, 0]) + player(3, [0, 0, 0, 0])
+    rows[5]["situation"] = "6on6"
+    rows[10]["I_F_goals"] = -1
+    rows[11]["I_F_goals"] = -1  # keep player 3's sum consistent so the row reason is the first one
+    rows.append(dict(gameId=10, playerId=None, situation="all", I_F_goals=0, icetime=0))
+    valid, rejected = split_valid(frame(rows), EXP)
+    got = reasons(rejected)
+    assert valid.get_column("playerId").unique().to_list() == [1]
+    assert got[(2, "6on6")] == "invalid situation 6on6"
+    assert got[(3, "all")] == "negative I_F_goals"
+    assert got[(None, "all")] == "null key column playerId"
+
+
+def test_duplicate_keys_are_rejected():
+    rows = player(1, [0, 0, 0, 0])
+    valid, rejected = split_valid(frame(rows + rows[:1]), EXP)
+    assert valid.height == 0 and "duplicate key" in rejected.get_column("reason")[0]
+
+
+def test_missing_all_row_is_rejected():
+    _, rejected = split_valid(frame(player(1, [1, 0, 0, 0])[1:]), EXP)
+    assert rejected.height == 4 and set(rejected.get_column("reason")) == {"no 'all' row"}
