@@ -260,3 +260,12 @@ def test_schedule_game_without_id_fails_the_run_writing_nothing(sim_env):
     assert not result.success
     assert "no integer 'id'" in failure_text(result)
     assert all(v is None for v in versions().values())
+
+
+def test_schedule_without_game_week_is_not_taken_for_an_empty_day(sim_env):
+    from nhl_assets.simulator.faults import SchemaDrift
+
+    sim_env.set_faults(FaultConfig(schema_drift=SchemaDrift(drop_fields=["gameWeek"], families=["schedule"])))
+    result = run(DateWindow.of("2023-11-01"), raise_on_error=False)
+    assert not result.success and "no 'gameWeek' list" in failure_text(result)
+    assert all(v is None for v in versions().values())

@@ -86,9 +86,19 @@ def games_from_schedule(day: date, schedule: dict[str, Any],
                         raw: RawResponse | None = None) -> tuple[list[GameFetch], dict[int, int]]:
     """The loadable games of `day` from nhl-api-py's `daily_schedule` result (`games` absent = none).
 
-    A game without an integer `id` cannot be fetched or keyed: that is a payload error for the whole
-    day (raised, so nothing is written), not something to guess around.
+    A game without an integer `id` cannot be fetched or keyed, and a week payload without its `gameWeek`
+    list cannot say whether the day has games: both are payload errors for the whole day (raised, so
+    nothing is written) — an unreadable schedule must never pass for a day without games.
     """
+    if raw is not None:
+        try:
+            week = orjson.loads(raw.body).get("gameWeek")
+        except (orjson.JSONDecodeError, AttributeError):
+            week = None
+        if not isinstance(week, list):
+            raise NHLPayloadError(endpoint="/v1/schedule/{date}", request=raw.request,
+                                  cause="schedule payload has no 'gameWeek' list (schema drift?)", game_date=day,
+                                  status=raw.status, attempts=raw.attempts, response=raw)
     games: dict[int, GameFetch] = {}
     skipped: dict[int, int] = {}
     for g in schedule.get("games") or []:
