@@ -84,6 +84,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     from nhl_assets.definitions import build_definitions
     from nhl_assets.gold.upcoming import TABLE as UPCOMING
     from nhl_assets.runs import materialize_window, refresh_unpartitioned
+    from nhl_assets.silver.build import SILVER_TABLES
     from nhl_assets.simulator.cli import start_loopback
 
     console = Console()
@@ -122,7 +123,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     wh = Warehouse(settings.warehouse_root())
-    print_summary(console, summarize(wh, [*BRONZE_TABLES, UPCOMING]), f"Tables after the demo ({window})")
+    print_summary(console, summarize(wh, [*BRONZE_TABLES, *SILVER_TABLES, UPCOMING]), f"Tables after the demo ({window})")
     console.print(f"partitioned run {partitioned_s:.1f} s, total {total_s:.1f} s, "
                   f"API requests served {served.get('total', served)}")
     console.print("Open the Dagster UI on these runs with [bold]make dev[/bold] (http://127.0.0.1:3000).")

@@ -1,0 +1,124 @@
+"""Silver from bronze for one simulated season: wall seconds, games/s and peak RSS.
+
+    .venv/bin/python benchmarks/silver_season.py --season 2023 --repeat 3
+
+Phase 1 writes the season's bronze tables from the simulator's payloads (the same row layout the
+bronze asset writes; HTTP is not what is measured here). Phase 2, in a fresh child process per
+repetition so its peak RSS is its own, does exactly what the silver asset does for the whole season in
+one run: read bronze, parse, reconcile, validate, and replace the window in every silver table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+
+SEASONS = {2023: ("2023-10-10", "2024-06-30"), 2024: ("2024-10-04", "2025-06-30"), 2025: ("2025-10-07", "2026-04-16")}
+
+
+def write_bronze(root: str, start: str, end: str, seed: int) -> int:
+    import orjson
+
+    from nhl_assets.bronze import tables as bt
+    from nhl_assets.partitions import DateWindow
+    from nhl_assets.simulator.league import LeagueConfig, SimulatedLeague
+    from nhl_assets.source.client import RawResponse
+    from nhl_assets.source.games import DayFetch, GameFetch
+    from nhl_assets.storage.delta import Warehouse
+
+    league = SimulatedLeague(LeagueConfig(seed=seed))
+    window = DateWindow.of(start, end)
+    now = datetime.now(timezone.utc)
+
+    def raw(endpoint: str, request: str, payload: dict) -> RawResponse:
+        return RawResponse(endpoint, request, "http://sim" + request, 200, orjson.dumps(payload), now, 1, 0.0)
+
+    games = 0
+    with bt.StagedTables() as staged:
+        for day in window.days():
+            fetched = []
+            for g in league.games_on(day):
+                if g.game_type not in (2, 3):
+                    continue
+                gf = GameFetch(g.id, day, g.season, g.game_type, "OFF", "OK", g.home_abbrev, g.away_abbrev, None)
+                gf.responses = {
+                    "boxscore": raw("/v1/gamecenter/{gameId}/boxscore", f"/v1/gamecenter/{g.id}/boxscore",
+                                    league.boxscore_payload(g.id)),
+                    "play_by_play": raw("/v1/gamecenter/{gameId}/play-by-play",
+                                        f"/v1/gamecenter/{g.id}/play-by-play", league.play_by_play_payload(g.id)),
+                    "shift_chart": raw("/stats/rest/en/shiftcharts", f"/stats/rest/en/shiftcharts?gameId={g.id}",
+                                       league.shiftcharts_payload(g.id)),
+                }
+                fetched.append(gf)
+            games += len(fetched)
+            sched = raw("/v1/schedule/{date}", f"/v1/schedule/{day}", league.schedule_payload(day))
+            staged.append(bt.day_rows(DayFetch(day, sched, fetched), run_id="benchmark"))
+        wh = Warehouse(root)
+        for table in bt.BRONZE_TABLES:
+            wh.replace_window(table, staged.reader(table), window, partition_by=bt.PARTITION_BY)
+    return games
+
+
+def silver_phase(root: str, start: str, end: str) -> None:
+    from nhl_assets.partitions import DateWindow
+    from nhl_assets.silver import build as sb
+    from nhl_assets.storage.delta import Warehouse
+
+    wh = Warehouse(root)
+    window = DateWindow.of(start, end)
+    started = time.monotonic()
+    built = sb.build_window(wh, window)
+    for table in sb.SILVER_TABLES:
+        frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
+        wh.replace_window(table, frame.to_arrow(), window)
+    wall = time.monotonic() - started
+    print(json.dumps({"wall_s": wall, "games": built.games, "peak_rss_mb": resource.getrusage(
+        resource.RUSAGE_SELF).ru_maxrss / 1024, "mismatches": built.mismatches.height,
+        "values_checked": built.reconciliation["values_checked"], "quarantined": built.quarantine.height,
+        "player_rows": built.frames[sb.PLAYERS].height}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--season", type=int, default=2023, choices=sorted(SEASONS))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--phase", choices=("all", "silver"), default="all", help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    start, end = SEASONS[args.season]
+    if args.phase == "silver":
+        silver_phase(args.root, start, end)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.path.join(tmp, "warehouse")
+        t0 = time.monotonic()
+        games = write_bronze(root, start, end, args.seed)
+        print(f"bronze for season {args.season} ({start}..{end}): {games} games written in "
+              f"{time.monotonic() - t0:.1f} s")
+        runs = []
+        for i in range(args.repeat):
+            out = subprocess.run([sys.executable, __file__, "--phase", "silver", "--root", root,
+                                  "--season", str(args.season)], capture_output=True, text=True, check=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            runs.append(r)
+            print(f"run {i + 1}: silver {r['games']} games in {r['wall_s']:.2f} s "
+                  f"({r['games'] / r['wall_s']:.1f} games/s), peak RSS {r['peak_rss_mb']:.0f} MB, "
+                  f"{r['player_rows']} player rows, reconciliation {r['values_checked']} values / "
+                  f"{r['mismatches']} mismatches, {r['quarantined']} quarantined")
+        wall = statistics.median(r["wall_s"] for r in runs)
+        rss = statistics.median(r["peak_rss_mb"] for r in runs)
+        print(f"median of {args.repeat}: {wall:.2f} s per season ({runs[0]['games'] / wall:.1f} games/s), "
+              f"peak RSS {rss:.0f} MB (goals: <= 20 s, <= 2048 MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,585 @@
+"""Play-by-play + shift chart -> silver player, team and goalie game stats for many games at once (pure).
+
+Shape of the work, and why: a backfill parses thousands of games, so the per-game part is one pass of
+tight Python over the orjson-parsed dicts that emits *credits* — single integers that pack (game, player
+or team, situation, stat) — and every aggregation is a handful of polars group-bys over the whole batch.
+There is never a polars pipeline per game.
+
+Conventions (MoneyPuck column names; `situation` from the player's / team's own point of view):
+
+* plays are taken in `sortOrder`; shootout plays (`periodType` SO) never count; empty-net goals count;
+* an event's situation is its own `situationCode` (a penalty carries the code from before the call, as
+  the NHL writes it); a play whose code is missing gets the state of the timeline at its second;
+* `I_F_shotsOnGoal` includes goals; attempts = on goal + missed + blocked; unblocked = on goal + missed;
+  a penalty shot is an ordinary shot/goal in `other`; a `failed-shot-attempt` is no shot at all;
+* blocked shots are owned by the shooting team: the shooter gets `I_F_blockedShotAttempts`, the blocker
+  `shotsBlockedByPlayer` only when `reason` is `blocked` (not `teammate-blocked`) — as the boxscore counts;
+* penalty minutes go to `committedByPlayerId`, else `servedByPlayerId` (bench minors), as in the boxscore;
+* ice time, `shifts` and `OnIce_*` need the shift chart: on ice for a shot means shift start < t <= end;
+  a shift counts in the situation in force at its first second; without a shift chart these columns are
+  null (never 0) and `hasShiftData` is false, while the event stats are still published;
+* team `iceTime` is the game-clock time of each state of the play-by-play timeline (see `situations`): it
+  is known without a shift chart (with one, goalie pulls are exact to the second).
+"""
+
+from __future__ import annotations
+
+import gc
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from nhl_assets.parse import plays as pp
+from nhl_assets.parse import shifts as ps
+from nhl_assets.parse.errors import ParseError
+from nhl_assets.parse.situations import (
+    FLIP,
+    SITUATIONS as _SIT_PARTS,
+    Timeline,
+    build_timeline,
+    parse_code,
+    situation_pair,
+)
+
+SITUATIONS = ("all", "5on5", "5on4", "4on5", "other")
+_SIT_NAMES = list(_SIT_PARTS) + ["all"]  # internal index -> name (4 = all)
+
+# ----------------------------------------------------------------------------------------------------
+# public schemas (column order is the contract)
+# ----------------------------------------------------------------------------------------------------
+
+_SHOTS = ("shotsOnGoal", "missedShots", "blockedShotAttempts", "shotAttempts", "unblockedShotAttempts", "goals")
+_INDIVIDUAL = ("I_F_shotsOnGoal", "I_F_missedShots", "I_F_blockedShotAttempts", "I_F_shotAttempts",
+               "I_F_unblockedShotAttempts", "I_F_goals", "I_F_primaryAssists", "I_F_secondaryAssists",
+               "I_F_points", "I_F_hits", "I_F_takeaways", "I_F_giveaways", "penalityMinutes", "penalties",
+               "penalityMinutesDrawn", "penaltiesDrawn", "shotsBlockedByPlayer", "faceoffsWon", "faceoffsLost")
+_ONICE = tuple(f"OnIce_{fa}_{s}" for fa in ("F", "A") for s in _SHOTS)
+
+PLAYER_SCHEMA: dict[str, pl.DataType] = {
+    "gameId": pl.Int64, "gameDate": pl.Date, "season": pl.Int32, "playerId": pl.Int64, "name": pl.String,
+    "position": pl.String, "playerTeam": pl.String, "opposingTeam": pl.String, "home_or_away": pl.String,
+    "situation": pl.String, "icetime": pl.Int64, "shifts": pl.Int64,
+    **{c: pl.Int64 for c in _INDIVIDUAL}, **{c: pl.Int64 for c in _ONICE}, "hasShiftData": pl.Boolean,
+}
+
+_TEAM_STATS = ("shotsOnGoal", "missedShots", "blockedShotAttempts", "shotAttempts", "goals", "hits", "penalties",
+               "penalityMinutes", "faceOffsWon", "giveaways", "takeaways")
+TEAM_SCHEMA: dict[str, pl.DataType] = {
+    "gameId": pl.Int64, "gameDate": pl.Date, "season": pl.Int32, "team": pl.String, "opposingTeam": pl.String,
+    "home_or_away": pl.String, "situation": pl.String, "iceTime": pl.Int64,
+    **{f"{s}For": pl.Int64 for s in _TEAM_STATS}, **{f"{s}Against": pl.Int64 for s in _TEAM_STATS},
+    "hasShiftData": pl.Boolean,
+}
+
+GOALIE_SCHEMA: dict[str, pl.DataType] = {
+    "gameId": pl.Int64, "gameDate": pl.Date, "season": pl.Int32, "playerId": pl.Int64, "name": pl.String,
+    "team": pl.String, "opposingTeam": pl.String, "home_or_away": pl.String, "situation": pl.String,
+    "icetime": pl.Int64, "shotsAgainst": pl.Int64, "goalsAgainst": pl.Int64, "saves": pl.Int64,
+    "penalityMinutes": pl.Int64, "hasShiftData": pl.Boolean,
+}
+
+# ----------------------------------------------------------------------------------------------------
+# inputs / outputs
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GameInputs:
+    """The raw payloads of one final game, as parsed JSON (None when not fetched or not valid JSON)."""
+
+    game_id: int
+    game_date: date
+    play_by_play: dict | None
+    shift_chart: dict | None  # None or no typeCode-517 rows = no shift data
+    boxscore: dict | None = None  # optional, not needed for stats (reconciliation uses it)
+
+
+@dataclass(frozen=True)
+class SilverFrames:
+    """The three silver frames of a batch, plus the games (or payloads) that could not be parsed."""
+
+    players: pl.DataFrame
+    teams: pl.DataFrame
+    goalies: pl.DataFrame
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (gameId, endpoint, reason)
+
+
+# ----------------------------------------------------------------------------------------------------
+# credit encoding: one int per (game, player|team, situation, stat)
+# ----------------------------------------------------------------------------------------------------
+# player credit = gi << 40 | playerId << 8 | situation << 5 | stat
+(ST_SOG, ST_MISSED, ST_BLOCKED, ST_GOALS, ST_A1, ST_A2, ST_HITS, ST_TAKE, ST_GIVE, ST_PENS, ST_PENS_DRAWN,
+ ST_BLOCKS, ST_FO_WON, ST_FO_LOST) = range(14)
+ST_ON_F, ST_ON_A = 14, 18  # + 0 sog, 1 missed, 2 blocked, 3 goals
+ST_SHIFTS, ST_G_SA, ST_G_GA = 22, 23, 24
+ST_PIM, ST_PIM_DRAWN, ST_ICE = 25, 26, 27  # weighted (value = minutes / seconds)
+_G_SHIFT, _P_SHIFT = 40, 8
+# team credit = gi << 9 | side << 8 | situation << 5 | stat
+(TS_SOG, TS_MISSED, TS_BLOCKED, TS_GOALS, TS_HITS, TS_PENS, TS_FO, TS_GIVE, TS_TAKE) = range(9)
+TS_PIM, TS_ICE = 9, 10  # weighted
+
+_PLAYER_STAT_COLUMNS = {
+    ST_SOG: "I_F_shotsOnGoal", ST_MISSED: "I_F_missedShots", ST_BLOCKED: "I_F_blockedShotAttempts",
+    ST_GOALS: "I_F_goals", ST_A1: "I_F_primaryAssists", ST_A2: "I_F_secondaryAssists", ST_HITS: "I_F_hits",
+    ST_TAKE: "I_F_takeaways", ST_GIVE: "I_F_giveaways", ST_PENS: "penalties", ST_PENS_DRAWN: "penaltiesDrawn",
+    ST_BLOCKS: "shotsBlockedByPlayer", ST_FO_WON: "faceoffsWon", ST_FO_LOST: "faceoffsLost",
+    ST_ON_F: "OnIce_F_shotsOnGoal", ST_ON_F + 1: "OnIce_F_missedShots", ST_ON_F + 2: "OnIce_F_blockedShotAttempts",
+    ST_ON_F + 3: "OnIce_F_goals", ST_ON_A: "OnIce_A_shotsOnGoal", ST_ON_A + 1: "OnIce_A_missedShots",
+    ST_ON_A + 2: "OnIce_A_blockedShotAttempts", ST_ON_A + 3: "OnIce_A_goals", ST_SHIFTS: "shifts",
+    ST_G_SA: "shotsAgainst", ST_G_GA: "goalsAgainst", ST_PIM: "penalityMinutes",
+    ST_PIM_DRAWN: "penalityMinutesDrawn", ST_ICE: "icetime",
+}
+_TEAM_STAT_COLUMNS = {
+    TS_SOG: "shotsOnGoal", TS_MISSED: "missedShots", TS_BLOCKED: "blockedShotAttempts", TS_GOALS: "goals",
+    TS_HITS: "hits", TS_PENS: "penalties", TS_FO: "faceOffsWon", TS_GIVE: "giveaways", TS_TAKE: "takeaways",
+    TS_PIM: "penalityMinutes", TS_ICE: "iceTime",
+}
+_SHIFT_COLUMNS = ("icetime", "shifts") + _ONICE  # null without a shift chart
+
+# on-ice offsets per shot kind: (ST_ON_* + offset, TS_*)
+_SHOT_KINDS = {"shot-on-goal": (0,), "missed-shot": (1,), "blocked-shot": (2,), "goal": (0, 3)}
+
+
+@dataclass
+class _Batch:
+    """Column lists of the whole batch, filled game by game (only once a game parsed completely)."""
+
+    wkeys: list[int] = field(default_factory=list)  # player credits (key, value)
+    wvals: list[int] = field(default_factory=list)
+    twkeys: list[int] = field(default_factory=list)
+    twvals: list[int] = field(default_factory=list)
+    games: dict[str, list] = field(default_factory=lambda: {k: [] for k in (
+        "gi", "gameId", "gameDate", "season", "hasShiftData", "awayTeam", "homeTeam")})
+    players: dict[str, list] = field(default_factory=lambda: {k: [] for k in (
+        "gi", "playerId", "name", "position", "side", "isGoalie")})
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------------------------------
+# per game: plays -> credits
+# ----------------------------------------------------------------------------------------------------
+
+
+class _Credits:
+    """Credits of one game (kept apart until the game has parsed completely)."""
+
+    __slots__ = ("gbase", "tbase", "pkeys", "wkeys", "wvals", "tkeys", "twkeys", "twvals", "onice")
+
+    def __init__(self, gi: int) -> None:
+        self.gbase = gi << _G_SHIFT
+        self.tbase = gi << 9
+        self.pkeys: list[int] = []
+        self.wkeys: list[int] = []
+        self.wvals: list[int] = []
+        self.tkeys: list[int] = []
+        self.twkeys: list[int] = []
+        self.twvals: list[int] = []
+        self.onice: list[tuple[int, int, tuple[int, int], tuple[int, ...]]] = []  # (t, shooter side, pair, offsets)
+
+
+def _need(d: dict, key: str, play: pp.Play, game_id: int) -> int:
+    v = d.get(key)
+    if not isinstance(v, int):
+        raise ParseError(f"play sortOrder {play.sort_order} ({play.kind}) has no details.{key}", game_id=game_id,
+                         endpoint=pp.ENDPOINT)
+    return v
+
+
+def _side(side_of: dict[int, int], pid: int, play: pp.Play, game_id: int) -> int:
+    s = side_of.get(pid)
+    if s is None:
+        raise ParseError(f"player {pid} of play sortOrder {play.sort_order} ({play.kind}) is not in rosterSpots",
+                         game_id=game_id, endpoint=pp.ENDPOINT)
+    return s
+
+
+def _play_pair(play: pp.Play, tl: Timeline) -> tuple[int, int]:
+    """(away, home) situation of a play: its own code, else the timeline at its second."""
+    st = parse_code(play.code)
+    if st is not None:
+        return situation_pair(st)
+    return tl.pair_at(play.t, play.kind in ("faceoff", "period-start"))
+
+
+def _event_credits(plays: list[pp.Play], header: pp.GameHeader, side_of: dict[int, int], tl: Timeline,
+                   cr: _Credits) -> None:
+    """Individual, goalie and team credits of every counted play, and the shots for on-ice credits."""
+    gid = header.game_id
+    gb, tb = cr.gbase, cr.tbase
+    pk, wk, wv, tk, twk, twv = cr.pkeys.append, cr.wkeys.append, cr.wvals.append, cr.tkeys.append, \
+        cr.twkeys.append, cr.twvals.append
+
+    def credit(pid: int, pair: tuple[int, int], stat: int, play: pp.Play) -> int:
+        s = _side(side_of, pid, play, gid)
+        pk(gb | (pid << _P_SHIFT) | (pair[s] << 5) | stat)
+        return s
+
+    def team(side: int, pair: tuple[int, int], stat: int) -> None:
+        tk(tb | (side << 8) | (pair[side] << 5) | stat)
+
+    for play in plays:
+        if play.period_type == "SO":
+            continue
+        kind = play.kind
+        d = play.details
+        if kind in _SHOT_KINDS:
+            pair = _play_pair(play, tl)
+            if kind == "goal":
+                pid = _need(d, "scoringPlayerId", play, gid)
+                side = credit(pid, pair, ST_GOALS, play)
+                credit(pid, pair, ST_SOG, play)
+                for key, stat in (("assist1PlayerId", ST_A1), ("assist2PlayerId", ST_A2)):
+                    a = d.get(key)
+                    if a is not None:
+                        credit(a, pair, stat, play)
+                team(side, pair, TS_GOALS)
+                team(side, pair, TS_SOG)
+                g = d.get("goalieInNetId")
+                if g is not None:
+                    credit(g, pair, ST_G_SA, play)
+                    credit(g, pair, ST_G_GA, play)
+            elif kind == "shot-on-goal":
+                side = credit(_need(d, "shootingPlayerId", play, gid), pair, ST_SOG, play)
+                team(side, pair, TS_SOG)
+                g = d.get("goalieInNetId")
+                if g is not None:
+                    credit(g, pair, ST_G_SA, play)
+            elif kind == "missed-shot":
+                side = credit(_need(d, "shootingPlayerId", play, gid), pair, ST_MISSED, play)
+                team(side, pair, TS_MISSED)
+            else:  # blocked-shot: owned by the shooting team
+                side = credit(_need(d, "shootingPlayerId", play, gid), pair, ST_BLOCKED, play)
+                team(side, pair, TS_BLOCKED)
+                blocker = d.get("blockingPlayerId")
+                if blocker is not None:
+                    reason = d.get("reason")
+                    bside = _side(side_of, blocker, play, gid)
+                    if reason == "blocked" or (reason is None and bside != side):
+                        pk(gb | (blocker << _P_SHIFT) | (pair[bside] << 5) | ST_BLOCKS)
+            cr.onice.append((play.t, side, pair, _SHOT_KINDS[kind]))
+        elif kind == "hit":
+            pair = _play_pair(play, tl)
+            team(credit(_need(d, "hittingPlayerId", play, gid), pair, ST_HITS, play), pair, TS_HITS)
+        elif kind == "giveaway" or kind == "takeaway":
+            pair = _play_pair(play, tl)
+            stats = (ST_GIVE, TS_GIVE) if kind == "giveaway" else (ST_TAKE, TS_TAKE)
+            team(credit(_need(d, "playerId", play, gid), pair, stats[0], play), pair, stats[1])
+        elif kind == "faceoff":
+            pair = _play_pair(play, tl)
+            team(credit(_need(d, "winningPlayerId", play, gid), pair, ST_FO_WON, play), pair, TS_FO)
+            credit(_need(d, "losingPlayerId", play, gid), pair, ST_FO_LOST, play)
+        elif kind == "penalty":
+            _penalty_credits(play, header, side_of, tl, cr)
+
+
+def _penalty_credits(play: pp.Play, header: pp.GameHeader, side_of: dict[int, int], tl: Timeline,
+                     cr: _Credits) -> None:
+    """Penalties and minutes for the committing (else serving) player and his team, drawn for the drawer."""
+    d = play.details
+    gid = header.game_id
+    pair = _play_pair(play, tl)
+    minutes = d.get("duration")
+    minutes = minutes if isinstance(minutes, int) else 0
+    who = d.get("committedByPlayerId", d.get("servedByPlayerId"))
+    if who is not None:
+        side = _side(side_of, who, play, gid)
+        key = cr.gbase | (who << _P_SHIFT) | (pair[side] << 5)
+        cr.pkeys.append(key | ST_PENS)
+        cr.wkeys.append(key | ST_PIM)
+        cr.wvals.append(minutes)
+    else:
+        side = header.side_of_team(d.get("eventOwnerTeamId"))
+        if side is None:
+            raise ParseError(f"play sortOrder {play.sort_order} (penalty) names neither a player nor a team",
+                             game_id=gid, endpoint=pp.ENDPOINT)
+    drawn = d.get("drawnByPlayerId")
+    if drawn is not None:
+        dside = _side(side_of, drawn, play, gid)
+        key = cr.gbase | (drawn << _P_SHIFT) | (pair[dside] << 5)
+        cr.pkeys.append(key | ST_PENS_DRAWN)
+        cr.wkeys.append(key | ST_PIM_DRAWN)
+        cr.wvals.append(minutes)
+    tkey = cr.tbase | (side << 8) | (pair[side] << 5)
+    cr.tkeys.append(tkey | TS_PENS)
+    cr.twkeys.append(tkey | TS_PIM)
+    cr.twvals.append(minutes)
+
+
+def _shift_credits(chart: ps.ShiftChart, roster: dict[int, pp.Player], tl: Timeline, cr: _Credits) -> None:
+    """Ice time and shifts per situation for every player with shifts (a shift counts where it starts)."""
+    gb = cr.gbase
+    tl_starts, pairs = tl.starts, tl.pairs
+    pk = cr.pkeys.append
+    for pid, spans in chart.intervals.items():
+        side = roster[pid].side
+        secs = [0, 0, 0, 0]
+        tl.split(spans, side, secs)
+        base = gb | (pid << _P_SHIFT)
+        for sit in range(4):
+            if secs[sit]:
+                cr.wkeys.append(base | (sit << 5) | ST_ICE)
+                cr.wvals.append(secs[sit])
+        base |= ST_SHIFTS
+        for s in chart.starts[pid]:
+            i = bisect_right(tl_starts, s) - 1
+            pk(base | (pairs[i if i > 0 else 0][side] << 5))
+
+
+def _onice_credits(chart: ps.ShiftChart, roster: dict[int, pp.Player], cr: _Credits) -> None:
+    """On-ice for/against shots of every skater: one sweep over shift edges and shots in clock order.
+
+    A shift covers (start, end] for a shot at second t; at equal seconds shots come first, then shift
+    ends, then shift starts, which is exactly that rule. Marks are packed ints (second, kind, index) so
+    that the sort is a plain integer sort.
+    """
+    gb = cr.gbase
+    shots = cr.onice
+    marks = [(shot[0] << 22) | j for j, shot in enumerate(shots)]
+    who: list[tuple[int, int]] = []  # (side, credit key base) of each skater
+    add = marks.append
+    for pid, spans in chart.intervals.items():
+        player = roster[pid]
+        if player.is_goalie:
+            continue
+        idx = len(who)
+        who.append((player.side, gb | (pid << _P_SHIFT)))
+        for s, e in spans:
+            add((s << 22) | (2 << 20) | idx)
+            add((e << 22) | (1 << 20) | idx)
+    marks.sort()
+    on: tuple[set[int], set[int]] = (set(), set())
+    ext = cr.pkeys.extend
+    for m in marks:
+        kind = (m >> 20) & 3
+        idx = m & 0xFFFFF
+        if kind == 2:
+            side, base = who[idx]
+            on[side].add(base)
+        elif kind == 1:
+            side, base = who[idx]
+            on[side].discard(base)
+        else:
+            _t, shooter, pair, offsets = shots[idx]
+            for s in (0, 1):
+                if not on[s]:
+                    continue
+                stat = ST_ON_F if s == shooter else ST_ON_A
+                sit5 = pair[s] << 5
+                for off in offsets:
+                    code = sit5 | (stat + off)
+                    ext([b | code for b in on[s]])
+
+
+def _team_time(tl: Timeline, cr: _Credits) -> None:
+    """Game-clock seconds of each situation for both teams."""
+    for side, secs in enumerate(tl.seconds()):
+        for sit in range(4):
+            if secs[sit]:
+                cr.twkeys.append(cr.tbase | (side << 8) | (sit << 5) | TS_ICE)
+                cr.twvals.append(secs[sit])
+
+
+def _parse_game(g: GameInputs, gi: int, batch: _Batch) -> None:
+    """One game's rows into the batch; raises ParseError (nothing added) for a malformed play-by-play."""
+    if g.play_by_play is None:
+        raise ParseError("play-by-play missing", game_id=g.game_id, endpoint=pp.ENDPOINT)
+    header = pp.parse_header(g.play_by_play, g.game_id)
+    roster = pp.parse_roster(g.play_by_play, header)
+    plays = pp.ordered_plays(g.play_by_play, header)
+    try:
+        chart = ps.parse_shift_chart(g.shift_chart, roster, g.game_id)
+    except ParseError as exc:  # the game keeps its event stats, flagged as without shift data
+        batch.rejected.append((g.game_id, ps.ENDPOINT, exc.reason))
+        chart = None
+    side_of = {pid: p.side for pid, p in roster.items()}
+    tl = build_timeline(plays, header, side_of, chart)
+    cr = _Credits(gi)
+    _event_credits(plays, header, side_of, tl, cr)
+    _team_time(tl, cr)
+    if chart is not None:
+        _shift_credits(chart, roster, tl, cr)
+        _onice_credits(chart, roster, cr)
+    # the game parsed completely: publish it
+    for keys, wkeys, wvals in ((cr.pkeys, batch.wkeys, batch.wvals), (cr.tkeys, batch.twkeys, batch.twvals)):
+        counted = Counter(keys)  # C-level counting: ~3x fewer rows for the batch group-bys
+        wkeys += counted.keys()
+        wvals += counted.values()
+    batch.wkeys += cr.wkeys
+    batch.wvals += cr.wvals
+    batch.twkeys += cr.twkeys
+    batch.twvals += cr.twvals
+    gm = batch.games
+    for k, v in (("gi", gi), ("gameId", g.game_id), ("gameDate", g.game_date), ("season", header.season),
+                 ("hasShiftData", chart is not None), ("awayTeam", header.abbrevs[0]),
+                 ("homeTeam", header.abbrevs[1])):
+        gm[k].append(v)
+    pl_ = batch.players
+    for pid, p in roster.items():
+        pl_["gi"].append(gi)
+        pl_["playerId"].append(pid)
+        pl_["name"].append(p.name)
+        pl_["position"].append(p.position)
+        pl_["side"].append(p.side)
+        pl_["isGoalie"].append(p.is_goalie)
+
+
+# ----------------------------------------------------------------------------------------------------
+# batch: credits -> frames (a few group-bys over every game at once)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _wide(wkeys: list[int], wvals: list[int], columns: dict[int, str]) -> pl.DataFrame:
+    """One row per row key `rk` (= credit key // 32: entity and situation) and one column per stat.
+
+    Credits are summed (one pivot over the whole batch); the `all` situation (4) is then the sum of the
+    four others, computed here so that it can never disagree with them.
+    """
+    long = pl.DataFrame({"k": wkeys, "v": wvals}, schema={"k": pl.Int64, "v": pl.Int64}).select(
+        (pl.col("k") // 32).alias("rk"), (pl.col("k") % 32).alias("stat"), "v")
+    wide = long.pivot(on="stat", index="rk", values="v", aggregate_function="sum")
+    names = {str(s): n for s, n in columns.items()}
+    wide = wide.rename({c: names[c] for c in wide.columns if c in names})
+    wide = wide.select(pl.col("rk"), *[
+        pl.col(n).fill_null(0).cast(pl.Int64) if n in wide.columns else pl.lit(0, dtype=pl.Int64).alias(n)
+        for n in columns.values()])
+    alls = wide.group_by((pl.col("rk") // 8) * 8 + 4).agg(pl.exclude("rk").sum())
+    return pl.concat([wide, alls.select(wide.columns)])
+
+
+def _skeleton(entities: pl.DataFrame) -> pl.DataFrame:
+    """Every entity (`base` = rk // 8) in all five situations, sorted by entity and `all` first."""
+    return (entities.sort("base").with_columns(sit=pl.lit([4, 0, 1, 2, 3], dtype=pl.List(pl.Int64))).explode("sit")
+            .with_columns(rk=pl.col("base") * 8 + pl.col("sit")))
+
+
+def _sit_name() -> pl.Expr:
+    return pl.col("sit").replace_strict(list(range(5)), _SIT_NAMES, return_dtype=pl.String).alias("situation")
+
+
+def _sides() -> list[pl.Expr]:
+    """team / opposingTeam / home_or_away from the entity's side (0 away, 1 home)."""
+    home = pl.col("side") == 1
+    return [pl.when(home).then(pl.col("homeTeam")).otherwise(pl.col("awayTeam")).alias("team"),
+            pl.when(home).then(pl.col("awayTeam")).otherwise(pl.col("homeTeam")).alias("opposingTeam"),
+            pl.when(home).then(pl.lit("HOME")).otherwise(pl.lit("AWAY")).alias("home_or_away")]
+
+
+def _player_frames(batch: _Batch, games: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(skaters, goalies) with every dressed player in all five situations."""
+    wide = _wide(batch.wkeys, batch.wvals, _PLAYER_STAT_COLUMNS)
+    meta = pl.DataFrame(batch.players, schema={"gi": pl.Int64, "playerId": pl.Int64, "name": pl.String,
+                                               "position": pl.String, "side": pl.Int64, "isGoalie": pl.Boolean})
+    meta = meta.join(games, on="gi", how="left").with_columns(
+        *_sides(), base=pl.col("gi") * (1 << 32) + pl.col("playerId"))
+    full = _skeleton(meta).join(wide, on="rk", how="left", maintain_order="left")
+    full = full.with_columns(pl.col(list(_PLAYER_STAT_COLUMNS.values())).fill_null(0))
+    return _skaters(full.filter(~pl.col("isGoalie"))), _goalies(full.filter(pl.col("isGoalie")))
+
+
+def _shift_only(col: str) -> pl.Expr:
+    return pl.when(pl.col("hasShiftData")).then(pl.col(col)).otherwise(None).alias(col)
+
+
+def _skaters(full: pl.DataFrame) -> pl.DataFrame:
+    c = pl.col
+    derived = [
+        (c("I_F_shotsOnGoal") + c("I_F_missedShots") + c("I_F_blockedShotAttempts")).alias("I_F_shotAttempts"),
+        (c("I_F_shotsOnGoal") + c("I_F_missedShots")).alias("I_F_unblockedShotAttempts"),
+        (c("I_F_goals") + c("I_F_primaryAssists") + c("I_F_secondaryAssists")).alias("I_F_points"),
+    ]
+    for fa in ("F", "A"):
+        sog, missed, blocked = c(f"OnIce_{fa}_shotsOnGoal"), c(f"OnIce_{fa}_missedShots"), \
+            c(f"OnIce_{fa}_blockedShotAttempts")
+        derived += [(sog + missed + blocked).alias(f"OnIce_{fa}_shotAttempts"),
+                    (sog + missed).alias(f"OnIce_{fa}_unblockedShotAttempts")]
+    out = full.with_columns(derived).with_columns(
+        _sit_name(), c("team").alias("playerTeam"), *[_shift_only(x) for x in _SHIFT_COLUMNS])
+    return out.select([c(k).cast(t) for k, t in PLAYER_SCHEMA.items()])
+
+
+def _goalies(full: pl.DataFrame) -> pl.DataFrame:
+    c = pl.col
+    out = full.with_columns(_sit_name(), (c("shotsAgainst") - c("goalsAgainst")).alias("saves"),
+                            _shift_only("icetime"))
+    return out.select([c(k).cast(t) for k, t in GOALIE_SCHEMA.items()])
+
+
+def _team_frame(batch: _Batch, games: pl.DataFrame) -> pl.DataFrame:
+    """Both teams of every game in all five situations, For from their own credits, Against from the
+    opponent's (the opponent's 5on4 is this team's 4on5)."""
+    wide = _wide(batch.twkeys, batch.twvals, _TEAM_STAT_COLUMNS)
+    stats = [n for n in _TEAM_STAT_COLUMNS.values() if n != "iceTime"]
+    fors = wide.rename({n: f"{n}For" for n in stats})
+    base, sit = pl.col("rk") // 8, pl.col("rk") % 8
+    opponent = base + 1 - 2 * (base % 2)  # the side bit flipped
+    flipped = sit.replace_strict(list(range(5)), list(FLIP) + [4], return_dtype=pl.Int64)
+    against = wide.select((opponent * 8 + flipped).alias("rk"), *[pl.col(n).alias(f"{n}Against") for n in stats])
+    sides = pl.DataFrame({"side": [0, 1]}, schema={"side": pl.Int64})
+    teams = games.join(sides, how="cross").with_columns(*_sides(), base=pl.col("gi") * 2 + pl.col("side"))
+    full = (_skeleton(teams).join(fors, on="rk", how="left", maintain_order="left")
+            .join(against, on="rk", how="left", maintain_order="left"))
+    count_cols = [f"{n}{x}" for x in ("For", "Against") for n in stats] + ["iceTime"]
+    c = pl.col
+    full = full.with_columns(c(count_cols).fill_null(0)).with_columns(
+        _sit_name(),
+        (c("shotsOnGoalFor") + c("missedShotsFor") + c("blockedShotAttemptsFor")).alias("shotAttemptsFor"),
+        (c("shotsOnGoalAgainst") + c("missedShotsAgainst") + c("blockedShotAttemptsAgainst"))
+        .alias("shotAttemptsAgainst"))
+    return full.select([c(k).cast(t) for k, t in TEAM_SCHEMA.items()])
+
+
+def _empty() -> SilverFrames:
+    return SilverFrames(pl.DataFrame(schema=PLAYER_SCHEMA), pl.DataFrame(schema=TEAM_SCHEMA),
+                        pl.DataFrame(schema=GOALIE_SCHEMA), [])
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the parse loop allocates millions of small tuples.
+
+    Why: every few thousand allocations CPython scans the generations, and the oldest one holds the
+    caller's parsed JSON of the whole batch (millions of objects) — that scan, not the parsing, would
+    dominate a backfill. The loop creates no reference cycles, so nothing is leaked; reference counting
+    frees everything as usual.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def build_silver(games: Sequence[GameInputs]) -> SilverFrames:
+    """Silver frames for many games at once; a malformed game goes to `rejected`, the others are kept.
+
+    A play-by-play that cannot be parsed rejects its game (endpoint `play_by_play`); a shift chart that
+    cannot be trusted is rejected on its own (endpoint `shift_chart`) and the game is published without
+    shift data. A game listed twice in the batch is kept once.
+    """
+    batch = _Batch()
+    seen: set[int] = set()
+    with _gc_paused():
+        for gi, g in enumerate(games):
+            if g.game_id in seen:
+                batch.rejected.append((g.game_id, pp.ENDPOINT, "game listed twice in the batch; first kept"))
+                continue
+            seen.add(g.game_id)
+            try:
+                _parse_game(g, gi, batch)
+            except ParseError as exc:
+                batch.rejected.append((g.game_id, exc.endpoint or pp.ENDPOINT, exc.reason))
+    if not batch.games["gi"]:
+        out = _empty()
+        return SilverFrames(out.players, out.teams, out.goalies, batch.rejected)
+    frame = pl.DataFrame(batch.games, schema={"gi": pl.Int64, "gameId": pl.Int64, "gameDate": pl.Date,
+                                              "season": pl.Int32, "hasShiftData": pl.Boolean,
+                                              "awayTeam": pl.String, "homeTeam": pl.String})
+    skaters, goalies = _player_frames(batch, frame)
+    return SilverFrames(skaters, _team_frame(batch, frame), goalies, batch.rejected)

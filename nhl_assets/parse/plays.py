@@ -1,0 +1,231 @@
+"""Play-by-play payload -> game header, dressed players and plays in `sortOrder` (pure, no Dagster).
+
+Why this module is strict about some fields and lenient about others: a play without `typeDescKey`,
+`periodDescriptor`, `timeInPeriod` or `sortOrder` cannot be placed or counted, so the game is rejected
+(`ParseError` naming the field); decorative or optional fields (`situationCode`, `zoneCode`, coordinates,
+`periodType`, names) may drift without costing the game. Everything here runs once per play of every
+game in a backfill, so it is written as tight loops over the orjson-parsed dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+from nhl_assets.parse.errors import ParseError
+
+ENDPOINT = "play_by_play"
+AWAY, HOME = 0, 1
+PERIOD_SECONDS = 1200  # absolute time of period n starts at (n - 1) * 1200 (OT periods are never longer)
+FINAL_STATES = frozenset({"OFF", "FINAL"})
+
+_MMSS: dict[str, int] = {f"{m:02d}:{s:02d}": m * 60 + s for m in range(100) for s in range(60)}
+
+
+def clock_seconds(value: Any, what: str, game_id: int | None, endpoint: str) -> int:
+    """"MM:SS" -> seconds (cached for the common case; other spellings such as "5:07" parsed)."""
+    sec = _MMSS.get(value) if isinstance(value, str) else None
+    if sec is not None:
+        return sec
+    try:
+        m, s = str(value).split(":")
+        return int(m) * 60 + int(s)
+    except (ValueError, AttributeError):
+        raise ParseError(f"{what} is not a MM:SS clock: {value!r}", game_id=game_id, endpoint=endpoint) from None
+
+
+@dataclass(frozen=True, slots=True)
+class GameHeader:
+    """Who played whom, when, and how it ended (as the play-by-play says)."""
+
+    game_id: int
+    season: int
+    game_type: int
+    game_state: str | None
+    team_ids: tuple[int, int]  # (away, home)
+    abbrevs: tuple[str, str]
+    scores: tuple[int | None, int | None]
+    last_period_type: str | None
+
+    def side_of_team(self, team_id: Any) -> int | None:
+        """AWAY/HOME for a team id, None when it is neither team."""
+        if team_id == self.team_ids[HOME]:
+            return HOME
+        if team_id == self.team_ids[AWAY]:
+            return AWAY
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Player:
+    """One dressed player (a `rosterSpots` entry)."""
+
+    player_id: int
+    side: int
+    position: str
+    name: str
+
+    @property
+    def is_goalie(self) -> bool:
+        return self.position == "G"
+
+
+class Play(NamedTuple):
+    """One play, placed on the game clock. `t` is absolute seconds: (period - 1) * 1200 + timeInPeriod.
+
+    A named tuple (built with `tuple.__new__`, attribute access in C) because a backfill creates millions.
+    """
+
+    sort_order: int
+    period: int
+    period_type: str
+    t: int
+    kind: str
+    code: str | None
+    details: dict
+
+
+_new_play = tuple.__new__
+
+
+def _team(payload: dict, key: str, game_id: int) -> dict:
+    team = payload.get(key)
+    if not isinstance(team, dict) or not isinstance(team.get("id"), int):
+        raise ParseError(f"{key}.id missing", game_id=game_id, endpoint=ENDPOINT)
+    return team
+
+
+def season_of(game_id: int) -> int:
+    """20232024 for 2023020204: the first four digits of a game id are the season's start year."""
+    start = game_id // 1_000_000
+    return start * 10_000 + start + 1
+
+
+def parse_header(payload: Any, game_id: int) -> GameHeader:
+    """The game header; refuses a payload of another game or one that is not final."""
+    if not isinstance(payload, dict):
+        raise ParseError(f"play-by-play is not a JSON object ({type(payload).__name__})", game_id=game_id,
+                         endpoint=ENDPOINT)
+    pid = payload.get("id")
+    if pid is not None and pid != game_id:
+        raise ParseError(f"id {pid} is not game {game_id}", game_id=game_id, endpoint=ENDPOINT)
+    state = payload.get("gameState")
+    if state is not None and state not in FINAL_STATES:
+        raise ParseError(f"gameState {state!r} is not final", game_id=game_id, endpoint=ENDPOINT)
+    away, home = _team(payload, "awayTeam", game_id), _team(payload, "homeTeam", game_id)
+    if away["id"] == home["id"]:
+        raise ParseError("awayTeam.id equals homeTeam.id", game_id=game_id, endpoint=ENDPOINT)
+    season = payload.get("season")
+    game_type = payload.get("gameType")
+    outcome = payload.get("gameOutcome") if isinstance(payload.get("gameOutcome"), dict) else {}
+    return GameHeader(
+        game_id=game_id,
+        season=season if isinstance(season, int) else season_of(game_id),
+        game_type=game_type if isinstance(game_type, int) else (game_id // 10_000) % 100,
+        game_state=state,
+        team_ids=(away["id"], home["id"]),
+        abbrevs=(str(away.get("abbrev") or away["id"]), str(home.get("abbrev") or home["id"])),
+        scores=(away.get("score"), home.get("score")),
+        last_period_type=outcome.get("lastPeriodType"),
+    )
+
+
+def _name(spot: dict) -> str:
+    first, last = spot.get("firstName"), spot.get("lastName")
+    first = first.get("default", "") if isinstance(first, dict) else (first or "")
+    last = last.get("default", "") if isinstance(last, dict) else (last or "")
+    return f"{first} {last}".strip()
+
+
+def parse_roster(payload: dict, header: GameHeader) -> dict[int, Player]:
+    """Every dressed player by id. A game without `rosterSpots` cannot say who played: rejected."""
+    spots = payload.get("rosterSpots")
+    gid = header.game_id
+    if not isinstance(spots, list) or not spots:
+        raise ParseError("rosterSpots missing or empty", game_id=gid, endpoint=ENDPOINT)
+    out: dict[int, Player] = {}
+    for spot in spots:
+        if not isinstance(spot, dict):
+            raise ParseError("rosterSpots entry is not an object", game_id=gid, endpoint=ENDPOINT)
+        pid, team, pos = spot.get("playerId"), spot.get("teamId"), spot.get("positionCode")
+        side = header.side_of_team(team)
+        if not isinstance(pid, int) or side is None or not isinstance(pos, str):
+            raise ParseError(f"rosterSpots entry without playerId/teamId/positionCode: playerId={pid!r}, "
+                             f"teamId={team!r}, positionCode={pos!r}", game_id=gid, endpoint=ENDPOINT)
+        out[pid] = Player(pid, side, pos, _name(spot))
+    return out
+
+
+def _period_type(desc: dict, number: int, game_type: int) -> str:
+    """`periodType`, or inferred from the number when the field drifted away (5 = shootout outside playoffs)."""
+    ptype = desc.get("periodType")
+    if isinstance(ptype, str):
+        return ptype
+    if number <= 3:
+        return "REG"
+    return "SO" if (number == 5 and game_type != 3) else "OT"
+
+
+def _checked_play(i: int, p: Any, game_id: int, game_type: int) -> Play:
+    """One play read field by field, naming what is missing (the slow path of `ordered_plays`)."""
+    if not isinstance(p, dict):
+        raise ParseError(f"plays[{i}] is not an object", game_id=game_id, endpoint=ENDPOINT)
+    kind, desc, order = p.get("typeDescKey"), p.get("periodDescriptor"), p.get("sortOrder")
+    if not isinstance(kind, str):
+        raise ParseError(f"plays[{i}] has no typeDescKey", game_id=game_id, endpoint=ENDPOINT)
+    if not isinstance(desc, dict) or not isinstance(desc.get("number"), int):
+        raise ParseError(f"plays[{i}] ({kind}) has no periodDescriptor.number", game_id=game_id, endpoint=ENDPOINT)
+    if not isinstance(order, int):
+        raise ParseError(f"plays[{i}] ({kind}) has no sortOrder", game_id=game_id, endpoint=ENDPOINT)
+    tin = p.get("timeInPeriod")
+    if tin is None:
+        raise ParseError(f"play sortOrder {order} ({kind}) has no timeInPeriod", game_id=game_id, endpoint=ENDPOINT)
+    sec = clock_seconds(tin, f"play sortOrder {order} timeInPeriod", game_id, ENDPOINT)
+    det = p.get("details")
+    if det is not None and not isinstance(det, dict):
+        raise ParseError(f"play sortOrder {order} ({kind}) details is not an object", game_id=game_id,
+                         endpoint=ENDPOINT)
+    code = p.get("situationCode")
+    number = desc["number"]
+    return _new_play(Play, (order, number, _period_type(desc, number, game_type), (number - 1) * PERIOD_SECONDS + sec,
+                            kind, code if isinstance(code, str) else None, det or {}))
+
+
+def ordered_plays(payload: dict, header: GameHeader) -> list[Play]:
+    """Every play sorted by `sortOrder` (never `eventId`, which is not in time order).
+
+    The common play is read by direct indexing inside one `try`; anything unusual (a missing field, an
+    odd clock) goes through `_checked_play`, which either reads it anyway or says precisely what is wrong.
+    """
+    plays = payload.get("plays")
+    gid = header.game_id
+    if not isinstance(plays, list):
+        raise ParseError("plays missing or not a list", game_id=gid, endpoint=ENDPOINT)
+    out: list[Play] = []
+    add = out.append
+    mmss = _MMSS
+    gtype = header.game_type
+    for i, p in enumerate(plays):
+        try:
+            desc = p["periodDescriptor"]
+            number = desc["number"]
+            kind = p["typeDescKey"]
+            order = p["sortOrder"]
+            ptype = desc["periodType"]
+            sec = mmss[p["timeInPeriod"]]
+            det = p.get("details")
+            if type(order) is not int or type(number) is not int or type(kind) is not str \
+                    or not (det is None or type(det) is dict):
+                raise TypeError
+        except (KeyError, TypeError):
+            add(_checked_play(i, p, gid, gtype))
+            continue
+        code = p.get("situationCode")
+        add(_new_play(Play, (order, number, ptype, (number - 1) * PERIOD_SECONDS + sec, kind,
+                             code if type(code) is str else None, det or {})))
+    out.sort(key=_sort_key)
+    return out
+
+
+_sort_key = itemgetter(0)

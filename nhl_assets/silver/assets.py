@@ -1,0 +1,141 @@
+"""Silver assets: MoneyPuck-style player, goalie and team game stats, the played schedule, and the
+quarantine, parsed from bronze only (no API calls).
+
+One multi-asset reads the window's bronze rows once, parses and reconciles them with the official
+boxscores, validates every row before writing (failures go to `silver/quarantine`), and replaces the
+window in each table in one commit. Its code version marks silver stale when the parser changes; a
+backfill of silver alone then repairs history from bronze.
+"""
+
+import time
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+    multi_asset,
+)
+
+from nhl_assets.bronze import tables as bt
+from nhl_assets.bronze.assets import OWNERS, table_key
+from nhl_assets.partitions import DateWindow, game_date_partitions
+from nhl_assets.resources import WarehouseResource
+from nhl_assets.silver import build as sb
+
+#: Bump whenever parsing or stat definitions change: the UI then shows silver (and below) as stale.
+SILVER_CODE_VERSION = "1"
+
+DESCRIPTIONS = {
+    sb.PLAYERS: "Skater game stats, MoneyPuck columns, key (gameId, playerId, situation) with situations "
+                "all/5on5/5on4/4on5/other from the player's team's view; ice time and on-ice stats from "
+                "shift charts (null with hasShiftData=false when the chart is missing).",
+    sb.TEAMS: "Team game stats For/Against, key (gameId, team, situation).",
+    sb.GOALIES: "Goalie game stats (shots against, saves, goals against, ice time), key (gameId, playerId, "
+                "situation).",
+    sb.SCHEDULE: "Played (final) regular-season and playoff games: date, season, type, teams, official score.",
+    sb.QUARANTINE: "Rows and payloads rejected before the write, with the reason and a pointer to the raw "
+                   "bronze row (table, request, sha256, fetch time).",
+}
+KEYS = {sb.PLAYERS: ["gameId", "playerId", "situation"], sb.TEAMS: ["gameId", "team", "situation"],
+        sb.GOALIES: ["gameId", "playerId", "situation"], sb.SCHEDULE: ["gameId"]}
+_BRONZE_DEPS = [table_key(t) for t in bt.BRONZE_TABLES]
+
+
+def _column_schema(table: str) -> TableSchema | None:
+    schema = sb.SCHEMAS.get(table) or (sb.QUARANTINE_SCHEMA if table == sb.QUARANTINE else None)
+    if schema is None:
+        return None
+    return TableSchema(columns=[TableColumn(name, str(dtype)) for name, dtype in schema.items()])
+
+
+def _spec(table: str) -> AssetSpec:
+    return AssetSpec(
+        key=table_key(table),
+        deps=_BRONZE_DEPS,
+        description=f"{DESCRIPTIONS[table]} Accumulates partition by partition; parsed from bronze only.",
+        group_name="silver",
+        kinds={"delta", "polars"},
+        owners=OWNERS,
+        code_version=SILVER_CODE_VERSION,
+        tags={"layer": "silver", "update": "append-by-partition"},
+        metadata={"dagster/table_name": table, "dagster/column_schema": _column_schema(table),
+                  **({"key": ", ".join(KEYS[table])} if table in KEYS else {})},
+    )
+
+
+CHECKS = [
+    *[AssetCheckSpec("unique_key", asset=table_key(t), description=f"({', '.join(KEYS[t])}) is unique.")
+      for t in KEYS],
+    AssetCheckSpec("expectations_passed", asset=table_key(sb.PLAYERS),
+                   description="No row failed the expectations (non-null keys, valid situations, non-negative "
+                               "counts, all = sum of situations) in any silver table; failures were quarantined."),
+    AssetCheckSpec("boxscore_reconciliation", asset=table_key(sb.PLAYERS),
+                   description="Per player, goalie and team: play-by-play/shift numbers equal the official "
+                               "boxscore (goals, assists, points, SOG, hits, blocks, giveaways, takeaways, PIM, "
+                               "TOI within 2 s, shifts)."),
+]
+
+
+def _unique(frame: pl.DataFrame, key: list[str]) -> tuple[bool, int]:
+    dups = frame.height - frame.select(key).unique().height if frame.height else 0
+    return dups == 0, dups
+
+
+@multi_asset(
+    name="silver_game_stats",
+    specs=[_spec(t) for t in sb.SILVER_TABLES],
+    check_specs=CHECKS,
+    partitions_def=game_date_partitions(),
+    backfill_policy=BackfillPolicy.single_run(),
+    can_subset=False,
+)
+def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResource):
+    """Parse the window's bronze payloads into the silver tables (zero API calls)."""
+    started = time.monotonic()
+    window = DateWindow.from_key_range(context.partition_key_range)
+    wh = warehouse.get()
+    built = sb.build_window(wh, window)
+    run_id = context.run.run_id
+    writes = {}
+    for table in sb.SILVER_TABLES:
+        frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
+        writes[table] = wh.replace_window(table, frame.to_arrow(), window, run_id=run_id,
+                                          description=DESCRIPTIONS[table],
+                                          extra_metadata={"code_version": SILVER_CODE_VERSION})
+    wall = round(time.monotonic() - started, 3)
+
+    for table in KEYS:
+        ok, dups = _unique(built.frames[table], KEYS[table])
+        yield AssetCheckResult(asset_key=table_key(table), check_name="unique_key", passed=ok,
+                               metadata={"duplicate_rows": dups, "rows": built.frames[table].height})
+    yield AssetCheckResult(
+        asset_key=table_key(sb.PLAYERS), check_name="expectations_passed",
+        passed=built.quarantine.height == 0, severity=AssetCheckSeverity.WARN,
+        metadata={"quarantined_rows": built.quarantine.height,
+                  "by_table": MetadataValue.json(built.quarantined_by_table),
+                  "reasons": MetadataValue.json(
+                      dict(built.quarantine.group_by("reason").len().sort("len", descending=True)
+                           .head(20).iter_rows()) if built.quarantine.height else {})})
+    mism = built.mismatches
+    yield AssetCheckResult(
+        asset_key=table_key(sb.PLAYERS), check_name="boxscore_reconciliation", passed=mism.height == 0,
+        metadata={**built.reconciliation, "mismatches": mism.height,
+                  "first_mismatches": MetadataValue.json(mism.head(50).to_dicts() if mism.height else [])})
+
+    common = {"games": built.games, "games_with_shift_data": built.games_with_shift_data,
+              "incomplete_games": len(built.incomplete_games), "quarantined_rows": built.quarantine.height,
+              "reconciliation_mismatches": mism.height, "wall_time_s": wall}
+    for table, write in writes.items():
+        yield MaterializeResult(asset_key=table_key(table), metadata={
+            **common, **write.metadata(), "dagster/uri": MetadataValue.path(write.uri),
+            "dagster/row_count": write.rows_written})
+

@@ -1,0 +1,156 @@
+"""Silver for a window, from bronze to validated frames (no Dagster): parse, reconcile, validate,
+quarantine. The asset module only wires this to Dagster and the storage layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import orjson
+import polars as pl
+
+from nhl_assets.parse.game_stats import (
+    GOALIE_SCHEMA,
+    PLAYER_SCHEMA,
+    TEAM_SCHEMA,
+    SilverFrames,
+    build_silver,
+)
+from nhl_assets.parse.reconcile import reconcile
+from nhl_assets.parse.schedule import SCHEDULE_SCHEMA
+from nhl_assets.parse.validate import Expectations, key_string, split_valid
+from nhl_assets.partitions import DateWindow
+from nhl_assets.silver.inputs import BronzePointer, iter_window
+from nhl_assets.storage.delta import Warehouse
+
+PLAYERS = "silver/player_game_stats"
+TEAMS = "silver/team_game_stats"
+GOALIES = "silver/goalie_game_stats"
+SCHEDULE = "silver/schedule"
+QUARANTINE = "silver/quarantine"
+SILVER_TABLES = (PLAYERS, TEAMS, GOALIES, SCHEDULE, QUARANTINE)
+
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    PLAYERS: PLAYER_SCHEMA, TEAMS: TEAM_SCHEMA, GOALIES: GOALIE_SCHEMA, SCHEDULE: SCHEDULE_SCHEMA,
+}
+
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "gameDate": pl.Date,
+    "gameId": pl.Int64,
+    "table": pl.String,
+    "key": pl.String,
+    "reason": pl.String,
+    "bronzeTable": pl.String,
+    "bronzeRequest": pl.String,
+    "bronzeSha256": pl.String,
+    "bronzeFetchedAt": pl.Datetime("us", "UTC"),
+    "row": pl.String,
+    "quarantinedAt": pl.Datetime("us", "UTC"),
+}
+
+
+def _counts(schema: dict[str, pl.DataType], exclude: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(c for c, t in schema.items() if t == pl.Int64 and c not in exclude)
+
+
+_IDS = ("gameId", "playerId")
+EXPECTATIONS: dict[str, Expectations] = {
+    PLAYERS: Expectations(PLAYERS, ("gameId", "playerId", "situation"), ("gameId", "playerId"),
+                          _counts(PLAYER_SCHEMA, _IDS)),
+    TEAMS: Expectations(TEAMS, ("gameId", "team", "situation"), ("gameId", "team"), _counts(TEAM_SCHEMA, _IDS)),
+    GOALIES: Expectations(GOALIES, ("gameId", "playerId", "situation"), ("gameId", "playerId"),
+                          _counts(GOALIE_SCHEMA, _IDS)),
+    SCHEDULE: Expectations(SCHEDULE, ("gameId",), ("gameId",), ("homeScore", "awayScore"), situation=None),
+}
+
+
+@dataclass
+class SilverWindow:
+    """Validated frames of a window, ready to write, with what was rejected and the reconciliation."""
+
+    frames: dict[str, pl.DataFrame]
+    quarantine: pl.DataFrame
+    mismatches: pl.DataFrame
+    reconciliation: dict[str, int]
+    games: int = 0
+    games_with_shift_data: int = 0
+    incomplete_games: list[int] = field(default_factory=list)
+    quarantined_by_table: dict[str, int] = field(default_factory=dict)
+
+
+def _pointer_columns(pointers: dict[int, BronzePointer]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{"gameId": g, "bronzeTable": p.table, "bronzeRequest": p.request, "bronzeSha256": p.sha256,
+          "bronzeFetchedAt": p.fetched_at} for g, p in pointers.items()],
+        schema={"gameId": pl.Int64, "bronzeTable": pl.String, "bronzeRequest": pl.String,
+                "bronzeSha256": pl.String, "bronzeFetchedAt": pl.Datetime("us", "UTC")})
+
+
+def _quarantine_rows(table: str, rejected: pl.DataFrame, exp: Expectations, pointers: pl.DataFrame,
+                     now: datetime) -> pl.DataFrame:
+    if rejected.is_empty():
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    rows = [orjson.dumps(r, default=str).decode() for r in rejected.drop("reason").to_dicts()]
+    out = rejected.select(
+        pl.col("gameDate") if "gameDate" in rejected.columns else pl.lit(None, dtype=pl.Date).alias("gameDate"),
+        pl.col("gameId"),
+        pl.lit(table).alias("table"),
+        key_string(rejected, exp.key).alias("key"),
+        pl.col("reason"),
+    ).with_columns(row=pl.Series(rows, dtype=pl.String), quarantinedAt=pl.lit(now, dtype=pl.Datetime("us", "UTC")))
+    return out.join(pointers, on="gameId", how="left").select(list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA)
+
+
+def build_window(wh: Warehouse, window: DateWindow, chunk_days: int = 14) -> SilverWindow:
+    """Parse, reconcile and validate every final game of `window` from bronze."""
+    now = datetime.now(timezone.utc)
+    parts: dict[str, list[pl.DataFrame]] = {t: [] for t in SCHEMAS}
+    quarantine: list[pl.DataFrame] = []
+    mismatches: list[pl.DataFrame] = []
+    recon = {"games": 0, "players": 0, "values_checked": 0}
+    result = SilverWindow(frames={}, quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
+                          mismatches=pl.DataFrame(), reconciliation=recon)
+    for _chunk, inputs in iter_window(wh, window, chunk_days):
+        silver: SilverFrames = build_silver(inputs.games)
+        result.games += len(inputs.games)
+        result.games_with_shift_data += int(
+            silver.players.filter(pl.col("hasShiftData")).get_column("gameId").n_unique()) if silver.players.height else 0
+        result.incomplete_games += [g for g, ok in inputs.complete.items() if not ok]
+        pointers = _pointer_columns(inputs.pointers)
+        game_dates = {g.game_id: g.game_date for g in inputs.games}
+        for reject in inputs.rejects:
+            quarantine.append(pl.DataFrame([{
+                "gameDate": reject.game_date, "gameId": reject.game_id, "table": reject.table,
+                "key": f"gameId={reject.game_id}", "reason": reject.reason,
+                "bronzeTable": reject.pointer.table if reject.pointer else None,
+                "bronzeRequest": reject.pointer.request if reject.pointer else None,
+                "bronzeSha256": reject.pointer.sha256 if reject.pointer else None,
+                "bronzeFetchedAt": reject.pointer.fetched_at if reject.pointer else None,
+                "row": None, "quarantinedAt": now}], schema=QUARANTINE_SCHEMA))
+        for game_id, endpoint, reason in silver.rejected:
+            p = inputs.pointers.get(game_id)
+            quarantine.append(pl.DataFrame([{
+                "gameDate": game_dates.get(game_id), "gameId": game_id, "table": f"bronze/{endpoint}",
+                "key": f"gameId={game_id}", "reason": reason,
+                "bronzeTable": p.table if p else None, "bronzeRequest": p.request if p else None,
+                "bronzeSha256": p.sha256 if p else None, "bronzeFetchedAt": p.fetched_at if p else None,
+                "row": None, "quarantinedAt": now}], schema=QUARANTINE_SCHEMA))
+        rec = reconcile(silver, [g.boxscore for g in inputs.games if g.boxscore is not None])
+        mismatches.append(rec.mismatches)
+        recon["games"] += rec.games
+        recon["players"] += rec.players
+        recon["values_checked"] += rec.values_checked
+        frames = {PLAYERS: silver.players, TEAMS: silver.teams, GOALIES: silver.goalies,
+                  SCHEDULE: pl.DataFrame(inputs.schedule_rows, schema=SCHEDULE_SCHEMA)}
+        for table, frame in frames.items():
+            valid, rejected = split_valid(frame, EXPECTATIONS[table])
+            parts[table].append(valid)
+            if rejected.height:
+                quarantine.append(_quarantine_rows(table, rejected, EXPECTATIONS[table], pointers, now))
+    result.frames = {t: pl.concat(fs, how="vertical") if fs else pl.DataFrame(schema=SCHEMAS[t])
+                     for t, fs in parts.items()}
+    result.quarantine = pl.concat(quarantine, how="vertical") if quarantine else result.quarantine
+    result.mismatches = pl.concat(mismatches, how="vertical_relaxed") if mismatches else pl.DataFrame()
+    result.quarantined_by_table = dict(result.quarantine.group_by("table").len().iter_rows())
+    return result

@@ -1,0 +1,120 @@
+"""Reading bronze for silver (no Dagster): the raw responses of a window, decoded, with pointers back
+to the exact bronze row each game's payloads came from (for quarantine entries).
+
+Silver never calls the API: everything here reads `$NHL_WAREHOUSE/bronze/...`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from nhl_assets.bronze import tables as bt
+from nhl_assets.parse.game_stats import GameInputs
+from nhl_assets.parse.schedule import played_games
+from nhl_assets.partitions import DateWindow
+from nhl_assets.storage.delta import Warehouse
+
+_POINTER_COLUMNS = ["gameDate", "gameId", "request", "httpStatus", "sha256", "fetchedAt", "body"]
+ENDPOINT_OF_TABLE = {bt.PLAY_BY_PLAY: "play_by_play", bt.SHIFT_CHARTS: "shift_chart", bt.BOXSCORE: "boxscore"}
+
+
+@dataclass(frozen=True)
+class BronzePointer:
+    """Where a payload lives in bronze: enough to find the raw row again."""
+
+    table: str
+    request: str
+    sha256: str
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class PayloadReject:
+    """A bronze payload silver could not use (invalid JSON, unexpected shape)."""
+
+    game_date: date
+    game_id: int | None
+    table: str
+    reason: str
+    pointer: BronzePointer | None
+
+
+@dataclass
+class WindowInputs:
+    """Everything silver needs for a chunk of days."""
+
+    games: list[GameInputs] = field(default_factory=list)
+    schedule_rows: list[dict] = field(default_factory=list)
+    pointers: dict[int, BronzePointer] = field(default_factory=dict)  # gameId -> play-by-play row
+    rejects: list[PayloadReject] = field(default_factory=list)
+    complete: dict[int, bool] = field(default_factory=dict)  # gameId -> bronze ledger isComplete
+
+
+def _decode(row: dict[str, Any], table: str, rejects: list[PayloadReject]) -> dict | None:
+    pointer = BronzePointer(table, row["request"], row["sha256"], row["fetchedAt"])
+    if row["httpStatus"] != 200:
+        return None  # recorded as missing in bronze/games; nothing to parse
+    try:
+        payload = orjson.loads(row["body"])
+    except orjson.JSONDecodeError as exc:
+        rejects.append(PayloadReject(row["gameDate"], row.get("gameId"), table, f"invalid JSON: {exc}", pointer))
+        return None
+    if not isinstance(payload, dict):
+        rejects.append(PayloadReject(row["gameDate"], row.get("gameId"), table,
+                                     f"expected a JSON object, got {type(payload).__name__}", pointer))
+        return None
+    return payload
+
+
+def _rows(wh: Warehouse, table: str, window: DateWindow, columns: list[str]) -> list[dict]:
+    t: pa.Table | None = wh.read_arrow(table, window, columns=columns)
+    return [] if t is None else t.to_pylist()
+
+
+def read_window(wh: Warehouse, window: DateWindow) -> WindowInputs:
+    """Decode the bronze rows of `window` into parser inputs (one `GameInputs` per final game)."""
+    out = WindowInputs()
+    ledger = _rows(wh, bt.GAMES, window, ["gameDate", "gameId", "isFinal", "isComplete"])
+    payloads: dict[str, dict[int, dict]] = {}
+    for table in ENDPOINT_OF_TABLE:
+        by_game: dict[int, dict] = {}
+        for row in _rows(wh, table, window, _POINTER_COLUMNS):
+            payload = _decode(row, table, out.rejects)
+            if table == bt.PLAY_BY_PLAY:
+                out.pointers[row["gameId"]] = BronzePointer(table, row["request"], row["sha256"], row["fetchedAt"])
+            if payload is not None:
+                by_game[row["gameId"]] = payload
+        payloads[table] = by_game
+    for row in sorted(ledger, key=lambda r: r["gameId"]):
+        out.complete[row["gameId"]] = row["isComplete"]
+        if not row["isFinal"] or row["gameId"] not in payloads[bt.PLAY_BY_PLAY]:
+            continue
+        out.games.append(GameInputs(
+            game_id=row["gameId"], game_date=row["gameDate"],
+            play_by_play=payloads[bt.PLAY_BY_PLAY][row["gameId"]],
+            shift_chart=payloads[bt.SHIFT_CHARTS].get(row["gameId"]),
+            boxscore=payloads[bt.BOXSCORE].get(row["gameId"]),
+        ))
+    for row in _rows(wh, bt.SCHEDULE, window, _POINTER_COLUMNS[:1] + _POINTER_COLUMNS[2:]):
+        payload = _decode(row, bt.SCHEDULE, out.rejects)
+        if payload is None:
+            continue
+        try:
+            out.schedule_rows.extend(played_games(row["gameDate"], payload))
+        except (KeyError, TypeError, ValueError) as exc:
+            out.rejects.append(PayloadReject(row["gameDate"], None, bt.SCHEDULE, f"unexpected schedule shape: {exc!r}",
+                                             BronzePointer(bt.SCHEDULE, row["request"], row["sha256"],
+                                                           row["fetchedAt"])))
+    return out
+
+
+def iter_window(wh: Warehouse, window: DateWindow, chunk_days: int) -> Iterator[tuple[DateWindow, WindowInputs]]:
+    """`read_window` chunk by chunk: bounded memory on multi-season replays."""
+    for chunk in window.chunks(chunk_days):
+        yield chunk, read_window(wh, chunk)

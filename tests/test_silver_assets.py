@@ -1,0 +1,146 @@
+"""Silver end to end through Dagster: parsed from bronze only, reconciled, validated, idempotent."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import polars as pl
+import pytest
+from dagster import AssetKey, DagsterInstance, Definitions, define_asset_job
+
+from nhl_assets.bronze import tables as bt
+from nhl_assets.definitions import PARTITIONED_JOB, SILVER_REPLAY_JOB, build_definitions
+from nhl_assets.partitions import DateWindow
+from nhl_assets.runs import materialize_window
+from nhl_assets.silver import build as sb
+from nhl_assets.simulator.faults import FaultConfig, SchemaDrift, ScriptedFault
+from nhl_assets.storage.delta import Warehouse
+
+from .conftest import point_api_at
+from .test_bronze_assets import FAST_API
+
+WINDOW = DateWindow.of("2023-11-04", "2023-11-05")
+
+
+def read(table: str) -> pl.DataFrame:
+    t = Warehouse(os.environ["NHL_WAREHOUSE"]).read_arrow(table)
+    return pl.DataFrame() if t is None else pl.from_arrow(t)
+
+
+def run(window: DateWindow, job: str = PARTITIONED_JOB, defs=None, instance=None):
+    return materialize_window(defs or build_definitions(), window, instance or DagsterInstance.ephemeral(),
+                              job_name=job, run_config=FAST_API if job == PARTITIONED_JOB else None)
+
+
+def checks(result) -> dict[tuple[str, str], object]:
+    return {(e.asset_key.to_user_string(), e.check_name): e
+            for e in (ev.event_specific_data for ev in result.all_events
+                      if ev.event_type_value == "ASSET_CHECK_EVALUATION")}
+
+
+@pytest.fixture
+def sim_env(sim_server, warehouse_env, monkeypatch):
+    point_api_at(monkeypatch, sim_server)
+    return sim_server
+
+
+def test_silver_tables_reconcile_and_pass_checks(sim_env, league):
+    result = run(WINDOW)
+    games = [g.id for d in WINDOW.days() for g in league.games_on(d) if g.game_type in (2, 3)]
+    players = read(sb.PLAYERS)
+    assert set(players.get_column("gameId").unique().to_list()) == set(games)
+    assert players.group_by("gameId", "playerId").len().get_column("len").unique().to_list() == [5]
+    assert players.get_column("hasShiftData").all()
+    teams, goalies, sched = read(sb.TEAMS), read(sb.GOALIES), read(sb.SCHEDULE)
+    assert teams.height == len(games) * 2 * 5 and goalies.height >= len(games) * 2 * 5
+    assert sorted(sched.get_column("gameId").to_list()) == sorted(games)
+    assert read(sb.QUARANTINE).height == 0
+    found = checks(result)
+    recon = found[("silver/player_game_stats", "boxscore_reconciliation")]
+    assert recon.passed and recon.metadata["values_checked"].value > 1000
+    assert recon.metadata["mismatches"].value == 0
+    for table in ("silver/player_game_stats", "silver/team_game_stats", "silver/goalie_game_stats",
+                  "silver/schedule"):
+        assert found[(table, "unique_key")].passed
+    assert found[("silver/player_game_stats", "expectations_passed")].passed
+
+
+def test_replay_from_bronze_makes_zero_api_calls_and_leaves_bronze_untouched(sim_env):
+    run(WINDOW)
+    wh = Warehouse(os.environ["NHL_WAREHOUSE"])
+    bronze_versions = {t: wh.version(t) for t in bt.BRONZE_TABLES}
+    before = {t: sorted(read(t).drop("quarantinedAt", strict=False).rows()) for t in sb.SILVER_TABLES}
+    sim_env.reset_stats()
+    result = run(WINDOW, job=SILVER_REPLAY_JOB)
+    assert result.success
+    assert sim_env.stats()["total"] == 0  # silver never calls the API
+    assert {t: wh.version(t) for t in bt.BRONZE_TABLES} == bronze_versions
+    after = {t: sorted(read(t).drop("quarantinedAt", strict=False).rows()) for t in sb.SILVER_TABLES}
+    assert after == before  # idempotent: identical rows
+
+
+def test_parser_change_marks_silver_stale_and_replay_repairs(sim_env):
+    from dagster._core.definitions.data_version import StaleStatus
+    from dagster._utils.test.data_versions import get_stale_status_resolver
+
+    from nhl_assets.bronze.assets import bronze_nhl_api
+    from nhl_assets.silver.assets import silver_game_stats
+
+    instance = DagsterInstance.ephemeral()
+    defs = build_definitions()
+    run(WINDOW, defs=defs, instance=instance)
+    key = AssetKey(["silver", "player_game_stats"])
+    changed = silver_game_stats.map_asset_specs(lambda s: s.replace_attributes(code_version="2-parser-fix"))
+    defs2 = Definitions(assets=[bronze_nhl_api, changed],
+                        jobs=[define_asset_job(SILVER_REPLAY_JOB, selection=[changed])],
+                        resources=defs.resources)
+    resolver = get_stale_status_resolver(instance, [bronze_nhl_api, changed])
+    assert resolver.get_status(key, "2023-11-04") == StaleStatus.STALE
+    sim_env.reset_stats()
+    run(WINDOW, job=SILVER_REPLAY_JOB, defs=defs2, instance=instance)
+    assert sim_env.stats()["total"] == 0
+    resolver = get_stale_status_resolver(instance, [bronze_nhl_api, changed])
+    assert resolver.get_status(key, "2023-11-04") == StaleStatus.FRESH
+
+
+def test_malformed_payload_is_quarantined_without_losing_the_day(sim_env, league):
+    day = date(2023, 11, 4)
+    games = [g.id for g in league.games_on(day) if g.game_type in (2, 3)]
+    bad = games[0]
+    # the API keeps answering a cut play-by-play body: bronze keeps it raw, silver quarantines it
+    sim_env.set_faults(FaultConfig(script=[ScriptedFault(rf"/v1/gamecenter/{bad}/play-by-play",
+                                                         statuses=[200] * 3, truncate="short")]))
+    run(DateWindow.of(day))
+    raw = read(bt.PLAY_BY_PLAY).filter(pl.col("gameId") == bad)
+    assert raw.height == 1 and raw.get_column("httpStatus")[0] == 200  # kept as received
+    q = read(sb.QUARANTINE)
+    row = q.filter(pl.col("gameId") == bad).to_dicts()[0]
+    assert row["reason"].startswith("invalid JSON") and row["bronzeTable"] == "bronze/play_by_play"
+    assert row["bronzeSha256"] == raw.get_column("sha256")[0]
+    assert row["bronzeRequest"] == f"/v1/gamecenter/{bad}/play-by-play"
+    assert set(read(sb.PLAYERS).get_column("gameId").unique().to_list()) == set(games) - {bad}
+
+
+def test_schema_drift_keeps_the_day(sim_env, league):
+    day = date(2023, 11, 4)
+    sim_env.set_faults(FaultConfig(schema_drift=SchemaDrift(
+        drop_fields=["plays[].details.zoneCode", "rosterSpots[].headshot"],
+        add_fields={"someNewField": {"x": 1}}, families=["play-by-play", "boxscore", "shiftcharts"])))
+    result = run(DateWindow.of(day))
+    games = {g.id for g in league.games_on(day) if g.game_type in (2, 3)}
+    assert set(read(sb.PLAYERS).get_column("gameId").unique().to_list()) == games
+    assert checks(result)[("silver/player_game_stats", "boxscore_reconciliation")].passed
+
+
+def test_missing_shift_chart_publishes_event_stats_flagged(sim_env, league):
+    day = date(2023, 11, 4)
+    gid = next(g.id for g in league.games_on(day) if g.game_type in (2, 3))
+    sim_env.set_faults(FaultConfig(shift_missing_games=[gid]))
+    run(DateWindow.of(day))
+    p = read(sb.PLAYERS).filter(pl.col("gameId") == gid)
+    assert p.height > 0 and not p.get_column("hasShiftData").any()
+    assert p.get_column("icetime").is_null().all()
+    assert p.filter(pl.col("situation") == "all").get_column("I_F_shotsOnGoal").sum() > 0
+    ledger = read(bt.GAMES).filter(pl.col("gameId") == gid)
+    assert ledger.get_column("isComplete").to_list() == [False]  # still re-requested later
