@@ -67,6 +67,19 @@ def write_bronze(root: str, start: str, end: str, seed: int) -> int:
     return games
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM).
+
+    Why not `getrusage(RUSAGE_SELF).ru_maxrss`: Linux carries it over fork + exec, so a child started by
+    a parent that had written the season's bronze would report the parent's peak, not its own.
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def silver_phase(root: str, start: str, end: str) -> None:
     from nhl_assets.partitions import DateWindow
     from nhl_assets.silver import build as sb
@@ -80,10 +93,10 @@ def silver_phase(root: str, start: str, end: str) -> None:
         frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
         wh.replace_window(table, frame.to_arrow(), window)
     wall = time.monotonic() - started
-    print(json.dumps({"wall_s": wall, "games": built.games, "peak_rss_mb": resource.getrusage(
-        resource.RUSAGE_SELF).ru_maxrss / 1024, "mismatches": built.mismatches.height,
-        "values_checked": built.reconciliation["values_checked"], "quarantined": built.quarantine.height,
-        "player_rows": built.frames[sb.PLAYERS].height}))
+    print(json.dumps({"wall_s": wall, "games": built.games, "peak_rss_mb": peak_rss_mb(),
+                      "mismatches": built.mismatches.height,
+                      "values_checked": built.reconciliation["values_checked"],
+                      "quarantined": built.quarantine.height, "player_rows": built.frames[sb.PLAYERS].height}))
 
 
 def main() -> None:

@@ -1,0 +1,317 @@
+"""Silver parse (pure): situations on hand-checked real plays, reconciliation with official boxscores on
+the recorded games and on many simulated ones, and per-situation ice time / on-ice counts against the
+simulator's own ground truth (the timeline that generated the payloads).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pytest
+
+from nhl_assets.parse import situations as sit
+from nhl_assets.parse.boxscore import boxscore_players, boxscore_teams
+from nhl_assets.parse.game_stats import SITUATIONS, GameInputs, build_silver
+from nhl_assets.parse.reconcile import reconcile
+from nhl_assets.parse.validate import split_valid
+from nhl_assets.silver.build import EXPECTATIONS, PLAYERS, TEAMS
+
+AWAY, HOME = 0, 1
+NAMES = {sit.S5ON5: "5on5", sit.S5ON4: "5on4", sit.S4ON5: "4on5", sit.SOTHER: "other"}
+
+
+def load(path: Path) -> dict:
+    return orjson.loads(path.read_bytes())
+
+
+# ----------------------------------------------------------------------------------------------------
+# situationCode semantics
+# ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "away", "home"), [
+    ("1551", "5on5", "5on5"),
+    ("1451", "4on5", "5on4"),   # away shorthanded: home power play
+    ("1541", "5on4", "4on5"),   # home shorthanded
+    ("1441", "other", "other"),  # 4 on 4
+    ("1331", "other", "other"),  # 3 on 3 overtime
+    ("1351", "other", "other"),  # 5 on 3
+    ("0651", "other", "other"),  # away goalie pulled for an extra attacker
+    ("1560", "other", "other"),  # home goalie pulled
+    ("0641", "other", "other"),  # pulled goalie while shorthanded
+    ("1010", "other", "other"),  # penalty shot by the home team
+    ("0101", "other", "other"),  # penalty shot by the away team
+])
+def test_situation_of_a_code_from_each_side(code, away, home):
+    state = sit.parse_code(code)
+    assert (NAMES[sit.situation(state, AWAY)], NAMES[sit.situation(state, HOME)]) == (away, home)
+    assert sit.situation_pair(state) == (sit.situation(state, AWAY), sit.situation(state, HOME))
+
+
+def test_malformed_codes_are_not_states():
+    assert sit.parse_code(None) is None and sit.parse_code("15a1") is None and sit.parse_code("151") is None
+    assert not sit.is_timeline_state(sit.parse_code("1010"))  # penalty shot: an instant, not a stretch of play
+    assert sit.is_timeline_state(sit.parse_code("0651"))
+
+
+# ----------------------------------------------------------------------------------------------------
+# hand-checked plays of real games (recorded payloads)
+# ----------------------------------------------------------------------------------------------------
+
+SO_GOAL = 810
+#: (file under NHL_SAMPLES_DIR, sortOrder, kind, the shooting team's situation, what the play is)
+HAND_CHECKED = [
+    ("games/2023020204_play_by_play.json", 245, "goal", "5on4", "MIN power-play goal at 19:30 of P1 (1541)"),
+    ("games/2024030121_play_by_play.json", 195, "goal", "5on4", "TBL power-play goal, playoffs (1451)"),
+    ("games/2023020204_play_by_play.json", 222, "goal", "5on5", "even-strength goal (1551)"),
+    ("kraken_2024-25/play_by_play/play_by_play_2024020273.json", 572, "goal", "4on5",
+     "shorthanded goal by the away team (1451)"),
+    ("kraken_2024-25/play_by_play/play_by_play_2024020909.json", 396, "goal", "4on5",
+     "shorthanded goal by the home team (1541)"),
+    ("kraken_2024-25/play_by_play/play_by_play_2024020053.json", 520, "goal", "other", "4-on-4 goal (1441)"),
+    ("kraken_2024-25/play_by_play/play_by_play_2024020087.json", 846, "goal", "other", "3-on-3 overtime goal"),
+    ("kraken_2024-25/play_by_play/play_by_play_2024020033.json", 702, "goal", "other",
+     "goal by the away team with its goalie pulled (0651)"),
+    ("games/2024021015_play_by_play.json", 756, "goal", "other", "PIT empty-net goal, MIN goalie pulled (1560)"),
+    ("kraken_2024-25/play_by_play/play_by_play_2024020472.json", 430, "goal", "other", "penalty-shot goal (0101)"),
+    ("kraken_2024-25/play_by_play/play_by_play_2024020982.json", 316, "shot-on-goal", "other",
+     "penalty-shot save (1010)"),
+    ("kraken_2024-25/play_by_play/play_by_play_2024020033.json", SO_GOAL, "goal", None,
+     "shootout goal: never counts"),
+]
+
+_STAT = {"goal": "goals", "shot-on-goal": "shotsOnGoal"}
+
+
+def _team_counts(payload: dict, gid: int, kind: str) -> dict[tuple[str, str], int]:
+    """Silver team_game_stats `<stat>For` per (team, situation) for one game."""
+    frames = build_silver([GameInputs(gid, date(2000, 1, 1), payload, None)])
+    assert frames.rejected == []
+    col = f"{_STAT[kind]}For"
+    return {(r["team"], r["situation"]): r[col] for r in frames.teams.select("team", "situation", col).to_dicts()}
+
+
+@pytest.mark.samples
+@pytest.mark.parametrize(("path", "sort_order", "kind", "expected", "what"), HAND_CHECKED,
+                         ids=[h[4] for h in HAND_CHECKED])
+def test_hand_checked_play_lands_in_its_situation(nhl_samples, path, sort_order, kind, expected, what):
+    payload = load(nhl_samples / path)
+    play = next(p for p in payload["plays"] if p["sortOrder"] == sort_order)
+    assert play["typeDescKey"] == kind
+    owner = play["details"]["eventOwnerTeamId"]
+    team = next(t["abbrev"] for t in (payload["awayTeam"], payload["homeTeam"]) if t["id"] == owner)
+    with_play = _team_counts(payload, payload["id"], kind)
+    without = dict(payload, plays=[p for p in payload["plays"] if p["sortOrder"] != sort_order])
+    counts = _team_counts(without, payload["id"], kind)
+    diff = {k: with_play[k] - counts.get(k, 0) for k in with_play if with_play[k] != counts.get(k, 0)}
+    # the one play adds exactly one to its team, in its situation and in `all`, nowhere else
+    assert diff == ({} if expected is None else {(team, expected): 1, (team, "all"): 1}), what
+
+
+def _recorded_pbp(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.json") if "play_by_play" in p.name)
+
+
+@pytest.mark.samples
+def test_every_recorded_play_by_play_parses_and_goals_equal_the_final_score(nhl_samples):
+    """Team goals from events (shootout excluded) = final score minus the shootout winner's extra goal."""
+    files = _recorded_pbp(nhl_samples)
+    assert len(files) >= 160  # 167 files, 166 games
+    games, shootouts = [], 0
+    for f in files:
+        payload = load(f)
+        if payload["id"] in {g.game_id for g in games}:
+            continue  # the same game fetched twice (2023020204)
+        games.append(GameInputs(payload["id"], date.fromisoformat(payload["gameDate"]), payload, None))
+    frames = build_silver(games)
+    assert frames.rejected == []
+    goals = {(r["gameId"], r["team"]): r["goalsFor"]
+             for r in frames.teams.filter(pl.col("situation") == "all").to_dicts()}
+    checked = set()
+    for g in games:
+        p = g.play_by_play
+        so = p.get("gameOutcome", {}).get("lastPeriodType") == "SO"
+        shootouts += so
+        scores = {t["abbrev"]: t["score"] for t in (p["awayTeam"], p["homeTeam"])}
+        winner = max(scores, key=scores.get)
+        for team, score in scores.items():
+            assert goals[(g.game_id, team)] == score - (1 if so and team == winner else 0), (g.game_id, team)
+        checked.add(g.game_id)
+    assert len(checked) == len({g.game_id for g in games}) and shootouts > 0
+
+
+@pytest.mark.samples
+def test_event_counts_per_situation_equal_a_direct_count_of_the_codes(nhl_samples):
+    """An independent count: every shot, goal and hit by its own situationCode from the owner's side."""
+    kinds = {"goal": "goalsFor", "shot-on-goal": "shotsOnGoalFor", "missed-shot": "missedShotsFor",
+             "blocked-shot": "blockedShotAttemptsFor", "hit": "hitsFor"}
+    games, expected = [], Counter()
+    for f in _recorded_pbp(nhl_samples):
+        p = load(f)
+        gid = p["id"]
+        if gid in {g.game_id for g in games}:
+            continue
+        games.append(GameInputs(gid, date.fromisoformat(p["gameDate"]), p, None))
+        teams = {p["awayTeam"]["id"]: (AWAY, p["awayTeam"]["abbrev"]), p["homeTeam"]["id"]: (HOME, p["homeTeam"]["abbrev"])}
+        for play in p["plays"]:
+            kind = play["typeDescKey"]
+            if kind not in kinds or play["periodDescriptor"]["periodType"] == "SO":
+                continue
+            side, abbrev = teams[play["details"]["eventOwnerTeamId"]]
+            situation = NAMES[sit.situation(sit.parse_code(play["situationCode"]), side)]
+            for s in (situation, "all"):
+                expected[(gid, abbrev, s, kinds[kind])] += 1
+                if kind == "goal":
+                    expected[(gid, abbrev, s, "shotsOnGoalFor")] += 1
+    teams = build_silver(games).teams
+    got = Counter()
+    for r in teams.to_dicts():
+        for col in kinds.values():
+            if r[col]:
+                got[(r["gameId"], r["team"], r["situation"], col)] = r[col]
+    assert sum(expected.values()) > 40_000
+    assert got == expected
+
+
+# ----------------------------------------------------------------------------------------------------
+# reconciliation with official boxscores
+# ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.samples
+@pytest.mark.parametrize("pbp", ["2023020204_play_by_play.json", "2023020204_play_by_play_earlier_fetch.json"])
+def test_recorded_game_reconciles_exactly_with_its_boxscore(nhl_samples, pbp):
+    games = nhl_samples / "games"
+    g = GameInputs(2023020204, date(2023, 11, 10), load(games / pbp), load(games / "2023020204_shiftcharts.json"),
+                   load(games / "2023020204_boxscore.json"))
+    frames = build_silver([g])
+    rec = reconcile(frames, [g.boxscore])
+    assert rec.mismatches.height == 0, rec.mismatches.to_dicts()[:10]
+    assert rec.games == 1 and rec.players == 40  # 36 skaters + 4 goalies dressed
+    # 36 skaters x 11 stats + 4 goalies x 5 stats, less the backup goalies' unknown-in-boxscore values, + teams
+    assert rec.values_checked == 420
+    assert frames.players.get_column("hasShiftData").all()
+    # the duplicated shift rows of this chart (same shift listed twice) count once, as the boxscore does
+    assert frames.players.filter(pl.col("situation") == "all").get_column("shifts").sum() == \
+        boxscore_players(g.boxscore).get_column("shifts").sum()
+
+
+@pytest.mark.samples
+def test_legacy_and_current_boxscore_schemas_parse_to_the_same_numbers(nhl_samples):
+    legacy = boxscore_players(load(nhl_samples / "legacy/2023020032_boxscore_fetched_2023-11-29_legacy_schema.json"))
+    current = boxscore_players(load(nhl_samples / "legacy/2023020032_boxscore_fetched_2024-12-14.json"))
+    assert legacy.height == current.height > 30
+    # hits are left out on purpose: the NHL corrected some between the two fetches (a real stat correction)
+    common = ["gameId", "playerId", "goals", "assists", "points", "sog", "blockedShots", "pim",
+              "toiSeconds", "shotsAgainst", "saves", "goalsAgainst"]
+    l, c = legacy.select(common).sort("playerId"), current.select(common).sort("playerId")
+    # legacy boxscores carry no giveaways/takeaways/shifts: null there (not compared), never a made-up 0
+    assert legacy.filter(~pl.col("isGoalie")).get_column("giveaways").is_null().all()
+    assert l.equals(c)
+    assert legacy.get_column("hits").sum() > 0 and current.get_column("shifts").sum() > 0
+    assert boxscore_teams(load(nhl_samples / "legacy/2023020032_boxscore_fetched_2023-11-29_legacy_schema.json")) \
+        .select("team", "score").equals(
+        boxscore_teams(load(nhl_samples / "legacy/2023020032_boxscore_fetched_2024-12-14.json")).select("team", "score"))
+
+
+def _simulated(league, n: int, start: date = date(2023, 10, 10)) -> list[GameInputs]:
+    out: list[GameInputs] = []
+    d = start
+    while len(out) < n:
+        for g in league.games_on(d):
+            if g.game_type in (2, 3):
+                out.append(GameInputs(g.id, d, league.play_by_play_payload(g.id), league.shiftcharts_payload(g.id),
+                                      league.boxscore_payload(g.id)))
+        d += timedelta(days=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def simulated(league):
+    """~300 regular-season games plus a stretch of playoffs (overtimes without shootouts)."""
+    games = _simulated(league, 260) + _simulated(league, 40, start=date(2024, 4, 22))
+    return games, build_silver(games)
+
+
+def test_simulated_games_reconcile_exactly_with_their_boxscores(simulated):
+    games, frames = simulated
+    assert frames.rejected == []
+    rec = reconcile(frames, [g.boxscore for g in games])
+    assert rec.games == len(games) >= 300
+    assert rec.mismatches.height == 0, rec.mismatches.head(10).to_dicts()
+    assert rec.values_checked > 120_000
+
+
+def test_all_equals_sum_of_situations_and_keys_are_unique(simulated):
+    _games, frames = simulated
+    for table, frame in ((PLAYERS, frames.players), (TEAMS, frames.teams)):
+        valid, rejected = split_valid(frame, EXPECTATIONS[table])
+        assert rejected.height == 0 and valid.height == frame.height
+        key = list(EXPECTATIONS[table].key)
+        assert frame.select(key).is_unique().all()
+        assert set(frame.get_column("situation").unique()) == set(SITUATIONS)
+    counts = [c for c, t in frames.players.schema.items() if t == pl.Int64 and c not in ("gameId", "playerId")]
+    parts = frames.players.filter(pl.col("situation") != "all").group_by("gameId", "playerId").agg(pl.col(counts).sum())
+    alls = frames.players.filter(pl.col("situation") == "all").select("gameId", "playerId", *counts)
+    assert parts.join(alls, on=["gameId", "playerId"], suffix="_all").select(
+        [(pl.col(c) == pl.col(f"{c}_all")).all() for c in counts]).row(0) == tuple([True] * len(counts))
+
+
+def _truth(sim) -> tuple[dict, Counter]:
+    """Per (gameId, playerId, situation): seconds on ice, and on-ice shot counts, from the simulation."""
+    gid = sim.spec.game_id
+    start = {p.number: p.start for p in sim.periods}
+    ice: Counter = Counter()
+    for pid, team, period, a, b in sim.shifts:
+        for t in range(start[period] + a, start[period] + b):
+            state = sim.st_vals[max(bisect_right(sim.st_times, t) - 1, 0)][:4]
+            ice[(gid, pid, NAMES[sit.situation(state, team)])] += 1
+    onice: Counter = Counter()
+    kinds = {"shot-on-goal": "shotsOnGoal", "goal": "goals", "missed-shot": "missedShots",
+             "blocked-shot": "blockedShotAttempts"}
+    periods = {p.number: p.type for p in sim.periods}
+    for ev in sim.events:
+        if ev.kind not in kinds or periods[ev.period] == "SO":
+            continue
+        state = sit.parse_code(ev.code)
+        for side in (AWAY, HOME):
+            fa = "F" if side == ev.team else "A"
+            s = NAMES[sit.situation(state, side)]
+            for pid in sim.onice[side].left(ev.t):
+                onice[(gid, pid, s, f"OnIce_{fa}_{kinds[ev.kind]}")] += 1
+                if ev.kind == "goal":
+                    onice[(gid, pid, s, f"OnIce_{fa}_shotsOnGoal")] += 1
+    return ice, onice
+
+
+def test_ice_time_and_on_ice_counts_per_situation_equal_the_simulation(simulated, league):
+    """The game-state timeline is rebuilt from plays + shifts; the simulator knows the true one."""
+    games, frames = simulated
+    ice, onice = Counter(), Counter()
+    for g in games[:120]:
+        i, o = _truth(league.simulate(g.game_id))
+        ice.update(i)
+        onice.update(o)
+    ids = {g.game_id for g in games[:120]}
+    players = pl.concat([frames.players.select("gameId", "playerId", "situation", "icetime"),
+                         frames.goalies.select("gameId", "playerId", "situation", "icetime")])
+    got_ice = {(r["gameId"], r["playerId"], r["situation"]): r["icetime"]
+               for r in players.filter(pl.col("gameId").is_in(ids) & (pl.col("situation") != "all")).to_dicts()
+               if r["icetime"]}
+    assert sum(ice.values()) > 120 * 36 * 900
+    assert got_ice == dict(ice)
+    cols = [c for c in frames.players.columns
+            if c.startswith("OnIce_") and c.split("_", 2)[2] in ("shotsOnGoal", "goals", "missedShots",
+                                                                 "blockedShotAttempts")]
+    got_onice = Counter()
+    for r in frames.players.filter(pl.col("gameId").is_in(ids) & (pl.col("situation") != "all")).to_dicts():
+        for c in cols:
+            if r[c]:
+                got_onice[(r["gameId"], r["playerId"], r["situation"], c)] = r[c]
+    assert sum(onice.values()) > 100_000
+    assert got_onice == onice
