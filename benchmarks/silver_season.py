@@ -28,6 +28,7 @@ def write_bronze(root: str, start: str, end: str, seed: int) -> int:
     import orjson
 
     from nhl_assets.bronze import tables as bt
+    from nhl_assets.ops.migrate import ensure_current
     from nhl_assets.partitions import DateWindow
     from nhl_assets.simulator.league import LeagueConfig, SimulatedLeague
     from nhl_assets.source.client import RawResponse
@@ -62,6 +63,7 @@ def write_bronze(root: str, start: str, end: str, seed: int) -> int:
             sched = raw("/v1/schedule/{date}", f"/v1/schedule/{day}", league.schedule_payload(day))
             staged.append(bt.day_rows(DayFetch(day, sched, fetched), run_id="benchmark"))
         wh = Warehouse(root)
+        ensure_current(wh)  # a new warehouse: every migration (the tables are created by migrations)
         for table in bt.BRONZE_TABLES:
             wh.replace_window(table, staged.reader(table), window, partition_by=bt.PARTITION_BY)
     return games
@@ -81,6 +83,7 @@ def peak_rss_mb() -> float:
 
 
 def silver_phase(root: str, start: str, end: str) -> None:
+    from nhl_assets import catalog
     from nhl_assets.partitions import DateWindow
     from nhl_assets.silver import build as sb
     from nhl_assets.storage.delta import Warehouse
@@ -91,7 +94,7 @@ def silver_phase(root: str, start: str, end: str) -> None:
     built = sb.build_window(wh, window)
     for table in sb.SILVER_TABLES:
         frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
-        wh.replace_window(table, frame.to_arrow(), window)
+        wh.replace_window(table, frame.to_arrow(), window, partition_by=catalog.partition_by(table))
     wall = time.monotonic() - started
     print(json.dumps({"wall_s": wall, "games": built.games, "peak_rss_mb": peak_rss_mb(),
                       "mismatches": built.mismatches.height,

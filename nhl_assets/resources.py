@@ -54,5 +54,12 @@ class WarehouseResource(ConfigurableResource):
                     "standard environment variables.")
 
     def get(self) -> Warehouse:
+        """The warehouse, with its migrations current: a new warehouse is bootstrapped (every migration),
+        an existing one gets pending create-only migrations; anything else needs `nhl-assets migrate apply`
+        (writes to a table whose definition lags then fail naming that command)."""
+        from nhl_assets.ops.migrate import ensure_current
+
         options = {k: v for k, v in self.storage.str_dict().items() if k != "provider"} or None
-        return Warehouse(self.root or settings.warehouse_root(), storage_options=options)
+        wh = Warehouse(self.root or settings.warehouse_root(), storage_options=options)
+        ensure_current(wh)
+        return wh

@@ -93,7 +93,9 @@ def bronze_nhl_api(context: AssetExecutionContext, nhl_api: NHLApiResource, ware
                 context.log.info(f"bronze: {i}/{len(window)} days fetched, {stats.games} games, "
                                  f"{source.stats.calls} API calls")
         api = source.stats.snapshot()
-        writes = {table: wh.replace_window(table, staged.reader(table), window, partition_by=bt.PARTITION_BY,
+        # a factory, not a reader: a commit lost to a concurrent backfill is retried with the same rows
+        writes = {table: wh.replace_window(table, lambda t=table: staged.reader(t), window,
+                                           partition_by=bt.PARTITION_BY,
                                            run_id=run_id, description=bt.DESCRIPTIONS[table])
                   for table in bt.BRONZE_TABLES}
     wall = round(time.monotonic() - started, 3)

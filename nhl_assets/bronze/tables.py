@@ -60,7 +60,7 @@ GAMES_SCHEMA = pa.schema([
     pa.field("gameScheduleState", pa.string()),
     pa.field("homeTeam", pa.string()),
     pa.field("awayTeam", pa.string()),
-    pa.field("startTimeUTC", pa.string()),
+    pa.field("startTimeUTC", _TS),  # a TIMESTAMP since migration 0002
     pa.field("isFinal", pa.bool_(), nullable=False),
     pa.field("hasBoxscore", pa.bool_(), nullable=False),
     pa.field("hasPlayByPlay", pa.bool_(), nullable=False),
@@ -105,6 +105,13 @@ def _response_row(raw: RawResponse, day_iso: object, run_id: str | None, source:
     }
 
 
+def _utc(value: str | None) -> datetime | None:
+    """The schedule's '2023-10-10T23:00:00Z' as an aware UTC datetime (None stays None)."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
 def _game_row(game: GameFetch, run_id: str | None, checked_at: datetime) -> dict:
     return {
         "gameDate": game.game_date,
@@ -115,7 +122,7 @@ def _game_row(game: GameFetch, run_id: str | None, checked_at: datetime) -> dict
         "gameScheduleState": game.schedule_state,
         "homeTeam": game.home_team,
         "awayTeam": game.away_team,
-        "startTimeUTC": game.start_time_utc,
+        "startTimeUTC": _utc(game.start_time_utc),
         "isFinal": game.is_final,
         "hasBoxscore": game.has("boxscore"),
         "hasPlayByPlay": game.has("play_by_play"),

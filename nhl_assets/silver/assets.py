@@ -25,6 +25,7 @@ from dagster import (
     multi_asset,
 )
 
+from nhl_assets import catalog
 from nhl_assets.bronze import tables as bt
 from nhl_assets.bronze.assets import OWNERS, table_key
 from nhl_assets.partitions import DateWindow, game_date_partitions
@@ -109,6 +110,7 @@ def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResour
     for table in sb.SILVER_TABLES:
         frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
         writes[table] = wh.replace_window(table, frame.to_arrow(), window, run_id=run_id,
+                                          partition_by=catalog.partition_by(table),
                                           description=DESCRIPTIONS[table],
                                           extra_metadata={"code_version": SILVER_CODE_VERSION})
     wall = round(time.monotonic() - started, 3)

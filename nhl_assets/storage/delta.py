@@ -16,15 +16,17 @@ Every write goes through `Warehouse`, which enforces the data-protection rules o
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake import Schema as DeltaSchema
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from nhl_assets.partitions import DateWindow
 
@@ -59,6 +61,29 @@ class SchemaChangeRefused(StorageError):
 
 class RowsOutsideWindow(StorageError):
     """Rows whose date falls outside the window being replaced (would touch other partitions)."""
+
+
+class TableMissing(StorageError):
+    """A write to a table that does not exist: tables are created by migrations, never by a write."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        super().__init__(f"table {table} does not exist; tables are created by migrations: run "
+                         "`nhl-assets migrate apply` (a new warehouse is bootstrapped automatically)")
+
+
+class RetentionTooShort(StorageError):
+    """A vacuum that would remove files younger than the protected retention window."""
+
+
+#: Vacuum keeps files younger than this by default (time travel covers at least this window)...
+DEFAULT_RETENTION_HOURS = 7 * 24
+#: ...and refuses any retention below this floor, whatever it is asked.
+MIN_RETENTION_HOURS = 24
+#: Attempts of one commit when a concurrent writer wins the race (delta-rs raises CommitFailedError).
+COMMIT_ATTEMPTS = 6
+
+Data = pa.Table | pa.RecordBatchReader | Callable[[], pa.Table | pa.RecordBatchReader]
 
 
 @dataclass(frozen=True)
@@ -97,6 +122,19 @@ def _as_reader(data: pa.Table | pa.RecordBatchReader) -> pa.RecordBatchReader:
     if isinstance(data, pa.Table):
         return data.to_reader()
     return data
+
+
+def _replayable(data: Data) -> tuple[Callable[[], pa.RecordBatchReader], bool]:
+    """A function giving a fresh reader of `data` for each commit attempt, and whether a retry can replay it.
+
+    A Table or a factory can be read again after a lost commit race; a bare reader is consumed by the
+    first attempt, so a conflict on it is not retried (the caller sees the CommitFailedError).
+    """
+    if isinstance(data, pa.Table):
+        return data.to_reader, True
+    if isinstance(data, pa.RecordBatchReader):
+        return (lambda: data), False
+    return (lambda: _as_reader(data())), True
 
 
 class _CountingReader:
@@ -138,9 +176,12 @@ class _CountingReader:
 class Warehouse:
     """The Delta warehouse rooted at `root` (`$NHL_WAREHOUSE`): one table per asset key path."""
 
-    def __init__(self, root: str, storage_options: Mapping[str, str] | None = None) -> None:
+    def __init__(self, root: str, storage_options: Mapping[str, str] | None = None, *,
+                 create_missing: bool = False) -> None:
         self.root = root.rstrip("/")
         self.storage_options = dict(storage_options) if storage_options else None
+        #: Only migrations (and storage unit tests) create tables; asset writes to a missing table fail.
+        self.create_missing = create_missing
 
     # ------------------------------------------------------------------ reading
     def uri(self, table: str) -> str:
@@ -175,24 +216,45 @@ class Warehouse:
         return dt.to_pyarrow_table(columns=columns, filters=filters)
 
     # ------------------------------------------------------------------ writing
-    def ensure_table(self, table: str, schema: pa.Schema, partition_by: list[str] | None,
-                     description: str | None = None) -> tuple[DeltaTable, bool]:
-        """Open `table`, creating it (once, empty) with its declared partitioning when missing."""
+    def create_table(self, table: str, schema: pa.Schema, partition_by: list[str] | None,
+                     description: str | None = None, configuration: Mapping[str, str] | None = None,
+                     run_id: str | None = None) -> tuple[DeltaTable, bool]:
+        """Create `table` empty with its declared partitioning and properties; (table, created).
+
+        An existing table is left as it is (never re-created): it must already be compatible, else
+        `SchemaChangeRefused`. Two processes creating the same table at once: the loser opens the winner's.
+        """
+        dt = self.open(table)
+        if dt is None:
+            metadata = {"nhl_assets.operation": "create"}
+            if run_id:
+                metadata["dagster.run_id"] = run_id
+            try:
+                dt = DeltaTable.create(
+                    self.uri(table), schema, mode="error", partition_by=partition_by or None,
+                    name=table.replace("/", "."), description=description,
+                    configuration={**DEFAULT_TABLE_CONFIGURATION, **(configuration or {})},
+                    storage_options=self.storage_options,
+                    commit_properties=CommitProperties(custom_metadata=metadata),
+                )
+                return dt, True
+            except Exception:
+                dt = self.open(table)
+                if dt is None:
+                    raise
+        added = self._check_compatible(table, dt, schema, partition_by)
+        if added:
+            raise SchemaChangeRefused(table, [f"table exists without columns {added}"])
+        return dt, False
+
+    def _open_for_write(self, table: str, schema: pa.Schema, partition_by: list[str] | None,
+                        description: str | None) -> tuple[DeltaTable, bool]:
         dt = self.open(table)
         if dt is not None:
             return dt, False
-        dt = DeltaTable.create(
-            self.uri(table),
-            schema,
-            mode="error",
-            partition_by=partition_by or None,
-            name=table.replace("/", "."),
-            description=description,
-            configuration=DEFAULT_TABLE_CONFIGURATION,
-            storage_options=self.storage_options,
-            commit_properties=CommitProperties(custom_metadata={"nhl_assets.operation": "create"}),
-        )
-        return dt, True
+        if not self.create_missing:
+            raise TableMissing(table)
+        return self.create_table(table, schema, partition_by, description)
 
     def _check_compatible(self, table: str, dt: DeltaTable, schema: pa.Schema,
                           partition_by: list[str] | None) -> list[str]:
@@ -206,20 +268,17 @@ class Warehouse:
             elif incoming[name] != dtype:
                 problems.append(f"column {name!r} would change type {dtype} -> {incoming[name]}")
         stored_parts = list(dt.metadata().partition_columns)
-        if list(partition_by or []) != stored_parts:
+        if partition_by is not None and list(partition_by) != stored_parts:
             problems.append(f"partitioning would change {stored_parts} -> {list(partition_by or [])}")
         if problems:
             raise SchemaChangeRefused(table, problems)
         return [name for name in incoming if name not in stored]
 
-    def _commit(self, table: str, data: pa.Table | pa.RecordBatchReader, *, predicate: str | None,
+    def _commit(self, table: str, data: Data, *, predicate: str | None,
                 window: DateWindow | None, date_column: str | None, partition_by: list[str] | None,
                 run_id: str | None, description: str | None, extra_metadata: Mapping[str, Any] | None,
                 operation: str) -> WriteResult:
-        reader = _as_reader(data)
-        dt, created = self.ensure_table(table, reader.schema, partition_by, description)
-        added = self._check_compatible(table, dt, reader.schema, partition_by)
-        counting = _CountingReader(reader, date_column, window, table)
+        make_reader, replayable = _replayable(data)
         metadata: dict[str, Any] = {"nhl_assets.operation": operation}
         if run_id:
             metadata["dagster.run_id"] = run_id
@@ -227,33 +286,48 @@ class Warehouse:
             metadata["nhl_assets.window"] = str(window)
         if extra_metadata:
             metadata.update({k: str(v) for k, v in extra_metadata.items()})
-        try:
-            write_deltalake(
-                dt,
-                counting.reader(),
-                mode="overwrite",
-                predicate=predicate,
-                partition_by=partition_by or None,
-                schema_mode="merge" if added else None,
-                storage_options=self.storage_options,
-                commit_properties=CommitProperties(custom_metadata=metadata),
-            )
-        except Exception:
-            if counting.error is not None:
-                raise counting.error from None
-            raise
+        retrying = Retrying(
+            retry=retry_if_exception_type(CommitFailedError),
+            stop=stop_after_attempt(COMMIT_ATTEMPTS if replayable else 1),
+            wait=wait_random_exponential(multiplier=0.2, max=5),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                reader = make_reader()
+                dt, created = self._open_for_write(table, reader.schema, partition_by, description)
+                added = self._check_compatible(table, dt, reader.schema, partition_by)
+                counting = _CountingReader(reader, date_column, window, table)
+                try:
+                    write_deltalake(
+                        dt,
+                        counting.reader(),
+                        mode="overwrite",
+                        predicate=predicate,
+                        partition_by=list(dt.metadata().partition_columns) or None,
+                        schema_mode="merge" if added else None,
+                        storage_options=self.storage_options,
+                        commit_properties=CommitProperties(custom_metadata=metadata),
+                    )
+                except Exception:
+                    if counting.error is not None:
+                        raise counting.error from None
+                    raise
         dt.update_incremental()
         return WriteResult(table=table, uri=self.uri(table), version=dt.version(), rows_written=counting.rows,
                            window=window, schema_evolved=added, created=created)
 
-    def replace_window(self, table: str, data: pa.Table | pa.RecordBatchReader, window: DateWindow, *,
+    def replace_window(self, table: str, data: Data, window: DateWindow, *,
                        date_column: str = "gameDate", partition_by: list[str] | None = None,
                        run_id: str | None = None, description: str | None = None,
                        extra_metadata: Mapping[str, Any] | None = None) -> WriteResult:
         """Replace every row of `table` whose `date_column` lies in `window` with `data`, in one commit.
 
         Rows outside the window are refused (they would belong to partitions this write does not own).
-        An empty `data` leaves the window empty: a day without games is an empty partition.
+        An empty `data` leaves the window empty: a day without games is an empty partition. `data` may be
+        a zero-argument function returning the rows, so that a commit lost to a concurrent writer (another
+        backfill committing first) is retried with the same rows; disjoint windows never conflict in
+        content, only in the race for the next log version.
         """
         predicate = (f"{date_column} >= '{window.start.isoformat()}' AND "
                      f"{date_column} <= '{window.end.isoformat()}'")
@@ -261,7 +335,7 @@ class Warehouse:
                             partition_by=partition_by, run_id=run_id, description=description,
                             extra_metadata=extra_metadata, operation="replace_window")
 
-    def replace_all(self, table: str, data: pa.Table | pa.RecordBatchReader, *, run_id: str | None = None,
+    def replace_all(self, table: str, data: Data, *, run_id: str | None = None,
                     description: str | None = None,
                     extra_metadata: Mapping[str, Any] | None = None) -> WriteResult:
         """Replace the whole content of an unpartitioned (refresh) table, as a new version.
@@ -271,4 +345,132 @@ class Warehouse:
         return self._commit(table, data, predicate=None, window=None, date_column=None, partition_by=None,
                             run_id=run_id, description=description, extra_metadata=extra_metadata,
                             operation="replace_all")
+
+
+    # ------------------------------------------------------------------ migrations and operations
+    def rewrite_table(self, table: str, data: Data, *, partition_by: list[str] | None = None,
+                      run_id: str | None = None, operation: str = "migration_rewrite",
+                      extra_metadata: Mapping[str, Any] | None = None) -> WriteResult:
+        """Replace a whole table's content *and* schema/partitioning in one commit (migrations only).
+
+        This is the one write that may change columns or partitioning, which is why only the migration
+        runner calls it (after recording every table's version, so the previous version is restorable by
+        time travel: nothing is dropped or re-created, the table's history goes on).
+        """
+        dt = self.open(table)
+        if dt is None:
+            raise TableMissing(table)
+        make_reader, _ = _replayable(data)
+        reader = make_reader()
+        counting = _CountingReader(reader, None, None, table)
+        metadata = {"nhl_assets.operation": operation, **({"dagster.run_id": run_id} if run_id else {}),
+                    **{k: str(v) for k, v in (extra_metadata or {}).items()}}
+        parts = list(dt.metadata().partition_columns) if partition_by is None else partition_by
+        write_deltalake(dt, counting.reader(), mode="overwrite", schema_mode="overwrite",
+                        partition_by=parts or None, storage_options=self.storage_options,
+                        commit_properties=CommitProperties(custom_metadata=metadata))
+        dt.update_incremental()
+        return WriteResult(table=table, uri=self.uri(table), version=dt.version(), rows_written=counting.rows,
+                           window=None)
+
+    def append(self, table: str, data: pa.Table, *, operation: str = "append") -> WriteResult:
+        """Append rows (the `_meta` ledgers only: append-only logs; concurrent appends never conflict)."""
+        for attempt in Retrying(retry=retry_if_exception_type(CommitFailedError),
+                                stop=stop_after_attempt(COMMIT_ATTEMPTS),
+                                wait=wait_random_exponential(multiplier=0.2, max=5), reraise=True):
+            with attempt:
+                dt, created = self._open_for_write(table, data.schema, None, None)
+                write_deltalake(dt, data, mode="append", schema_mode="merge", storage_options=self.storage_options,
+                                commit_properties=CommitProperties(custom_metadata={"nhl_assets.operation": operation}))
+        dt.update_incremental()
+        return WriteResult(table=table, uri=self.uri(table), version=dt.version(), rows_written=data.num_rows,
+                           window=None, created=created)
+
+    def history(self, table: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Versions newest first: version, time, operation, run id, rows written/removed, our metadata."""
+        dt = self.open(table)
+        if dt is None:
+            raise TableMissing(table)
+        out = []
+        for h in dt.history(limit):
+            m = h.get("operationMetrics") or {}
+            out.append({
+                "version": h.get("version"),
+                "timestamp": datetime.fromtimestamp(h["timestamp"] / 1000, tz=timezone.utc),
+                "operation": h.get("operation"),
+                "nhl_operation": h.get("nhl_assets.operation"),
+                "run_id": h.get("dagster.run_id"),
+                "window": h.get("nhl_assets.window"),
+                "rows_added": _int_metric(m, "num_added_rows", "numOutputRows"),
+                "rows_removed": _int_metric(m, "num_deleted_rows", "numDeletedRows"),
+                "parameters": h.get("operationParameters") or {},
+                "metadata": {k: v for k, v in h.items() if k.startswith("nhl_assets.") or k.startswith("dagster.")},
+            })
+        return out
+
+    def row_count(self, table: str, version: int | None = None) -> int:
+        dt = self.open(table, version=version)
+        if dt is None:
+            raise TableMissing(table)
+        return dt.to_pyarrow_dataset().count_rows()
+
+    def version_at(self, table: str, when: datetime) -> int:
+        """The table's version as of `when` (the newest commit at or before it)."""
+        for h in self.history(table):
+            if h["timestamp"] <= when:
+                return h["version"]
+        raise StorageError(f"{table} has no version at or before {when.isoformat()}")
+
+    def restore(self, table: str, version: int, *, reason: str, run_id: str | None = None) -> dict[str, Any]:
+        """Make `version`'s content the table's newest version (a RESTORE commit; history kept).
+
+        The commit records what it replaced (the version that was current, its row count) and why, so a
+        restore can itself be undone by restoring the version it replaced.
+        """
+        dt = self.open(table)
+        if dt is None:
+            raise TableMissing(table)
+        current = dt.version()
+        replaced_rows = self.row_count(table)
+        metadata = {"nhl_assets.operation": "restore", "nhl_assets.restored_version": str(version),
+                    "nhl_assets.replaced_version": str(current), "nhl_assets.replaced_rows": str(replaced_rows),
+                    "nhl_assets.reason": reason, **({"dagster.run_id": run_id} if run_id else {})}
+        dt.restore(version, commit_properties=CommitProperties(custom_metadata=metadata))
+        dt.update_incremental()
+        return {"table": table, "restored_version": version, "replaced_version": current,
+                "replaced_rows": replaced_rows, "new_version": dt.version(), "rows": self.row_count(table)}
+
+    def vacuum(self, table: str, retention_hours: int = DEFAULT_RETENTION_HOURS, *, dry_run: bool = True
+               ) -> list[str]:
+        """Files no version inside the retention window needs; deleted only when `dry_run` is False.
+
+        Refuses a retention below `MIN_RETENTION_HOURS`, and never shortens the table's own
+        `delta.deletedFileRetentionDuration` check: time travel always covers the window.
+        """
+        if retention_hours < MIN_RETENTION_HOURS:
+            raise RetentionTooShort(
+                f"refusing to vacuum {table} with a retention of {retention_hours} h: the floor is "
+                f"{MIN_RETENTION_HOURS} h (time travel and restore must keep covering recent versions)")
+        dt = self.open(table)
+        if dt is None:
+            raise TableMissing(table)
+        return dt.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=True,
+                         commit_properties=CommitProperties(custom_metadata={"nhl_assets.operation": "vacuum"}))
+
+    def changes(self, table: str, since_version: int, until_version: int | None = None) -> pa.Table:
+        """The change data feed: rows inserted/deleted/updated per version (`_change_type`, `_commit_version`)."""
+        dt = self.open(table)
+        if dt is None:
+            raise TableMissing(table)
+        return dt.load_cdf(starting_version=since_version, ending_version=until_version).read_all()
+
+
+def _int_metric(metrics: Mapping[str, Any], *names: str) -> int | None:
+    for n in names:
+        if n in metrics and metrics[n] is not None:
+            try:
+                return int(metrics[n])
+            except (TypeError, ValueError):
+                return None
+    return None
 
