@@ -12,64 +12,34 @@ AUTO = True  # only creates missing tables: applied automatically when a run ope
 
 BRONZE_PARTITIONING = ["gameDate"]
 
+#: the columns every bronze response table shares
+_DATE = """
+    gameDate                     date not null        -- NHL game date (America/New_York), the Dagster partition key
+"""
+_GAME_ID = """
+    gameId                       long not null        -- NHL game id, e.g. 2023020204 (season start year, game type, number)
+"""
+_RESPONSE = """
+    endpoint                     string not null      -- API path template of the request
+    request                      string not null      -- path and query actually sent
+    httpStatus                   int not null         -- HTTP status of the final attempt
+    fetchedAt                    timestamp not null   -- UTC time the response was received
+    attempts                     int not null         -- attempts the request took (retries + 1)
+    sha256                       string not null      -- sha256 of the body as received
+    bodyBytes                    long not null        -- size of the body in bytes
+    body                         binary not null      -- response body exactly as received
+    source                       string not null      -- where the row came from: api or an import
+    runId                        string               -- Dagster run that wrote the row
+"""
+
 #: name type [not null] -- comment
 DEFINITIONS = {
-    "bronze/schedule": """
-    gameDate                     date not null        -- NHL game date (America/New_York), the Dagster partition key
-    endpoint                     string not null      -- API path template of the request
-    request                      string not null      -- path and query actually sent
-    httpStatus                   int not null         -- HTTP status of the final attempt
-    fetchedAt                    timestamp not null   -- UTC time the response was received
-    attempts                     int not null         -- attempts the request took (retries + 1)
-    sha256                       string not null      -- sha256 of the body as received
-    bodyBytes                    long not null        -- size of the body in bytes
-    body                         binary not null      -- response body exactly as received
-    source                       string not null      -- where the row came from: api or an import
-    runId                        string               -- Dagster run that wrote the row
+    "bronze/schedule": _DATE + _RESPONSE + """
     numberOfGames                int                  -- games scheduled on this date
 """,
-    "bronze/boxscore": """
-    gameDate                     date not null        -- NHL game date (America/New_York), the Dagster partition key
-    gameId                       long not null        -- NHL game id, e.g. 2023020204 (season start year, game type, number)
-    endpoint                     string not null      -- API path template of the request
-    request                      string not null      -- path and query actually sent
-    httpStatus                   int not null         -- HTTP status of the final attempt
-    fetchedAt                    timestamp not null   -- UTC time the response was received
-    attempts                     int not null         -- attempts the request took (retries + 1)
-    sha256                       string not null      -- sha256 of the body as received
-    bodyBytes                    long not null        -- size of the body in bytes
-    body                         binary not null      -- response body exactly as received
-    source                       string not null      -- where the row came from: api or an import
-    runId                        string               -- Dagster run that wrote the row
-""",
-    "bronze/play_by_play": """
-    gameDate                     date not null        -- NHL game date (America/New_York), the Dagster partition key
-    gameId                       long not null        -- NHL game id, e.g. 2023020204 (season start year, game type, number)
-    endpoint                     string not null      -- API path template of the request
-    request                      string not null      -- path and query actually sent
-    httpStatus                   int not null         -- HTTP status of the final attempt
-    fetchedAt                    timestamp not null   -- UTC time the response was received
-    attempts                     int not null         -- attempts the request took (retries + 1)
-    sha256                       string not null      -- sha256 of the body as received
-    bodyBytes                    long not null        -- size of the body in bytes
-    body                         binary not null      -- response body exactly as received
-    source                       string not null      -- where the row came from: api or an import
-    runId                        string               -- Dagster run that wrote the row
-""",
-    "bronze/shift_charts": """
-    gameDate                     date not null        -- NHL game date (America/New_York), the Dagster partition key
-    gameId                       long not null        -- NHL game id, e.g. 2023020204 (season start year, game type, number)
-    endpoint                     string not null      -- API path template of the request
-    request                      string not null      -- path and query actually sent
-    httpStatus                   int not null         -- HTTP status of the final attempt
-    fetchedAt                    timestamp not null   -- UTC time the response was received
-    attempts                     int not null         -- attempts the request took (retries + 1)
-    sha256                       string not null      -- sha256 of the body as received
-    bodyBytes                    long not null        -- size of the body in bytes
-    body                         binary not null      -- response body exactly as received
-    source                       string not null      -- where the row came from: api or an import
-    runId                        string               -- Dagster run that wrote the row
-""",
+    "bronze/boxscore": _DATE + _GAME_ID + _RESPONSE,
+    "bronze/play_by_play": _DATE + _GAME_ID + _RESPONSE,
+    "bronze/shift_charts": _DATE + _GAME_ID + _RESPONSE,
     "bronze/games": """
     gameDate                     date not null        -- NHL game date (America/New_York), the Dagster partition key
     gameId                       long not null        -- NHL game id, e.g. 2023020204 (season start year, game type, number)

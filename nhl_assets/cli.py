@@ -1,4 +1,4 @@
-"""`nhl-assets`: the project's command line (demo, loopback server, ...)."""
+"""`nhl-assets`: the project's command line (demo, loopback server, migrations and operations)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nhl_assets.simulator import cli as simulator_cli
 
     simulator_cli.register(subparsers)
+    from nhl_assets.ops import commands
+
+    commands.register(subparsers)
     return parser
 
 

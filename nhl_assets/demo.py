@@ -63,8 +63,8 @@ def summarize(wh: Warehouse, tables: list[str]) -> list[TableSummary]:
         if dt is None:
             continue
         dataset = dt.to_pyarrow_dataset()
-        partitions = None
-        if "gameDate" in dt.metadata().partition_columns:
+        partitions = None  # game-date (Dagster) partitions, whatever the Delta layout
+        if "gameDate" in dataset.schema.names:
             partitions = len(set(dataset.to_table(columns=["gameDate"]).column("gameDate").to_pylist()))
         out.append(TableSummary(table, dataset.count_rows(), partitions, dt.version()))
     return out

@@ -89,6 +89,8 @@ def columns(spec: str) -> pa.Schema:
     """`name type [not null] -- comment` per line -> an Arrow schema with the comments as field metadata."""
     fields = []
     for line in spec.strip().splitlines():
+        if not line.strip():
+            continue
         m = _LINE.match(line)
         if not m:
             raise ValueError(f"bad column line: {line!r}")
@@ -376,37 +378,49 @@ def _snapshots(wh: Warehouse, tables: list[str]) -> dict[str, Snapshot | None]:
     return {t: snapshot(wh, t) for t in tables}
 
 
-def run_one(wh: Warehouse, m: Migration, *, dry_run: bool, log: Log) -> dict[str, Any]:
-    """Apply one migration with snapshot, validation and restore-on-failure."""
+def _guarded(wh: Warehouse, m: Migration, action: str, step: Callable[[MigrationContext], None],
+             log: Log) -> dict[str, Snapshot | None]:
+    """Run `step` (upgrade or downgrade) between snapshots; validate; restore every table on failure."""
     before = _snapshots(wh, m.tables)
-    ctx = MigrationContext(wh, m, dry_run, log, before=before)
-    log(f"{'plan' if dry_run else 'apply'} {m.id}_{m.name}: {m.description}")
-    for t, s in before.items():
-        log(f"  {t}: " + ("missing" if s is None else f"version {s.version}, {s.rows} rows"))
-    if dry_run:
-        m.module.upgrade(ctx)
-        return {"migration": m.id, "dry_run": True, "planned": ctx.planned}
-    _record(wh, m, "apply", "started", before=before)
+    ctx = MigrationContext(wh, m, False, log, before=before)
+    _record(wh, m, action, "started", before=before)
     problems: list[str] = []
+    after: dict[str, Snapshot | None] = {}
     try:
-        m.module.upgrade(ctx)
+        step(ctx)
         after = _snapshots(wh, m.tables)
-        problems = _generic_problems(m, before, after) + list(m.module.validate(ctx) or [])
+        problems = _generic_problems(m, before, after)
+        if action == "apply":
+            problems += list(m.module.validate(ctx) or [])
     except Exception as exc:  # noqa: BLE001 - any failure must restore, then re-raise as a MigrationError
         problems = [f"{type(exc).__name__}: {exc}"]
     if problems:
-        restored = _restore(wh, m.tables, before, f"migration {m.id} failed", log)
+        restored = _restore(wh, m.tables, before, f"migration {m.id} {action} failed", log)
         after = _snapshots(wh, m.tables)
         msg = "; ".join(problems)
-        _record(wh, m, "apply", "failed", before=before, after=after,
+        _record(wh, m, action, "failed" if action == "apply" else "rollback_failed", before=before, after=after,
                 message=msg + (" | restored: " + ", ".join(restored) if restored else " | nothing to restore"))
-        raise MigrationError(f"migration {m.id}_{m.name} failed validation and was rolled back: {msg}. Restored "
-                             f"{', '.join(restored) or 'nothing (no table had changed)'}.")
-    _record(wh, m, "apply", "applied", before=before, after=after)
+        raise MigrationError(f"migration {m.id}_{m.name} ({action}) failed validation and was rolled back: {msg}. "
+                             f"Restored {', '.join(restored) or 'nothing (no table had changed)'}.")
+    _record(wh, m, action, "applied" if action == "apply" else "rolled_back", before=before, after=after,
+            message="" if action == "apply" else "downgrade")
     for t, s in after.items():
         log(f"  ok {t}: " + ("missing" if s is None else f"version {s.version}, {s.rows} rows"))
-    return {"migration": m.id, "dry_run": False, "planned": ctx.planned,
-            "after": {t: (s.summary() if s else None) for t, s in after.items()}}
+    return after
+
+
+def run_one(wh: Warehouse, m: Migration, *, dry_run: bool, log: Log) -> dict[str, Any]:
+    """Apply one migration with snapshot, validation and restore-on-failure."""
+    log(f"{'plan' if dry_run else 'apply'} {m.id}_{m.name}: {m.description}")
+    if dry_run:
+        before = _snapshots(wh, m.tables)
+        for t, s in before.items():
+            log(f"  {t}: " + ("missing" if s is None else f"version {s.version}, {s.rows} rows"))
+        ctx = MigrationContext(wh, m, True, log, before=before)
+        m.module.upgrade(ctx)
+        return {"migration": m.id, "dry_run": True, "planned": ctx.planned}
+    after = _guarded(wh, m, "apply", m.module.upgrade, log)
+    return {"migration": m.id, "dry_run": False, "after": {t: (s.summary() if s else None) for t, s in after.items()}}
 
 
 def apply(wh: Warehouse, *, dry_run: bool = False, auto_only: bool = False, log: Log = print,
@@ -432,10 +446,13 @@ def apply(wh: Warehouse, *, dry_run: bool = False, auto_only: bool = False, log:
 
 def rollback(wh: Warehouse, *, force: bool = False, dry_run: bool = False, log: Log = print,
              migrations: list[Migration] | None = None) -> dict[str, Any]:
-    """Return the tables of the last applied migration to their versions from before it.
+    """Undo the last applied migration.
 
-    Refused (unless `force`) when a table was written after the migration: restoring would drop those
-    writes; re-materialize them afterwards or write a new migration instead.
+    When none of its tables changed since, every table returns to its version from before the migration
+    (time travel: exact). When some did (new partitions were written on the new layout), restoring old
+    versions would throw those writes away: the migration's `downgrade` converts the tables back instead,
+    under the same snapshot/validation/restore guard as `apply`; a migration without a downgrade is then
+    refused unless `force` (which does the time travel and loses the later writes).
     """
     with _lock(wh):
         applied = [s for s in states(wh, migrations) if s.status in ("applied", "changed")]
@@ -447,8 +464,17 @@ def rollback(wh: Warehouse, *, force: bool = False, dry_run: bool = False, log: 
         after = json.loads(row["versions_after"])
         moved = [t for t, v in after.items() if v is not None and wh.version(t) != v]
         if moved and not force:
-            raise MigrationError(f"refusing to roll back {m.id}_{m.name}: {', '.join(moved)} changed after it "
-                                 "(rolling back would undo those writes); use --force to roll back anyway")
+            if not m.reversible:
+                raise MigrationError(f"refusing to roll back {m.id}_{m.name}: {', '.join(moved)} changed after it "
+                                     "and it has no downgrade (time travel would undo those writes); use --force "
+                                     "to restore the old versions anyway")
+            log(f"rollback {m.id}_{m.name}: {', '.join(moved)} changed since; running its downgrade")
+            if dry_run:
+                ctx = MigrationContext(wh, m, True, log, before=_snapshots(wh, m.tables))
+                m.module.downgrade(ctx)
+                return {"migration": m.id, "dry_run": True, "downgrade": ctx.planned}
+            _guarded(wh, m, "rollback", m.module.downgrade, log)
+            return {"migration": m.id, "dry_run": False, "downgrade": True}
         log(f"rollback {m.id}_{m.name}: tables back to their versions before it")
         plan = {t: (0 if v is None else v) for t, v in before.items() if wh.exists(t) and wh.version(t) != (v or 0)}
         for t, v in plan.items():

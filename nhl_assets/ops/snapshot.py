@@ -82,4 +82,4 @@ def fingerprint(wh: Warehouse, table: str, version: int | None = None) -> tuple[
     if frame.height == 0:
         return 0, []
     frame = frame.select(sorted(frame.columns))
-    return frame.height, frame.hash_rows(seed=0, seed_1=1, seed_2=2, seed_3=3).sort().to_list()
+    return frame.height, frame.hash_rows(seed=0).sort().to_list()

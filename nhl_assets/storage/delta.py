@@ -367,7 +367,7 @@ class Warehouse:
                     **{k: str(v) for k, v in (extra_metadata or {}).items()}}
         parts = list(dt.metadata().partition_columns) if partition_by is None else partition_by
         write_deltalake(dt, counting.reader(), mode="overwrite", schema_mode="overwrite",
-                        partition_by=parts or None, storage_options=self.storage_options,
+                        partition_by=parts, storage_options=self.storage_options,  # [] = unpartitioned
                         commit_properties=CommitProperties(custom_metadata=metadata))
         dt.update_incremental()
         return WriteResult(table=table, uri=self.uri(table), version=dt.version(), rows_written=counting.rows,
@@ -462,7 +462,8 @@ class Warehouse:
         dt = self.open(table)
         if dt is None:
             raise TableMissing(table)
-        return dt.load_cdf(starting_version=since_version, ending_version=until_version).read_all()
+        reader = dt.load_cdf(starting_version=since_version, ending_version=until_version)
+        return pa.RecordBatchReader.from_stream(reader).read_all()  # delta-rs hands out an arro3 reader
 
 
 def _int_metric(metrics: Mapping[str, Any], *names: str) -> int | None:
