@@ -123,3 +123,61 @@ def test_commit_records_run_id_and_window(wh):
     last = DeltaTable(wh.uri("bronze/t")).history(1)[0]
     assert last["dagster.run_id"] == "run-123"
     assert last["nhl_assets.window"] == "2023-10-01"
+
+
+def test_writes_to_a_missing_table_fail_unless_a_migration_creates_it(tmp_path):
+    from nhl_assets.storage.delta import TableMissing
+
+    strict = Warehouse(str(tmp_path / "strict"))
+    with pytest.raises(TableMissing, match="migrate apply"):
+        strict.replace_window("bronze/t", rows(("2023-10-01", 1, "a")), DateWindow.of("2023-10-01"))
+    dt, created = strict.create_table("bronze/t", SCHEMA, ["gameDate"])
+    assert created and dt.version() == 0
+    _, created = strict.create_table("bronze/t", SCHEMA, ["gameDate"])  # never re-created
+    assert not created and strict.version("bronze/t") == 0
+    with pytest.raises(SchemaChangeRefused, match="partitioned by"):
+        strict.create_table("bronze/t", SCHEMA, [])
+    strict.replace_window("bronze/t", rows(("2023-10-01", 1, "a")), DateWindow.of("2023-10-01"))
+    assert content(strict) == [(date(2023, 10, 1), 1, "a")]
+
+
+def test_a_commit_lost_to_a_concurrent_writer_is_retried_with_the_same_rows(wh, monkeypatch):
+    from deltalake.exceptions import CommitFailedError
+
+    from nhl_assets.storage import delta
+
+    real, calls = delta.write_deltalake, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            list(args[1])  # the losing attempt consumed its rows
+            raise CommitFailedError("Transaction failed: version already exists")
+        return real(*args, **kwargs)
+
+    wh.replace_window("bronze/t", rows(("2023-10-01", 1, "a")), DateWindow.of("2023-10-01"), partition_by=["gameDate"])
+    monkeypatch.setattr(delta, "write_deltalake", flaky)
+    res = wh.replace_window("bronze/t", lambda: rows(("2023-10-02", 2, "b")), DateWindow.of("2023-10-02"),
+                            partition_by=["gameDate"])
+    assert len(calls) == 2 and res.rows_written == 1
+    assert content(wh) == [(date(2023, 10, 1), 1, "a"), (date(2023, 10, 2), 2, "b")]
+
+
+def test_restore_is_a_new_version_that_records_what_it_replaced(wh):
+    wh.replace_window("bronze/t", rows(("2023-10-01", 1, "a")), DateWindow.of("2023-10-01"), partition_by=["gameDate"])
+    good = wh.version("bronze/t")
+    DeltaTable(wh.uri("bronze/t")).delete()
+    res = wh.restore("bronze/t", good, reason="test")
+    assert res["replaced_rows"] == 0 and res["rows"] == 1 and res["new_version"] == good + 2
+    last = wh.history("bronze/t", 1)[0]
+    assert last["operation"] == "RESTORE" and last["metadata"]["nhl_assets.replaced_version"] == str(good + 1)
+    assert content(wh) == [(date(2023, 10, 1), 1, "a")]
+
+
+def test_rewrite_table_may_change_partitioning_and_keeps_history(wh):
+    wh.replace_window("bronze/t", rows(("2023-10-01", 1, "a")), DateWindow.of("2023-10-01"), partition_by=["gameDate"])
+    v = wh.version("bronze/t")
+    wh.rewrite_table("bronze/t", wh.read_arrow("bronze/t"), partition_by=[])
+    assert DeltaTable(wh.uri("bronze/t")).metadata().partition_columns == []
+    assert DeltaTable(wh.uri("bronze/t"), version=v).metadata().partition_columns == ["gameDate"]
+    assert content(wh) == [(date(2023, 10, 1), 1, "a")]

@@ -242,9 +242,14 @@ class Warehouse:
                 dt = self.open(table)
                 if dt is None:
                     raise
-        added = self._check_compatible(table, dt, schema, partition_by)
-        if added:
-            raise SchemaChangeRefused(table, [f"table exists without columns {added}"])
+        # an existing table must hold every declared column with its type (it may have gained more since)
+        stored = _delta_fields(dt.schema())
+        problems = [f"declared column {n!r} ({t}) is missing or has type {stored.get(n)}"
+                    for n, t in _delta_fields(schema).items() if stored.get(n) != t]
+        if partition_by is not None and list(partition_by) != list(dt.metadata().partition_columns):
+            problems.append(f"partitioned by {list(dt.metadata().partition_columns)}, declared {list(partition_by)}")
+        if problems:
+            raise SchemaChangeRefused(table, problems)
         return dt, False
 
     def _open_for_write(self, table: str, schema: pa.Schema, partition_by: list[str] | None,
