@@ -41,6 +41,11 @@ TABLES: dict[str, TableInfo] = {t.name: t for t in (
     TableInfo("silver/schedule", _GAME, partition_by=("season",)),
     TableInfo("silver/quarantine", None),
     TableInfo("gold/upcoming_schedule", _GAME, refresh=True),
+    TableInfo("gold/skater_season_stats", ("season", "playerId", "team", *_SIT), date_column=None, refresh=True),
+    TableInfo("gold/player_game_features", ("gameId", "playerId"), partition_by=("season",)),
+    TableInfo("gold/team_game_features", ("gameId", "team"), partition_by=("season",)),
+    TableInfo("gold/sog_model", ("trainedAt",), date_column=None, refresh=True),
+    TableInfo("gold/sog_predictions", ("gameId", "playerId"), partition_by=("season",)),
 )}
 
 #: Append-only ledgers of the tooling itself (not assets).

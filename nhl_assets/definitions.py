@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, define_asset_job
 
 from nhl_assets.bronze.assets import bronze_nhl_api
+from nhl_assets.gold.assets import gold_game_features, gold_sog_predictions, skater_season_stats_asset, sog_model
 from nhl_assets.gold.upcoming import upcoming_schedule
 from nhl_assets.resources import NHLApiResource, WarehouseResource
 from nhl_assets.silver.assets import silver_game_stats
@@ -13,11 +14,18 @@ from nhl_assets.silver.assets import silver_game_stats
 PARTITIONED_JOB = "nhl_partitions"
 #: Silver only, from bronze: repairs history after a parser change with zero API calls.
 SILVER_REPLAY_JOB = "nhl_silver_replay"
-#: Every unpartitioned asset, recomputed whole from its upstream.
+#: The unpartitioned tables that only read bronze/silver or the API (upcoming schedule, season stats).
 REFRESH_JOB = "nhl_refresh"
+#: Per-game gold features for game dates, the upcoming week included.
+GOLD_FEATURES_JOB = "nhl_gold_features"
+#: The shots-on-goal model, retrained whole from the features.
+MODEL_JOB = "nhl_model"
+#: Shots-on-goal predictions for game dates, the upcoming week included.
+PREDICTIONS_JOB = "nhl_predictions"
 
 PARTITIONED_ASSETS = [bronze_nhl_api, silver_game_stats]
-REFRESH_ASSETS = [upcoming_schedule]
+REFRESH_ASSETS = [upcoming_schedule, skater_season_stats_asset]
+GOLD_ASSETS = [gold_game_features, sog_model, gold_sog_predictions]
 
 
 def build_definitions() -> Definitions:
@@ -35,11 +43,19 @@ def build_definitions() -> Definitions:
     refresh_job = define_asset_job(
         REFRESH_JOB,
         selection=AssetSelection.assets(*REFRESH_ASSETS),
-        description="Recompute the unpartitioned tables (upcoming schedule, aggregates) whole.",
+        description="Recompute the unpartitioned tables (upcoming schedule, season aggregates) whole.",
     )
+    gold_jobs = [
+        define_asset_job(GOLD_FEATURES_JOB, selection=AssetSelection.assets(gold_game_features),
+                         description="Player and team game features for game dates (upcoming week included)."),
+        define_asset_job(MODEL_JOB, selection=AssetSelection.assets(sog_model),
+                         description="Retrain the shots-on-goal model on every featurized played game."),
+        define_asset_job(PREDICTIONS_JOB, selection=AssetSelection.assets(gold_sog_predictions),
+                         description="Shots-on-goal predictions for game dates (upcoming week included)."),
+    ]
     return Definitions(
-        assets=[*PARTITIONED_ASSETS, *REFRESH_ASSETS],
-        jobs=[partitioned_job, silver_replay_job, refresh_job],
+        assets=[*PARTITIONED_ASSETS, *REFRESH_ASSETS, *GOLD_ASSETS],
+        jobs=[partitioned_job, silver_replay_job, refresh_job, *gold_jobs],
         resources={"nhl_api": NHLApiResource(), "warehouse": WarehouseResource()},
     )
 

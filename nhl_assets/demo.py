@@ -79,11 +79,44 @@ def print_summary(console: Console, summaries: list[TableSummary], title: str) -
     console.print(table)
 
 
+def print_predictions(console: Console, wh: Warehouse, top: int = 12) -> None:
+    """The model's held-back scores and the upcoming games' most likely shooters."""
+    import json
+
+    import polars as pl
+
+    models = wh.read_arrow("gold/sog_model")
+    preds = wh.read_arrow("gold/sog_predictions")
+    if models is None or models.num_rows == 0 or preds is None:
+        return
+    m = pl.from_arrow(models).sort("trainedAt").row(-1, named=True)
+    metrics = json.loads(m["metrics"])
+    table = Table(title=f"Shots-on-goal model, held back from {m['holdoutFrom']} ({m['holdoutRows']:,} player-games)")
+    for col in ("predictor", "MAE", "RMSE", "Poisson deviance"):
+        table.add_column(col, justify="left" if col == "predictor" else "right")
+    for name, v in metrics.items():
+        table.add_row(name, f"{v['mae']:.3f}", f"{v['rmse']:.3f}", f"{v['poisson_deviance']:.3f}")
+    console.print(table)
+    upcoming = pl.from_arrow(preds).filter(pl.col("actualShots").is_null())
+    if upcoming.is_empty():
+        return
+    first = upcoming.get_column("gameDate").min()
+    day = upcoming.filter(pl.col("gameDate") == first).sort("expectedShots", descending=True).head(top)
+    table = Table(title=f"Predictions for {first} ({upcoming.height:,} player-games predicted in the upcoming week)")
+    for col in ("player", "team", "vs", "expected SOG", "P(>=2)", "P(>=3)", "P(>=4)"):
+        table.add_column(col, justify="left" if col in ("player", "team", "vs") else "right")
+    for r in day.iter_rows(named=True):
+        table.add_row(r["name"], r["team"], r["opponent"], f"{r['expectedShots']:.2f}", f"{r['p2Plus']:.0%}",
+                      f"{r['p3Plus']:.0%}", f"{r['p4Plus']:.0%}")
+    console.print(table)
+
+
 def run_from_args(args: argparse.Namespace) -> int:
     from nhl_assets.bronze.tables import BRONZE_TABLES
     from nhl_assets.definitions import build_definitions
     from nhl_assets.gold.upcoming import TABLE as UPCOMING
-    from nhl_assets.runs import materialize_window, refresh_unpartitioned
+    from nhl_assets.gold.assets import GOLD_TABLES
+    from nhl_assets.runs import run_pipeline
     from nhl_assets.silver.build import SILVER_TABLES
     from nhl_assets.simulator.cli import start_loopback
 
@@ -115,16 +148,18 @@ def run_from_args(args: argparse.Namespace) -> int:
         # The loopback API needs no politeness: the client-side rate limit is for the live API.
         run_config = {"resources": {"nhl_api": {"config": {"rate_per_second": args.rate}}}}
         started = time.monotonic()
-        materialize_window(defs, window, instance, run_config=run_config)
-        partitioned_s = time.monotonic() - started
-        refresh_unpartitioned(defs, instance, run_config=run_config)
+        # the model needs a few weeks of games; the recorded payloads hold only a handful
+        steps = run_pipeline(defs, window, instance, run_config=run_config, model=not args.recorded,
+                             log=lambda m: console.print(f"  {m}"))
         total_s = time.monotonic() - started
         served = server.stats()
     finally:
         server.stop()
     wh = Warehouse(settings.warehouse_root())
-    print_summary(console, summarize(wh, [*BRONZE_TABLES, *SILVER_TABLES, UPCOMING]), f"Tables after the demo ({window})")
-    console.print(f"partitioned run {partitioned_s:.1f} s, total {total_s:.1f} s, "
+    print_summary(console, summarize(wh, [*BRONZE_TABLES, *SILVER_TABLES, UPCOMING, *GOLD_TABLES]),
+                  f"Tables after the demo ({window})")
+    print_predictions(console, wh)
+    console.print(f"bronze+silver {steps['bronze+silver']:.1f} s, total {total_s:.1f} s, "
                   f"API requests served {served.get('total', served)}")
     console.print("Open the Dagster UI on these runs with [bold]make dev[/bold] (http://127.0.0.1:3000).")
     return 0

@@ -29,6 +29,21 @@ def game_date_partitions() -> DailyPartitionsDefinition:
     )
 
 
+#: Days ahead of today that per-game gold tables (features, predictions) may hold: the upcoming week.
+UPCOMING_DAYS = 7
+
+
+def gold_game_date_partitions() -> DailyPartitionsDefinition:
+    """Game-date partitions of the per-game gold tables: the same days as bronze/silver plus the upcoming
+    week, so a prediction partition exists before its games are played."""
+    return DailyPartitionsDefinition(
+        start_date=settings.start_date().isoformat(),
+        timezone=settings.NHL_TIMEZONE,
+        end_offset=1 + UPCOMING_DAYS,
+        fmt="%Y-%m-%d",
+    )
+
+
 @dataclass(frozen=True)
 class DateWindow:
     """An inclusive range of game dates: the unit a materialization replaces."""

@@ -7,9 +7,17 @@ or from a UI backfill.
 
 from __future__ import annotations
 
+from datetime import date
+
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
-from nhl_assets.definitions import PARTITIONED_JOB, REFRESH_JOB
+from nhl_assets.definitions import (
+    GOLD_FEATURES_JOB,
+    MODEL_JOB,
+    PARTITIONED_JOB,
+    PREDICTIONS_JOB,
+    REFRESH_JOB,
+)
 from nhl_assets.partitions import DateWindow
 
 #: Run config that keeps Dagster's console logger at INFO (the in-process default is DEBUG).
@@ -35,3 +43,44 @@ def refresh_unpartitioned(defs: Definitions, instance: DagsterInstance, raise_on
     """Recompute every unpartitioned (refresh) asset from its upstream."""
     return defs.resolve_job_def(REFRESH_JOB).execute_in_process(
         instance=instance, run_config={**QUIET, **(run_config or {})}, raise_on_error=raise_on_error)
+
+
+def upcoming_until(window: DateWindow) -> date:
+    """Last date of the upcoming games stored in gold/upcoming_schedule (at most a week past `window`)."""
+    from datetime import timedelta
+
+    from nhl_assets import settings
+    from nhl_assets.partitions import UPCOMING_DAYS
+    from nhl_assets.storage.delta import Warehouse
+
+    t = Warehouse(settings.warehouse_root()).read_arrow("gold/upcoming_schedule", columns=["gameDate"])
+    dates = [d for d in (t.column("gameDate").to_pylist() if t is not None else []) if d > window.end]
+    return min(max(dates), window.end + timedelta(days=UPCOMING_DAYS + 1)) if dates else window.end
+
+
+def run_pipeline(defs: Definitions, window: DateWindow, instance: DagsterInstance, *,
+                 run_config: dict | None = None, model: bool = True, log=None) -> dict[str, float]:
+    """The whole graph in dependency order, one Dagster run per step; returns each step's wall seconds.
+
+    bronze + silver for `window` -> upcoming schedule and season stats -> features for `window` and the
+    upcoming games after it -> the model -> predictions for the same gold window.
+    """
+    import time
+
+    steps: dict[str, float] = {}
+
+    def step(name: str, fn) -> None:
+        started = time.monotonic()
+        fn()
+        steps[name] = round(time.monotonic() - started, 3)
+        if log:
+            log(f"{name}: {steps[name]:.1f} s")
+
+    step("bronze+silver", lambda: materialize_window(defs, window, instance, PARTITIONED_JOB, run_config=run_config))
+    step("refresh", lambda: refresh_unpartitioned(defs, instance, run_config=run_config))
+    gold = DateWindow(window.start, upcoming_until(window))
+    step("gold features", lambda: materialize_window(defs, gold, instance, GOLD_FEATURES_JOB))
+    if model:
+        step("model", lambda: defs.resolve_job_def(MODEL_JOB).execute_in_process(instance=instance, run_config=QUIET))
+        step("predictions", lambda: materialize_window(defs, gold, instance, PREDICTIONS_JOB))
+    return steps

@@ -17,6 +17,12 @@ def test_definitions_expose_table_keys():
     for table in BRONZE_TABLES:
         assert AssetKey(table.split("/")) in keys
     assert AssetKey(["gold", "upcoming_schedule"]) in keys
+    for table in ("silver/player_game_stats", "gold/skater_season_stats", "gold/player_game_features",
+                  "gold/team_game_features", "gold/sog_model", "gold/sog_predictions"):
+        assert AssetKey(table.split("/")) in keys
+    predictions = defs.resolve_assets_def(AssetKey(["gold", "sog_predictions"]))
+    assert predictions.partitions_def.end_offset == 8  # the upcoming week exists as partitions
+    assert defs.resolve_assets_def(AssetKey(["gold", "sog_model"])).partitions_def is None
     assert defs.resolve_job_def(PARTITIONED_JOB) is not None
     assert defs.resolve_job_def(REFRESH_JOB) is not None
     bronze = defs.resolve_assets_def(AssetKey(["bronze", "boxscore"]))

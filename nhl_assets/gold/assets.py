@@ -1,0 +1,333 @@
+"""Gold assets: season aggregates (refresh), per-game features and predictions (by game date, including the
+upcoming week), and the shots-on-goal model (refresh).
+
+Wiring only: the transforms are `nhl_assets.transform` (pure polars / scikit-learn); every write goes
+through the storage layer (window replace for partitioned tables, a new whole version for refreshes).
+"""
+
+import json
+import time
+import warnings
+from datetime import date, datetime, timezone
+
+import polars as pl
+import pyarrow as pa
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    BackfillPolicy,
+    BetaWarning,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+    TimeWindowPartitionMapping,
+    asset,
+    multi_asset,
+)
+
+from nhl_assets import settings
+from nhl_assets.catalog import partition_by
+from nhl_assets.partitions import DateWindow, gold_game_date_partitions
+from nhl_assets.resources import WarehouseResource
+from nhl_assets.storage.delta import Warehouse
+from nhl_assets.transform import features as tf
+from nhl_assets.transform import model as tm
+from nhl_assets.transform.season_stats import SEASON_KEY, skater_season_stats
+
+PLAYER_FEATURES = "gold/player_game_features"
+TEAM_FEATURES = "gold/team_game_features"
+SEASON_STATS = "gold/skater_season_stats"
+MODEL = "gold/sog_model"
+PREDICTIONS = "gold/sog_predictions"
+UPCOMING = "gold/upcoming_schedule"
+SILVER_PLAYERS, SILVER_TEAMS = "silver/player_game_stats", "silver/team_game_stats"
+GOLD_TABLES = (SEASON_STATS, PLAYER_FEATURES, TEAM_FEATURES, MODEL, PREDICTIONS)
+
+GOLD_CODE_VERSION = "1"
+OWNERS = ["team:data-platform"]
+
+MODEL_SCHEMA = pa.schema([
+    pa.field("trainedAt", pa.timestamp("us", tz="UTC")), pa.field("runId", pa.string()),
+    pa.field("modelName", pa.string()), pa.field("library", pa.string()), pa.field("features", pa.string()),
+    pa.field("params", pa.string()), pa.field("trainedThrough", pa.date32()), pa.field("holdoutFrom", pa.date32()),
+    pa.field("trainRows", pa.int64()), pa.field("holdoutRows", pa.int64()), pa.field("metrics", pa.string()),
+    pa.field("importances", pa.string()), pa.field("calibration", pa.string()), pa.field("model", pa.binary()),
+])
+
+
+def key(table: str) -> AssetKey:
+    return AssetKey(table.split("/"))
+
+
+def _schema(schema: dict[str, pl.DataType]) -> TableSchema:
+    return TableSchema(columns=[TableColumn(n, str(t)) for n, t in schema.items()])
+
+
+def _window_dep(table: str) -> AssetDep:
+    """Same game date upstream; the upcoming days have no silver partition yet, which is expected."""
+    with warnings.catch_warnings():  # the parameter is marked beta in Dagster 1.13; it is what this needs
+        warnings.simplefilter("ignore", BetaWarning)
+        mapping = TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
+    return AssetDep(key(table), partition_mapping=mapping)
+
+
+def _history(wh: Warehouse, table: str, until: date, columns: list[str]) -> pl.DataFrame:
+    """Every row of `table` dated up to `until` (the features' whole past), only the needed columns."""
+    t = wh.read_arrow(table, DateWindow(settings.start_date(), until) if until >= settings.start_date() else None,
+                      columns=columns)
+    return pl.DataFrame() if t is None else pl.from_arrow(t)
+
+
+def _read(wh: Warehouse, table: str, window: DateWindow | None = None) -> pl.DataFrame | None:
+    t = wh.read_arrow(table, window)
+    return None if t is None else pl.from_arrow(t)
+
+
+def _unique(frame: pl.DataFrame, cols: list[str]) -> int:
+    return frame.height - frame.select(cols).unique().height if frame.height else 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# per-game features (partitioned, upcoming week included)
+# ----------------------------------------------------------------------------------------------------
+
+
+@multi_asset(
+    name="gold_game_features",
+    specs=[
+        AssetSpec(key(PLAYER_FEATURES), deps=[_window_dep(SILVER_PLAYERS), _window_dep(SILVER_TEAMS), key(UPCOMING)],
+                  group_name="gold", kinds={"delta", "polars"}, owners=OWNERS, code_version=GOLD_CODE_VERSION,
+                  tags={"layer": "gold", "update": "append-by-partition"},
+                  description="Skater features per game, key (gameId, playerId): for a game on date D only games "
+                              "strictly before D are used (last game, 3/7/15-game averages, season to date, per 60, "
+                              "power-play share, head-to-head, team and opponent form, rest, home). Played games "
+                              "carry their label (shotsOnGoal); upcoming games use each team's latest lineup. "
+                              "Accumulates partition by partition, the upcoming week included.",
+                  metadata={"dagster/column_schema": _schema(tf.PLAYER_FEATURE_SCHEMA), "key": "gameId, playerId"}),
+        AssetSpec(key(TEAM_FEATURES), deps=[_window_dep(SILVER_TEAMS), key(UPCOMING)], group_name="gold",
+                  kinds={"delta", "polars"}, owners=OWNERS, code_version=GOLD_CODE_VERSION,
+                  tags={"layer": "gold", "update": "append-by-partition"},
+                  description="Team features per game, key (gameId, team), from games strictly before the game's "
+                              "date: last-10 and season form, rest, home, opponent form. Accumulates partition by "
+                              "partition, the upcoming week included.",
+                  metadata={"dagster/column_schema": _schema(tf.TEAM_FEATURE_SCHEMA), "key": "gameId, team"}),
+    ],
+    check_specs=[
+        AssetCheckSpec("unique_key", asset=key(PLAYER_FEATURES), description="(gameId, playerId) is unique."),
+        AssetCheckSpec("expected_rows", asset=key(PLAYER_FEATURES),
+                       description="Rows = skaters who played the window's games + expected lineups of its "
+                                   "upcoming games (no join explosion, nobody dropped)."),
+        AssetCheckSpec("unique_key", asset=key(TEAM_FEATURES), description="(gameId, team) is unique."),
+        AssetCheckSpec("expected_rows", asset=key(TEAM_FEATURES), description="Two rows per game of the window."),
+    ],
+    partitions_def=gold_game_date_partitions(),
+    backfill_policy=BackfillPolicy.single_run(),
+    can_subset=False,
+)
+def gold_game_features(context: AssetExecutionContext, warehouse: WarehouseResource):
+    started = time.monotonic()
+    window = DateWindow.from_key_range(context.partition_key_range)
+    wh = warehouse.get()
+    players = _history(wh, SILVER_PLAYERS, window.end, tf.PLAYER_COLUMNS)
+    teams = _history(wh, SILVER_TEAMS, window.end, tf.TEAM_COLUMNS)
+    upcoming = _read(wh, UPCOMING)
+    if players.is_empty():
+        players = pl.DataFrame(schema={c: t for c, t in _silver_schema(wh, SILVER_PLAYERS).items()
+                                       if c in tf.PLAYER_COLUMNS})
+        teams = pl.DataFrame(schema={c: t for c, t in _silver_schema(wh, SILVER_TEAMS).items() if c in tf.TEAM_COLUMNS})
+    pf = tf.player_features(players, teams, window.start, window.end, upcoming)
+    tfe = tf.team_features(teams, window.start, window.end, upcoming)
+    expected_players, expected_teams = _expected_rows(players, teams, upcoming, window)
+    run_id = context.run.run_id
+    writes = {PLAYER_FEATURES: wh.replace_window(PLAYER_FEATURES, pf.to_arrow(), window, run_id=run_id,
+                                                 partition_by=partition_by(PLAYER_FEATURES)),
+              TEAM_FEATURES: wh.replace_window(TEAM_FEATURES, tfe.to_arrow(), window, run_id=run_id,
+                                               partition_by=partition_by(TEAM_FEATURES))}
+    for table, frame, cols, expected in ((PLAYER_FEATURES, pf, ["gameId", "playerId"], expected_players),
+                                         (TEAM_FEATURES, tfe, ["gameId", "team"], expected_teams)):
+        dups = _unique(frame, cols)
+        yield AssetCheckResult(asset_key=key(table), check_name="unique_key", passed=dups == 0,
+                               metadata={"duplicate_keys": dups, "rows": frame.height})
+        yield AssetCheckResult(asset_key=key(table), check_name="expected_rows", passed=frame.height == expected,
+                               metadata={"rows": frame.height, "expected": expected})
+    wall = round(time.monotonic() - started, 3)
+    upcoming_rows = int(pf.get_column("isUpcoming").sum()) if pf.height else 0
+    for table, frame in ((PLAYER_FEATURES, pf), (TEAM_FEATURES, tfe)):
+        w = writes[table]
+        yield MaterializeResult(asset_key=key(table), metadata={
+            **w.metadata(), "dagster/row_count": frame.height, "dagster/uri": MetadataValue.path(w.uri),
+            "games": frame.get_column("gameId").n_unique() if frame.height else 0,
+            "upcoming_player_rows": upcoming_rows, "history_rows_read": players.height, "wall_time_s": wall})
+
+
+def _silver_schema(wh: Warehouse, table: str) -> dict[str, pl.DataType]:
+    dt = wh.open(table)
+    return dict(pl.from_arrow(dt.schema().to_arrow().empty_table()).schema) if dt is not None else {}
+
+
+def _expected_rows(players: pl.DataFrame, teams: pl.DataFrame, upcoming: pl.DataFrame | None,
+                   window: DateWindow) -> tuple[int, int]:
+    """Counted independently of the feature code: skater-games played in the window, plus for each upcoming
+    game of the window the size of each team's latest lineup; two team rows per game."""
+    in_w = pl.col("gameDate").is_between(window.start, window.end)
+    played = players.filter((pl.col("situation") == "all") & in_w) if players.height else players
+    n_players = played.height
+    played_games = set(played.get_column("gameId").to_list()) if played.height else set()
+    n_teams = teams.filter((pl.col("situation") == "all") & in_w).height if teams.height else 0
+    if upcoming is not None and upcoming.height and players.height:
+        before = players.filter((pl.col("situation") == "all") & (pl.col("gameDate") < window.end))
+        sizes: dict[str, int] = {}
+        for team, g in before.group_by("playerTeam"):
+            last_game = g.sort("gameDate").get_column("gameId")[-1]
+            sizes[team[0]] = g.filter(pl.col("gameId") == last_game).height
+        todo = upcoming.filter(in_w & ~pl.col("gameId").is_in(list(played_games)))
+        for home, away in todo.select("homeTeam", "awayTeam").iter_rows():
+            n_players += sizes.get(home, 0) + sizes.get(away, 0)
+        n_teams += 2 * todo.height
+    return n_players, n_teams
+
+
+# ----------------------------------------------------------------------------------------------------
+# season aggregates (refresh)
+# ----------------------------------------------------------------------------------------------------
+
+
+@asset(
+    key=key(SEASON_STATS), deps=[key(SILVER_PLAYERS)], group_name="gold", kinds={"delta", "polars"}, owners=OWNERS,
+    code_version=GOLD_CODE_VERSION, tags={"layer": "gold", "update": "refresh-whole"},
+    description="Skater season totals, key (season, playerId, team, situation): games played, ice time and every "
+                "count; a traded player has a row per team. Recomputed whole from silver on every run.",
+    check_specs=[AssetCheckSpec("unique_key", asset=key(SEASON_STATS),
+                                description="(season, playerId, team, situation) is unique."),
+                 AssetCheckSpec("totals_match_silver", asset=key(SEASON_STATS),
+                                description="Season shots, goals and games equal the sums of silver's game rows.")],
+)
+def skater_season_stats_asset(context: AssetExecutionContext, warehouse: WarehouseResource):
+    wh = warehouse.get()
+    players = _read(wh, SILVER_PLAYERS)
+    players = players if players is not None else pl.DataFrame()
+    out = skater_season_stats(players)
+    write = wh.replace_all(SEASON_STATS, out.to_arrow(), run_id=context.run.run_id)
+    dups = _unique(out, list(SEASON_KEY))
+    yield AssetCheckResult(check_name="unique_key", passed=dups == 0, metadata={"duplicate_keys": dups})
+    alls = players.filter(pl.col("situation") == "all") if players.height else players
+    sums = {"I_F_shotsOnGoal": (int(alls.get_column("I_F_shotsOnGoal").sum()) if alls.height else 0,
+                                int(out.filter(pl.col("situation") == "all").get_column("I_F_shotsOnGoal").sum())
+                                if out.height else 0),
+            "player_games": (alls.height, int(out.filter(pl.col("situation") == "all").get_column("gamesPlayed").sum())
+                             if out.height else 0)}
+    yield AssetCheckResult(check_name="totals_match_silver", passed=all(a == b for a, b in sums.values()),
+                           metadata={k: f"silver {a}, season table {b}" for k, (a, b) in sums.items()})
+    yield MaterializeResult(metadata={**write.metadata(), "dagster/row_count": out.height,
+                                      "seasons": out.get_column("season").n_unique() if out.height else 0,
+                                      "players": out.get_column("playerId").n_unique() if out.height else 0})
+
+
+# ----------------------------------------------------------------------------------------------------
+# the model (refresh)
+# ----------------------------------------------------------------------------------------------------
+
+
+@asset(
+    key=key(MODEL), deps=[key(PLAYER_FEATURES)], group_name="gold", kinds={"delta", "scikitlearn"}, owners=OWNERS,
+    code_version=GOLD_CODE_VERSION, tags={"layer": "gold", "update": "refresh-whole"},
+    description="Shots-on-goal model per player-game: Poisson gradient boosting (scikit-learn) on the player "
+                "features, evaluated on the latest 20% of game dates (time-based split) against the last-7 and "
+                "season averages; refit on all played games. One row per training; earlier models stay in the "
+                "Delta history.",
+    check_specs=[AssetCheckSpec("beats_last7_baseline", asset=key(MODEL),
+                                description="On the held-back period the model has a lower Poisson deviance and "
+                                            "RMSE than the last-7-games average.")],
+)
+def sog_model(context: AssetExecutionContext, warehouse: WarehouseResource):
+    started = time.monotonic()
+    wh = warehouse.get()
+    features = _read(wh, PLAYER_FEATURES)
+    if features is None or features.is_empty():
+        raise ValueError("gold/player_game_features is empty: materialize the feature partitions first")
+    trained = tm.train(features)
+    now = datetime.now(timezone.utc)
+    metrics = {k: v.as_dict() for k, v in trained.evaluations.items()}
+    row = {"trainedAt": now, "runId": context.run.run_id, "modelName": tm.MODEL_NAME,
+           "library": f"scikit-learn {__import__('sklearn').__version__}", "features": json.dumps(trained.features),
+           "params": json.dumps(tm.PARAMS), "trainedThrough": trained.trained_through,
+           "holdoutFrom": trained.holdout_from, "trainRows": trained.train_rows, "holdoutRows": trained.holdout_rows,
+           "metrics": json.dumps(metrics), "importances": json.dumps(trained.importances),
+           "calibration": json.dumps(trained.calibration), "model": trained.dumps()}
+    write = wh.replace_all(MODEL, pa.Table.from_pylist([row], schema=MODEL_SCHEMA), run_id=context.run.run_id)
+    ok, gain = trained.beats("last7")
+    m, b = trained.evaluations["model"], trained.evaluations["last7"]
+    yield AssetCheckResult(
+        check_name="beats_last7_baseline", passed=ok, severity=AssetCheckSeverity.ERROR,
+        description=(f"model deviance {m.poisson_deviance:.4f} vs last-7 {b.poisson_deviance:.4f} "
+                     f"({gain:+.1%}); RMSE {m.rmse:.4f} vs {b.rmse:.4f}"),
+        metadata={"deviance_improvement": round(gain, 4), "model_deviance": m.poisson_deviance,
+                  "last7_deviance": b.poisson_deviance, "model_rmse": m.rmse, "last7_rmse": b.rmse})
+    table = "| predictor | MAE | RMSE | Poisson deviance | mean predicted | mean actual |\n|---|---|---|---|---|---|\n" + \
+        "\n".join(f"| {k} | {v.mae:.4f} | {v.rmse:.4f} | {v.poisson_deviance:.4f} | {v.mean_predicted:.3f} | "
+                  f"{v.mean_actual:.3f} |" for k, v in trained.evaluations.items())
+    yield MaterializeResult(metadata={
+        **write.metadata(), "dagster/row_count": 1,
+        "metrics": MetadataValue.md(table), "metrics_json": MetadataValue.json(metrics),
+        "feature_importances": MetadataValue.json(trained.importances),
+        "calibration": MetadataValue.json(trained.calibration),
+        "calibration_plot": MetadataValue.md(tm.png_markdown(trained.plot_png, "calibration and deviance")),
+        "trained_through": trained.trained_through.isoformat(), "holdout_from": trained.holdout_from.isoformat(),
+        "train_rows": trained.train_rows, "holdout_rows": trained.holdout_rows,
+        "wall_time_s": round(time.monotonic() - started, 3)})
+
+
+# ----------------------------------------------------------------------------------------------------
+# predictions (partitioned, upcoming week included)
+# ----------------------------------------------------------------------------------------------------
+
+
+@multi_asset(
+    name="gold_sog_predictions",
+    specs=[AssetSpec(
+        key(PREDICTIONS), deps=[AssetDep(key(PLAYER_FEATURES)), key(MODEL)], group_name="gold",
+        kinds={"delta", "polars"}, owners=OWNERS, code_version=GOLD_CODE_VERSION,
+        tags={"layer": "gold", "update": "append-by-partition"},
+        description="Shots-on-goal predictions, one row per player per game: expected shots and P(>=1..4 shots), "
+                    "the actual value once the game is played. A pre-game (out-of-sample) prediction is kept when "
+                    "the partition is re-run after the game, so accuracy over time is a query on this table "
+                    "(`inSample = false`). Accumulates partition by partition, the upcoming week included.",
+        metadata={"dagster/column_schema": _schema(tm.PREDICTION_SCHEMA), "key": "gameId, playerId"})],
+    partitions_def=gold_game_date_partitions(), backfill_policy=BackfillPolicy.single_run(),
+    check_specs=[AssetCheckSpec("unique_key", asset=key(PREDICTIONS), description="(gameId, playerId) is unique."),
+                 AssetCheckSpec("one_per_feature_row", asset=key(PREDICTIONS),
+                                description="Exactly one prediction per feature row of the window.")],
+)
+def gold_sog_predictions(context: AssetExecutionContext, warehouse: WarehouseResource):
+    window = DateWindow.from_key_range(context.partition_key_range)
+    wh = warehouse.get()
+    features = _read(wh, PLAYER_FEATURES, window)
+    models = _read(wh, MODEL)
+    if models is None or models.is_empty():
+        raise ValueError("gold/sog_model has no model yet: materialize it first")
+    latest = models.sort("trainedAt").row(-1, named=True)
+    features = features if features is not None else pl.DataFrame(schema=tf.PLAYER_FEATURE_SCHEMA)
+    new = tm.predict(features, tm.load(latest["model"]), latest["trainedAt"], latest["trainedThrough"],
+                     datetime.now(timezone.utc))
+    out = tm.carry_over(new, _read(wh, PREDICTIONS, window))
+    write = wh.replace_window(PREDICTIONS, out.to_arrow(), window, run_id=context.run.run_id,
+                              partition_by=partition_by(PREDICTIONS))
+    dups = _unique(out, ["gameId", "playerId"])
+    yield AssetCheckResult(asset_key=key(PREDICTIONS), check_name="unique_key", passed=dups == 0,
+                           metadata={"duplicate_keys": dups})
+    yield AssetCheckResult(asset_key=key(PREDICTIONS), check_name="one_per_feature_row", passed=out.height == features.height,
+                           metadata={"predictions": out.height, "feature_rows": features.height})
+    played = out.filter(pl.col("actualShots").is_not_null())
+    yield MaterializeResult(asset_key=key(PREDICTIONS), metadata={
+        **write.metadata(), "dagster/row_count": out.height,
+        "upcoming_rows": out.height - played.height, "played_rows": played.height,
+        "out_of_sample_played": played.filter(~pl.col("inSample")).height,
+        "model_trained_at": str(latest["trainedAt"]),
+        "mae_played": round(float((played.get_column("expectedShots") - played.get_column("actualShots")).abs().mean()), 4)
+        if played.height else None})

@@ -1,0 +1,172 @@
+"""Gold: leakage-free features, season aggregates, the model against its baselines, predictions that keep
+their pre-game values, and the whole graph end to end through Dagster."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, timedelta, timezone
+
+import polars as pl
+import pytest
+from dagster import DagsterInstance
+
+from nhl_assets.definitions import build_definitions
+from nhl_assets.ops import migrate as mg
+from nhl_assets.parse.game_stats import GameInputs, build_silver
+from nhl_assets.partitions import DateWindow
+from nhl_assets.runs import run_pipeline
+from nhl_assets.storage.delta import Warehouse
+from nhl_assets.transform import model as tm
+from nhl_assets.transform.features import PLAYER_FEATURES, player_features, team_features
+from nhl_assets.transform.season_stats import skater_season_stats
+
+from .conftest import point_api_at
+from .test_bronze_assets import FAST_API
+
+
+@pytest.fixture(scope="module")
+def silver(league):
+    """Simulated silver for 2023-10-10 .. 2023-12-19 (about 490 games), parsed without the API."""
+    games, d = [], date(2023, 10, 10)
+    while d < date(2023, 12, 20):
+        for g in league.games_on(d):
+            if g.game_type in (2, 3):
+                games.append(GameInputs(g.id, d, league.play_by_play_payload(g.id), league.shiftcharts_payload(g.id)))
+        d += timedelta(days=1)
+    frames = build_silver(games)
+    assert frames.rejected == []
+    return frames.players, frames.teams
+
+
+def test_a_games_own_outcome_never_reaches_its_features(silver):
+    players, teams = silver
+    day = date(2023, 11, 15)
+    game = players.filter(pl.col("gameDate") == day).get_column("gameId").min()
+    base = player_features(players, teams, day, date(2023, 11, 30))
+    # rewrite the game's outcome: every skater of it takes 9 more shots (and attempts)
+    changed = players.with_columns(
+        pl.when(pl.col("gameId") == game).then(pl.col(c) + 9).otherwise(pl.col(c)).alias(c)
+        for c in ("I_F_shotsOnGoal", "I_F_shotAttempts"))
+    after = player_features(changed, teams, day, date(2023, 11, 30))
+    cols = list(PLAYER_FEATURES)
+    own_before = base.filter(pl.col("gameId") == game).sort("playerId")
+    own_after = after.filter(pl.col("gameId") == game).sort("playerId")
+    assert own_before.height >= 36
+    assert own_after.select(cols).equals(own_before.select(cols))  # features unchanged
+    assert (own_after.get_column("shotsOnGoal") - own_before.get_column("shotsOnGoal")).unique().to_list() == [9]
+    # other games that day: identical; the players' later games do see it (features really use history)
+    same_day = pl.col("gameDate") == day
+    assert after.filter(same_day).select(cols).equals(base.filter(same_day).select(cols))
+    who = own_before.get_column("playerId")
+    later = (pl.col("gameDate") > day) & pl.col("playerId").is_in(who.to_list())
+    assert not after.filter(later).select("sog_last", "sog_avg_7").equals(base.filter(later).select("sog_last",
+                                                                                                    "sog_avg_7"))
+
+
+def test_features_use_only_earlier_dates_and_have_one_row_per_player_game(silver):
+    players, teams = silver
+    f = player_features(players, teams, date(2023, 12, 1), date(2023, 12, 10))
+    played = players.filter((pl.col("situation") == "all") & pl.col("gameDate").is_between(date(2023, 12, 1),
+                                                                                           date(2023, 12, 10)))
+    assert f.height == played.height and f.select("gameId", "playerId").is_unique().all()
+    # a feature computed by hand for one player: the mean of his 7 previous games' shots
+    row = f.sort("gameId", "playerId").row(0, named=True)
+    hist = players.filter((pl.col("playerId") == row["playerId"]) & (pl.col("situation") == "all") &
+                          (pl.col("gameDate") < row["gameDate"])).sort("gameDate")
+    assert row["sog_avg_7"] == pytest.approx(hist.get_column("I_F_shotsOnGoal").tail(7).mean())
+    assert row["sog_last"] == hist.get_column("I_F_shotsOnGoal")[-1]
+    assert row["rest_days"] == (row["gameDate"] - hist.get_column("gameDate")[-1]).days
+    t = team_features(teams, date(2023, 12, 1), date(2023, 12, 10))
+    assert t.height == 2 * played.get_column("gameId").n_unique() and t.select("gameId", "team").is_unique().all()
+
+
+def test_upcoming_games_get_the_latest_lineups_and_the_same_features(silver):
+    players, teams = silver
+    upcoming = pl.DataFrame({"gameId": [2099020001], "gameDate": [date(2023, 12, 21)], "season": [20232024],
+                             "homeTeam": ["BOS"], "awayTeam": ["TOR"]})
+    f = player_features(players, teams, date(2023, 12, 20), date(2023, 12, 21), upcoming)
+    up = f.filter(pl.col("isUpcoming"))
+    last = {}
+    for team in ("BOS", "TOR"):
+        g = players.filter((pl.col("playerTeam") == team) & (pl.col("situation") == "all")).sort("gameDate")
+        last[team] = set(g.filter(pl.col("gameId") == g.get_column("gameId")[-1]).get_column("playerId").to_list())
+    assert set(up.get_column("playerId").to_list()) == last["BOS"] | last["TOR"]
+    assert up.get_column("shotsOnGoal").is_null().all() and up.get_column("sog_avg_7").is_not_null().all()
+    assert up.filter(pl.col("team") == "BOS").get_column("home").unique().to_list() == [1]
+
+
+def test_season_stats_keep_a_traded_player_per_team(silver):
+    players, _ = silver
+    pid = players.get_column("playerId")[0]
+    games = players.filter(pl.col("playerId") == pid).get_column("gameId").unique().sort()
+    moved = games[len(games) // 2:].to_list()
+    traded = players.with_columns(pl.when((pl.col("playerId") == pid) & pl.col("gameId").is_in(moved))
+                                  .then(pl.lit("ZZZ")).otherwise(pl.col("playerTeam")).alias("playerTeam"))
+    out = skater_season_stats(traded)
+    rows = out.filter((pl.col("playerId") == pid) & (pl.col("situation") == "all"))
+    assert sorted(rows.get_column("team").to_list())[-1] == "ZZZ" and rows.height == 2
+    assert rows.get_column("gamesPlayed").sum() == games.len()
+    all_sog = players.filter((pl.col("playerId") == pid) & (pl.col("situation") == "all")).get_column("I_F_shotsOnGoal")
+    assert rows.get_column("I_F_shotsOnGoal").sum() == all_sog.sum()
+    assert out.select("season", "playerId", "team", "situation").is_unique().all()
+
+
+def test_model_beats_both_baselines_on_the_held_back_dates(silver):
+    players, teams = silver
+    f = player_features(players, teams, date(2023, 10, 10), date(2023, 12, 19))
+    trained = tm.train(f)
+    ok, gain = trained.beats("last7")
+    m, l7, season = (trained.evaluations[k] for k in ("model", "last7", "season"))
+    assert ok, f"model deviance {m.poisson_deviance:.4f} vs last-7 {l7.poisson_deviance:.4f} ({gain:+.1%})"
+    assert m.poisson_deviance < season.poisson_deviance
+    assert trained.holdout_from > f.get_column("gameDate").min() and trained.holdout_rows > 2000
+    assert len(trained.calibration) == 10 and trained.plot_png.startswith(b"\x89PNG")
+    assert set(trained.importances) == set(PLAYER_FEATURES)
+    print(f"model {m.as_dict()} last7 {l7.as_dict()} season {season.as_dict()}")
+
+
+def test_a_pre_game_prediction_is_kept_once_the_game_is_played(silver):
+    players, teams = silver
+    f = player_features(players, teams, date(2023, 10, 10), date(2023, 11, 30))
+    trained = tm.train(f)
+    now = datetime(2023, 12, 1, tzinfo=timezone.utc)
+    day = f.filter(pl.col("gameDate") == date(2023, 11, 30))
+    before = tm.predict(day.with_columns(pl.lit(None, dtype=pl.Int64).alias("shotsOnGoal")), trained.model, now,
+                        date(2023, 11, 29), now)
+    assert not before.get_column("inSample").any()
+    later = tm.predict(day, trained.model, now + timedelta(days=1), date(2023, 11, 30), now + timedelta(days=1))
+    later = later.with_columns(pl.col("expectedShots") + 1)  # a retrained model would say something else
+    kept = tm.carry_over(later, before)
+    assert kept.get_column("expectedShots").equals(before.get_column("expectedShots"))
+    assert kept.get_column("actualShots").equals(day.get_column("shotsOnGoal"))
+    assert (kept.get_column("p1Plus") >= kept.get_column("p2Plus")).all()
+
+
+@pytest.mark.slow
+def test_the_whole_graph_predicts_the_upcoming_games_and_keeps_them(sim_server, warehouse_env, monkeypatch):
+    point_api_at(monkeypatch, sim_server)
+    mg._CHECKED.clear()
+    sim_server.set_clock(datetime(2023, 10, 25, 15, 0, tzinfo=timezone.utc))
+    defs, instance = build_definitions(), DagsterInstance.ephemeral()
+    run_pipeline(defs, DateWindow.of("2023-10-10", "2023-10-24"), instance, run_config=FAST_API)
+    wh = Warehouse(os.environ["NHL_WAREHOUSE"])
+    preds = pl.from_arrow(wh.read_arrow("gold/sog_predictions"))
+    feats = pl.from_arrow(wh.read_arrow("gold/player_game_features"))
+    assert preds.height == feats.height and preds.select("gameId", "playerId").is_unique().all()
+    upcoming = preds.filter(pl.col("gameDate") >= date(2023, 10, 25))
+    assert upcoming.height > 300 and upcoming.get_column("actualShots").is_null().all()
+    assert not upcoming.get_column("inSample").any()
+    assert ((upcoming.get_column("p1Plus") >= upcoming.get_column("p2Plus")) &
+            (upcoming.get_column("p3Plus") >= upcoming.get_column("p4Plus"))).all()
+    # a day later the 25th is played: its pre-game predictions stay, with the actual value beside them
+    pre = upcoming.filter(pl.col("gameDate") == date(2023, 10, 25)).select("gameId", "playerId", "expectedShots")
+    sim_server.set_clock(datetime(2023, 10, 27, 15, 0, tzinfo=timezone.utc))
+    run_pipeline(defs, DateWindow.of("2023-10-25", "2023-10-26"), instance, run_config=FAST_API)
+    day = pl.from_arrow(wh.read_arrow("gold/sog_predictions")).filter(pl.col("gameDate") == date(2023, 10, 25))
+    assert day.get_column("actualShots").is_not_null().all()
+    both = day.join(pre, on=["gameId", "playerId"], suffix="_pre")
+    assert both.height > 0.8 * pre.height  # the expected lineups were mostly right
+    assert both.get_column("expectedShots").equals(both.get_column("expectedShots_pre"))
+    assert not both.get_column("inSample").any()
+    models = Warehouse(os.environ["NHL_WAREHOUSE"]).history("gold/sog_model")
+    assert sum(h["nhl_operation"] == "replace_all" for h in models) == 2  # two trainings, both kept
