@@ -152,6 +152,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         steps = run_pipeline(defs, window, instance, run_config=run_config, model=not args.recorded,
                              log=lambda m: console.print(f"  {m}"))
         total_s = time.monotonic() - started
+        if args.recorded:
+            console.print("  model and predictions skipped: the recorded payloads hold a handful of games; the "
+                          "model needs weeks of them (run the default simulated demo)")
         served = server.stats()
     finally:
         server.stop()
