@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job
 
+from nhl_assets.automation.sensors import AutomationConfig, build_sensor, nhl_daily_fallback
 from nhl_assets.bronze.assets import bronze_nhl_api
 from nhl_assets.gold.assets import gold_game_features, gold_sog_predictions, skater_season_stats_asset, sog_model
 from nhl_assets.gold.upcoming import upcoming_schedule
@@ -12,6 +13,8 @@ from nhl_assets.silver.assets import silver_game_stats
 
 #: The main job: every date-partitioned asset (bronze, silver; per-game gold joins it).
 PARTITIONED_JOB = "nhl_partitions"
+#: Bronze only: what the sensor requests per date (silver follows only when bronze's data changed).
+BRONZE_JOB = "nhl_bronze"
 #: Silver only, from bronze: repairs history after a parser change with zero API calls.
 SILVER_REPLAY_JOB = "nhl_silver_replay"
 #: The unpartitioned tables that only read bronze/silver or the API (upcoming schedule, season stats).
@@ -35,6 +38,9 @@ def build_definitions() -> Definitions:
         selection=AssetSelection.assets(*PARTITIONED_ASSETS),
         description="Materialize game-date partitions of every date-partitioned table (bronze and below).",
     )
+    bronze_job = define_asset_job(
+        BRONZE_JOB, selection=AssetSelection.assets(bronze_nhl_api),
+        description="Fetch game dates into bronze (the sensor's first step).")
     silver_replay_job = define_asset_job(
         SILVER_REPLAY_JOB,
         selection=AssetSelection.assets(silver_game_stats),
@@ -53,10 +59,13 @@ def build_definitions() -> Definitions:
         define_asset_job(PREDICTIONS_JOB, selection=AssetSelection.assets(gold_sog_predictions),
                          description="Shots-on-goal predictions for game dates (upcoming week included)."),
     ]
+    jobs = [partitioned_job, bronze_job, silver_replay_job, refresh_job, *gold_jobs]
     return Definitions(
         assets=[*PARTITIONED_ASSETS, *REFRESH_ASSETS, *GOLD_ASSETS],
-        jobs=[partitioned_job, silver_replay_job, refresh_job, *gold_jobs],
-        resources={"nhl_api": NHLApiResource(), "warehouse": WarehouseResource()},
+        jobs=jobs,
+        sensors=[build_sensor(jobs)],
+        schedules=[nhl_daily_fallback],
+        resources={"nhl_api": NHLApiResource(), "warehouse": WarehouseResource(), "automation": AutomationConfig()},
     )
 
 

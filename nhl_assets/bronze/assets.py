@@ -18,11 +18,13 @@ from dagster import (
     AssetKey,
     AssetSpec,
     BackfillPolicy,
+    DataVersion,
     MaterializeResult,
     MetadataValue,
     multi_asset,
 )
 
+from nhl_assets import versions
 from nhl_assets.bronze import tables as bt
 from nhl_assets.partitions import DateWindow, game_date_partitions
 from nhl_assets.resources import NHLApiResource, WarehouseResource
@@ -98,6 +100,7 @@ def bronze_nhl_api(context: AssetExecutionContext, nhl_api: NHLApiResource, ware
                                            partition_by=bt.PARTITION_BY,
                                            run_id=run_id, description=bt.DESCRIPTIONS[table])
                   for table in bt.BRONZE_TABLES}
+        data_versions = {t: versions.data_version(staged.reader(t).read_all()) for t in bt.BRONZE_TABLES}
     wall = round(time.monotonic() - started, 3)
     common = {
         "days": len(window),
@@ -126,6 +129,7 @@ def bronze_nhl_api(context: AssetExecutionContext, nhl_api: NHLApiResource, ware
     for table, write in writes.items():
         yield MaterializeResult(
             asset_key=table_key(table),
+            data_version=DataVersion(data_versions[table]),
             metadata={**common, **write.metadata(),
                       "dagster/uri": MetadataValue.path(write.uri),
                       "dagster/row_count": write.rows_written},

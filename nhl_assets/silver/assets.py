@@ -18,6 +18,7 @@ from dagster import (
     AssetKey,
     AssetSpec,
     BackfillPolicy,
+    DataVersion,
     MaterializeResult,
     MetadataValue,
     TableColumn,
@@ -25,7 +26,7 @@ from dagster import (
     multi_asset,
 )
 
-from nhl_assets import catalog
+from nhl_assets import catalog, versions
 from nhl_assets.bronze import tables as bt
 from nhl_assets.bronze.assets import OWNERS, table_key
 from nhl_assets.partitions import DateWindow, game_date_partitions
@@ -137,7 +138,9 @@ def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResour
               "incomplete_games": len(built.incomplete_games), "quarantined_rows": built.quarantine.height,
               "reconciliation_mismatches": mism.height, "wall_time_s": wall}
     for table, write in writes.items():
-        yield MaterializeResult(asset_key=table_key(table), metadata={
+        frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
+        yield MaterializeResult(asset_key=table_key(table), data_version=DataVersion(versions.data_version(frame)),
+                                metadata={
             **common, **write.metadata(), "dagster/uri": MetadataValue.path(write.uri),
             "dagster/row_count": write.rows_written})
 

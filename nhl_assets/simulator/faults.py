@@ -136,6 +136,10 @@ class FaultConfig:
     shift_late_hours: float = 30.0
     #: Games whose `gameState` is rewritten to LIVE in schedule, boxscore and play-by-play bodies.
     not_final_games: list[int] = field(default_factory=list)
+    #: Games the NHL corrects after the fact: once the backend clock passes game end + `correction_hours`,
+    #: their play-by-play credits the first hit to another skater of the same team and the boxscore agrees.
+    corrected_games: list[int] = field(default_factory=list)
+    correction_hours: float = 48.0
     schema_drift: SchemaDrift = field(default_factory=SchemaDrift)
     script: list[ScriptedFault] = field(default_factory=list)
 
@@ -147,6 +151,7 @@ class FaultConfig:
         self.shift_missing_games = sorted(int(g) for g in self.shift_missing_games)
         self.shift_late_games = sorted(int(g) for g in self.shift_late_games)
         self.not_final_games = sorted(int(g) for g in self.not_final_games)
+        self.corrected_games = sorted(int(g) for g in self.corrected_games)
         for name in ("rate_429", "rate_5xx", "rate_timeout", "rate_truncated", "shift_missing_rate",
                      "shift_late_rate"):
             value = getattr(self, name)
@@ -315,6 +320,43 @@ def apply_schema_drift(payload: Any, drift: SchemaDrift) -> int:
         for key, value in drift.add_fields.items():
             payload[key] = value
             changed += 1
+    return changed
+
+
+def hit_correction(pbp: dict) -> tuple[int, int, int] | None:
+    """(sortOrder, credited player, corrected player) of a game's first hit: the NHL-style correction."""
+    spots = pbp.get("rosterSpots") or []
+    for play in sorted(pbp.get("plays") or [], key=lambda p: p.get("sortOrder", 0)):
+        if play.get("typeDescKey") != "hit":
+            continue
+        d = play.get("details") or {}
+        old, team = d.get("hittingPlayerId"), d.get("eventOwnerTeamId")
+        mates = sorted(s["playerId"] for s in spots if s.get("teamId") == team and s.get("positionCode") != "G"
+                       and s.get("playerId") != old)
+        return (play["sortOrder"], old, mates[0]) if mates else None
+    return None
+
+
+def apply_hit_correction(payload: dict, family: str, correction: tuple[int, int, int]) -> bool:
+    """Re-credit the hit in a play-by-play, or move one hit between the players of a boxscore."""
+    order, old, new = correction
+    if family == "play-by-play":
+        for play in payload.get("plays") or []:
+            if play.get("sortOrder") == order:
+                play["details"]["hittingPlayerId"] = new
+                return True
+        return False
+    root = payload.get("playerByGameStats") or {}
+    changed = False
+    for side in root.values():
+        for group in (side or {}).values():
+            for p in group or []:
+                if p.get("playerId") == old and isinstance(p.get("hits"), int):
+                    p["hits"] -= 1
+                    changed = True
+                elif p.get("playerId") == new and isinstance(p.get("hits"), int):
+                    p["hits"] += 1
+                    changed = True
     return changed
 
 

@@ -38,8 +38,10 @@ from nhl_assets.simulator.faults import (
     FAMILIES,
     FaultConfig,
     FaultState,
+    apply_hit_correction,
     apply_schema_drift,
     game_ids_in,
+    hit_correction,
     rewrite_not_final,
 )
 
@@ -417,6 +419,14 @@ class _Handler(BaseHTTPRequestHandler):
                 app._stats.fault("shift_late")
                 response.body = EMPTY_SHIFTS_BODY
                 return
+        if cfg.corrected_games and game_id in cfg.corrected_games and family in ("boxscore", "play-by-play") \
+                and self._late_published(app, game_id, cfg.correction_hours):
+            league = getattr(app.backend, "league", None)
+            correction = hit_correction(league.play_by_play_payload(game_id)) if league is not None else None
+            payload = orjson.loads(response.body)
+            if correction is not None and apply_hit_correction(payload, family, correction):
+                app._stats.fault("stat_correction")
+                response.body = orjson.dumps(payload)
         drift = cfg.schema_drift
         drift_applies = drift.active and (drift.families is None or family in drift.families)
         not_final_applies = False
