@@ -34,9 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     from nhl_assets.simulator import cli as simulator_cli
 
     simulator_cli.register(subparsers)
-    from nhl_assets.ops import commands
+    from nhl_assets.ops import backfill, commands
 
     commands.register(subparsers)
+    backfill.register(subparsers)
     return parser
 
 

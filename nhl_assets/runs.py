@@ -58,16 +58,8 @@ def upcoming_until(window: DateWindow) -> date:
     return min(max(dates), window.end + timedelta(days=UPCOMING_DAYS + 1)) if dates else window.end
 
 
-def run_pipeline(defs: Definitions, window: DateWindow, instance: DagsterInstance, *,
-                 run_config: dict | None = None, model: bool = True, log=None) -> dict[str, float]:
-    """The whole graph in dependency order, one Dagster run per step; returns each step's wall seconds.
-
-    bronze + silver for `window` -> upcoming schedule and season stats -> features for `window` and the
-    upcoming games after it -> the model -> predictions for the same gold window.
-    """
+def _timed(steps: dict[str, float], log):
     import time
-
-    steps: dict[str, float] = {}
 
     def step(name: str, fn) -> None:
         started = time.monotonic()
@@ -76,11 +68,30 @@ def run_pipeline(defs: Definitions, window: DateWindow, instance: DagsterInstanc
         if log:
             log(f"{name}: {steps[name]:.1f} s")
 
-    step("bronze+silver", lambda: materialize_window(defs, window, instance, PARTITIONED_JOB, run_config=run_config))
+    return step
+
+
+def run_gold(defs: Definitions, window: DateWindow, instance: DagsterInstance, *, run_config: dict | None = None,
+             model: bool = True, log=None) -> dict[str, float]:
+    """Everything below silver for `window`: refresh (upcoming schedule, season stats), features for the
+    window and the upcoming games after it, the model, predictions for the same dates."""
+    steps: dict[str, float] = {}
+    step = _timed(steps, log)
     step("refresh", lambda: refresh_unpartitioned(defs, instance, run_config=run_config))
     gold = DateWindow(window.start, upcoming_until(window))
     step("gold features", lambda: materialize_window(defs, gold, instance, GOLD_FEATURES_JOB))
     if model:
         step("model", lambda: defs.resolve_job_def(MODEL_JOB).execute_in_process(instance=instance, run_config=QUIET))
         step("predictions", lambda: materialize_window(defs, gold, instance, PREDICTIONS_JOB))
+    return steps
+
+
+def run_pipeline(defs: Definitions, window: DateWindow, instance: DagsterInstance, *,
+                 run_config: dict | None = None, model: bool = True, log=None) -> dict[str, float]:
+    """The whole graph in dependency order, one Dagster run per step; returns each step's wall seconds:
+    bronze + silver for `window`, then `run_gold`."""
+    steps: dict[str, float] = {}
+    _timed(steps, log)("bronze+silver", lambda: materialize_window(defs, window, instance, PARTITIONED_JOB,
+                                                                   run_config=run_config))
+    steps.update(run_gold(defs, window, instance, run_config=run_config, model=model, log=log))
     return steps
