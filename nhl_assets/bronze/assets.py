@@ -21,6 +21,8 @@ from dagster import (
     DataVersion,
     MaterializeResult,
     MetadataValue,
+    TableColumn,
+    TableSchema,
     multi_asset,
 )
 
@@ -50,7 +52,9 @@ def _spec(table: str) -> AssetSpec:
         owners=OWNERS,
         code_version=BRONZE_CODE_VERSION,
         tags={"layer": "bronze", "update": "append-by-partition"},
-        metadata={"dagster/table_name": table},
+        metadata={"dagster/table_name": table,
+                  "dagster/column_schema": TableSchema(columns=[TableColumn(f.name, str(f.type))
+                                                                for f in bt.SCHEMAS[table]])},
     )
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date, datetime, timezone
+import threading
+import time
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +108,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--shift-late-rate", type=float, default=0.0)
     p.add_argument("--shift-late-hours", type=float, default=30.0)
     p.add_argument("--faults-json", help="file with a full FaultConfig as JSON (overrides the flags above)")
+    p.add_argument("--speed", type=float, default=0.0,
+                   help="with --as-of: simulated seconds per real second (e.g. 1800 = a game day every 48 s), so "
+                        "days arrive on their own for a sensor watching the API")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     p.set_defaults(func=run_serve)
+
+
+def _advance_clock(server: Any, start: datetime, speed: float, stop: threading.Event) -> None:
+    """Move the simulated clock forward at `speed` simulated seconds per real second."""
+    began = time.monotonic()
+    while not stop.wait(1.0):
+        server.set_clock(start + timedelta(seconds=(time.monotonic() - began) * speed))
 
 
 def faults_from_args(args: argparse.Namespace) -> FaultConfig:
@@ -148,10 +160,15 @@ def run_serve(args: argparse.Namespace) -> int:
     print(f"Loopback NHL API serving {label}", flush=True)
     print(f"export NHL_API_WEB_URL={server.web_url} NHL_API_STATS_URL={server.stats_url}", flush=True)
     print(f"stats: {server.base_url}/_loopback/stats  (Ctrl-C to stop)", flush=True)
+    stop = threading.Event()
+    if args.speed and clock is not None:
+        threading.Thread(target=_advance_clock, args=(server, clock, args.speed, stop), daemon=True).start()
+        print(f"clock: {clock.isoformat()} advancing {args.speed:g}x", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
         server.stop()
     return 0
