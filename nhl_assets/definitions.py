@@ -31,33 +31,43 @@ REFRESH_ASSETS = [upcoming_schedule, skater_season_stats_asset]
 GOLD_ASSETS = [gold_game_features, sog_model, gold_sog_predictions]
 
 
+#: Which layers each job writes: the production run queue (nhl_assets/deploy/dagster.yaml) allows one
+#: running writer per layer, so two runs never race for the same tables.
+_B, _S, _G = {"nhl/writes-bronze": "1"}, {"nhl/writes-silver": "1"}, {"nhl/writes-gold": "1"}
+
+
 def build_definitions() -> Definitions:
     """Build the code location (a function so tests can build it after setting the environment)."""
     partitioned_job = define_asset_job(
         PARTITIONED_JOB,
         selection=AssetSelection.assets(*PARTITIONED_ASSETS),
         description="Materialize game-date partitions of every date-partitioned table (bronze and below).",
+        tags={**_B, **_S},
     )
     bronze_job = define_asset_job(
         BRONZE_JOB, selection=AssetSelection.assets(bronze_nhl_api),
-        description="Fetch game dates into bronze (the sensor's first step).")
+        description="Fetch game dates into bronze (the sensor's first step).", tags=_B)
     silver_replay_job = define_asset_job(
         SILVER_REPLAY_JOB,
         selection=AssetSelection.assets(silver_game_stats),
         description="Re-parse silver from bronze for game-date partitions (no API calls, bronze untouched).",
+        tags=_S,
     )
     refresh_job = define_asset_job(
         REFRESH_JOB,
         selection=AssetSelection.assets(*REFRESH_ASSETS),
         description="Recompute the unpartitioned tables (upcoming schedule, season aggregates) whole.",
+        tags=_G,
     )
     gold_jobs = [
         define_asset_job(GOLD_FEATURES_JOB, selection=AssetSelection.assets(gold_game_features),
-                         description="Player and team game features for game dates (upcoming week included)."),
+                         description="Player and team game features for game dates (upcoming week included).",
+                         tags=_G),
         define_asset_job(MODEL_JOB, selection=AssetSelection.assets(sog_model),
-                         description="Retrain the shots-on-goal model on every featurized played game."),
+                         description="Retrain the shots-on-goal model on every featurized played game.", tags=_G),
         define_asset_job(PREDICTIONS_JOB, selection=AssetSelection.assets(gold_sog_predictions),
-                         description="Shots-on-goal predictions for game dates (upcoming week included)."),
+                         description="Shots-on-goal predictions for game dates (upcoming week included).",
+                         tags=_G),
     ]
     jobs = [partitioned_job, bronze_job, silver_replay_job, refresh_job, *gold_jobs]
     return Definitions(

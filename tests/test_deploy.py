@@ -1,0 +1,128 @@
+"""Production instance: the shipped dagster.yaml on a real PostgreSQL server on loopback (Debian's
+postgresql, started here), with a backfill and sensor ticks recorded in it."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+DEPLOY_YAML = Path(__file__).resolve().parents[1] / "nhl_assets" / "deploy" / "dagster.yaml"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (d / name).exists():
+            return str(d / name)
+    return None
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL server binaries (Debian package postgresql) not found")
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="nhl-pg-"))  # outside pytest's root-only tmp: the server user reads it
+    data = base / "data"
+    port = _free_port()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use its own system user
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run the server as")
+        base.chmod(0o777)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_user, initdb, "-D", str(data), "-U", "dagster", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(data.parent / "pg.log"), "-w", "-o",
+                    f"-p {port} -k {data.parent} -c listen_addresses=127.0.0.1", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(port), "DAGSTER_PG_USER": "dagster",
+               "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": "postgres"}
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server, tmp_path, monkeypatch):
+    from dagster import DagsterInstance, build_sensor_context
+
+    from nhl_assets.automation.sensors import AutomationConfig
+    from nhl_assets.definitions import build_definitions
+    from nhl_assets.ops import migrate as mg
+    from nhl_assets.ops.backfill import run_backfill
+    from nhl_assets.partitions import DateWindow
+    from nhl_assets.resources import NHLApiResource, WarehouseResource
+    from nhl_assets.runs import QUIET
+
+    from .conftest import point_api_at
+    from .test_bronze_assets import FAST_API
+
+    for k, v in postgres.items():
+        monkeypatch.setenv(k, v)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(DEPLOY_YAML, home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("NHL_WAREHOUSE", str(tmp_path / "warehouse"))
+    point_api_at(monkeypatch, sim_server)
+    mg._CHECKED.clear()
+    sim_server.set_clock(datetime(2023, 11, 7, 9, 0, tzinfo=timezone.utc))
+    instance = DagsterInstance.get()
+    assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+    assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+    assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+    defs = build_definitions()
+    report = run_backfill(DateWindow.of("2023-11-01", "2023-11-04"), {"bronze", "silver"}, chunk_days=2,
+                          instance=instance, defs=defs, run_config=FAST_API)
+    assert len(report.done) == 2 and not report.failed
+    sensor = defs.resolve_sensor_def("nhl_pipeline_sensor")
+    cursor, executed = None, []
+    for _ in range(10):
+        ctx = build_sensor_context(instance=instance, cursor=cursor, repository_def=defs.get_repository_def(),
+                                   resources={"nhl_api": NHLApiResource(rate_per_second=0, max_attempts=2),
+                                              "warehouse": WarehouseResource(), "automation": AutomationConfig()})
+        data = sensor.evaluate_tick(ctx)
+        cursor = data.cursor or cursor
+        if not data.run_requests:
+            break
+        for req in data.run_requests:
+            job = defs.resolve_job_def(req.job_name)
+            config = {**QUIET, **FAST_API} if req.job_name in ("nhl_bronze", "nhl_refresh") else QUIET
+            kwargs = {"partition_key": req.partition_key} if req.partition_key else {}
+            assert job.execute_in_process(instance=instance, run_config=config, tags=dict(req.tags), **kwargs).success
+            executed.append(req.job_name)
+    assert "nhl_bronze" in executed and "nhl_silver_replay" in executed
+    # what the instance holds is in PostgreSQL, seen from psql too
+    psql = _pg_bin("psql")
+    if psql:
+        out = subprocess.run([psql, "-h", "127.0.0.1", "-p", postgres["DAGSTER_PG_PORT"], "-U", "dagster", "-d",
+                              "postgres", "-tAc", "select count(*) from runs"], capture_output=True, text=True)
+        assert int(out.stdout.strip()) == len(instance.get_runs()) >= 2 + len(executed)
+    # a queued submission carries the per-layer concurrency tag the queue limits on
+    run = instance.get_runs(limit=1)[0]
+    assert any(k.startswith("nhl/writes-") for k in run.tags)
+    instance.dispose()
+    time.sleep(0.1)
