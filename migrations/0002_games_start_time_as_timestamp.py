@@ -20,10 +20,23 @@ TS = pa.timestamp("us", tz="UTC")
 
 
 def _parse(values: pa.ChunkedArray) -> pa.Array:
-    """'2023-10-10T23:00:00Z' -> timestamp; anything unparseable raises (the migration then rolls back)."""
-    out = [None if v is None else datetime.fromisoformat(v.replace("Z", "+00:00")).astimezone(timezone.utc)
-           for v in values.to_pylist()]
+    """'2023-10-10T23:00:00Z' -> timestamp. A string without a UTC offset raises (it would otherwise be
+    read in the host's time zone), and so does anything unparseable: the migration then rolls back."""
+    out = []
+    for v in values.to_pylist():
+        if v is None:
+            out.append(None)
+            continue
+        parsed = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            raise ValueError(f"startTimeUTC {v!r} has no UTC offset")
+        out.append(parsed.astimezone(timezone.utc))
     return pa.array(out, type=TS)
+
+
+def _independent(values: pa.ChunkedArray) -> pa.Array:
+    """The same conversion by another route (Arrow's own parser), for `validate`."""
+    return pc.strptime(pc.replace_substring(values, "+00:00", "Z"), format="%Y-%m-%dT%H:%M:%SZ", unit="us")
 
 
 def upgrade(ctx) -> None:
@@ -53,7 +66,8 @@ def validate(ctx) -> list[str]:
         return problems
     if before.schema.field(COLUMN).type == TS:
         return problems
-    want = dict(zip(before.column("gameId").to_pylist(), _parse(before.column(COLUMN)).to_pylist()))
+    want = dict(zip(before.column("gameId").to_pylist(),
+                    _independent(before.column(COLUMN)).cast(TS).to_pylist()))
     got = dict(zip(after.column("gameId").to_pylist(), after.column(COLUMN).to_pylist()))
     wrong = [g for g in want if got.get(g) != want[g]]
     if wrong:

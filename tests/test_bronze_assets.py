@@ -276,3 +276,18 @@ def test_schedule_without_game_week_is_not_taken_for_an_empty_day(sim_env):
     result = run(DateWindow.of("2023-11-01"), raise_on_error=False)
     assert not result.success and "no 'gameWeek' list" in failure_text(result)
     assert all(n == 0 for n in data_commits().values())
+
+
+def test_a_failed_refetch_keeps_the_good_response_bronze_already_held(sim_env, league):
+    """The daily lookback re-fetches whole dates: a 503 must not replace a complete game's payload."""
+    day = date(2023, 11, 4)
+    gid = next(g.id for g in league.games_on(day) if g.game_type in (2, 3))
+    run(DateWindow.of(day))
+    before = read(bt.PLAY_BY_PLAY).filter(pl.col("gameId") == gid).select("httpStatus", "sha256").row(0)
+    sim_env.set_faults(FaultConfig(script=[ScriptedFault(rf"/v1/gamecenter/{gid}/play-by-play", statuses=[503] * 20)]))
+    run(DateWindow.of(day))
+    after = read(bt.PLAY_BY_PLAY).filter(pl.col("gameId") == gid)
+    assert after.height == 1 and after.select("httpStatus", "sha256").row(0) == before
+    ledger = read(bt.GAMES).filter(pl.col("gameId") == gid)
+    assert ledger.get_column("isComplete").to_list() == [True]
+    assert gid in read("silver/player_game_stats").get_column("gameId").to_list()

@@ -146,6 +146,16 @@ def _changed_partitions(instance, key: AssetKey, after: int) -> list[str]:
     return changed
 
 
+def _failed(context, instance, run_key: str) -> bool:
+    """Whether this sensor's run for `run_key` already ran and failed (Dagster would skip the same key again:
+    re-requesting it every tick would block every step after it)."""
+    runs = instance.get_runs(filters=RunsFilter(tags={"dagster/run_key": run_key},
+                                                statuses=[DagsterRunStatus.FAILURE]), limit=1)
+    if runs:
+        context.log.warning(f"{run_key}: its run {runs[0].run_id} failed; skipping it until its inputs change")
+    return bool(runs)
+
+
 def _range_request(job: str, start: date, end: date, run_key: str, reason: str) -> RunRequest:
     return RunRequest(job_name=job, run_key=run_key, tags={
         "dagster/asset_partition_range_start": start.isoformat(),
@@ -210,34 +220,41 @@ def evaluate(context: SensorEvaluationContext, nhl_api: NHLApiResource, warehous
         return SensorResult(run_requests=requests, cursor=json.dumps(cursor.to_json()))
     fetched = sorted(d for d, st in states.items() if st.fetched and d >= today - timedelta(days=automation.give_up_days))
     stale = _stale_silver(instance, context.repository_def.asset_graph, fetched)
-    if stale:
-        for d in stale:
-            games = _latest(instance, AssetKey(["bronze", "games"]))
-            requests.append(RunRequest(job_name="nhl_silver_replay", partition_key=d.isoformat(),
-                                       run_key=f"silver:{d}:{_sid(games)}", tags={"nhl/reason": "bronze changed"}))
-        return SensorResult(run_requests=requests, cursor=json.dumps(cursor.to_json()))
+    games_sid = _sid(_latest(instance, AssetKey(["bronze", "games"])))
+    silver_requests = [RunRequest(job_name="nhl_silver_replay", partition_key=d.isoformat(),
+                                  run_key=f"silver:{d}:{games_sid}", tags={"nhl/reason": "bronze changed"})
+                       for d in stale]
+    silver_requests = [r for r in silver_requests if not _failed(context, instance, r.run_key)]
+    if silver_requests:
+        return SensorResult(run_requests=silver_requests, cursor=json.dumps(cursor.to_json()))
     season = _latest(instance, SEASON_KEY)
     features, model = _latest(instance, FEATURES_KEY), _latest(instance, MODEL_KEY)
     predictions = _latest(instance, PREDICTIONS_KEY)
     last_gold_day = today + timedelta(days=UPCOMING_DAYS)
     silver_changed = _changed_partitions(instance, SILVER_KEY, _sid(season))
+    candidates: list[RunRequest] = []  # the steps below silver, in dependency order: the first that has work
     if silver_changed or cursor.refreshed_on != today.isoformat():
-        cursor.refreshed_on = today.isoformat()
-        requests.append(RunRequest(job_name="nhl_refresh", run_key=f"refresh:{today}:{_sid(_latest(instance, SILVER_KEY))}",
-                                   tags={"nhl/reason": "silver changed" if silver_changed else "new day"}))
-    elif season is not None and _sid(season) > _sid(features):
+        candidates.append(RunRequest(job_name="nhl_refresh",
+                                     run_key=f"refresh:{today}:{_sid(_latest(instance, SILVER_KEY))}",
+                                     tags={"nhl/reason": "silver changed" if silver_changed else "new day"}))
+    if season is not None and _sid(season) > _sid(features):
         changed = [date.fromisoformat(p) for p in _changed_partitions(instance, SILVER_KEY, _sid(features))]
-        begin = min(changed + [today])
-        requests.append(_range_request("nhl_gold_features", begin, last_gold_day, f"features:{_sid(season)}",
-                                       "silver or upcoming schedule changed"))
-    elif features is not None and _sid(features) > _sid(model):
-        requests.append(RunRequest(job_name="nhl_model", run_key=f"model:{_sid(features)}",
-                                   tags={"nhl/reason": "features changed"}))
-    elif model is not None and _sid(model) > _sid(predictions):
+        candidates.append(_range_request("nhl_gold_features", min(changed + [today]), last_gold_day,
+                                         f"features:{_sid(season)}", "silver or upcoming schedule changed"))
+    if features is not None and _sid(features) > _sid(model):
+        candidates.append(RunRequest(job_name="nhl_model", run_key=f"model:{_sid(features)}",
+                                     tags={"nhl/reason": "features changed"}))
+    if model is not None and _sid(model) > _sid(predictions):
         changed = [date.fromisoformat(p) for p in _partitions_since(instance, FEATURES_KEY, _sid(predictions))]
-        begin = min(changed + [today])
-        requests.append(_range_request("nhl_predictions", begin, last_gold_day, f"predictions:{_sid(model)}",
-                                       "model or features changed"))
+        candidates.append(_range_request("nhl_predictions", min(changed + [today]), last_gold_day,
+                                         f"predictions:{_sid(model)}", "model or features changed"))
+    for request in candidates:
+        if _failed(context, instance, request.run_key):
+            continue  # already tried and failed: say so in the run's logs, go on with what can still run
+        if request.job_name == "nhl_refresh":
+            cursor.refreshed_on = today.isoformat()
+        requests.append(request)
+        break
     if not requests:  # nothing downstream to do: now the dates still waiting for late data
         requests = [RunRequest(job_name=BRONZE_JOB, partition_key=d.day.isoformat(),
                                run_key=f"bronze:{d.day}:{d.reason}:{cursor.tick}", tags={"nhl/reason": d.reason})

@@ -68,6 +68,24 @@ CHECKS = [
 ]
 
 
+def _keep_stored(wh, day) -> list[str]:
+    """The stored responses of a day's games the re-fetch lost (see `tables.keep_stored`)."""
+    ids = bt.games_to_protect(day)
+    if not ids:
+        return []
+    one_day = DateWindow(day.day, day.day)
+    ledger_t = wh.read_arrow(bt.GAMES, one_day, columns=["gameId", "hasBoxscore", "hasPlayByPlay", "hasShiftChart"])
+    ledger = {r["gameId"]: r for r in ledger_t.to_pylist()} if ledger_t is not None else {}
+    stored = {}
+    for endpoint, table in bt.ENDPOINT_TABLES.items():
+        t = wh.read_arrow(table, one_day, columns=["gameId", "endpoint", "request", "httpStatus", "body",
+                                                    "fetchedAt", "attempts"])
+        for r in (t.to_pylist() if t is not None else []):
+            if r["gameId"] in ids:
+                stored[(endpoint, r["gameId"])] = r
+    return bt.keep_stored(day, ledger, stored)
+
+
 @multi_asset(
     name="bronze_nhl_api",
     specs=[_spec(t) for t in bt.BRONZE_TABLES],
@@ -89,6 +107,10 @@ def bronze_nhl_api(context: AssetExecutionContext, nhl_api: NHLApiResource, ware
     context.log.info(f"bronze: fetching {len(window)} day(s) {window}")
     with nhl_api.open() as source, bt.StagedTables() as staged:
         for i, day in enumerate(fetch_days(source, window.days()), start=1):
+            kept = _keep_stored(wh, day)
+            if kept:
+                context.log.warning(f"bronze: {day.day}: re-fetch failed for {len(kept)} response(s) bronze "
+                                    f"already held whole; kept the stored ones: {kept[:10]}")
             rows = bt.day_rows(day, run_id)
             for table, ids in seen.items():
                 ids.extend(r["gameId"] for r in rows[table])

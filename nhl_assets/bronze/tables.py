@@ -218,3 +218,39 @@ class StagedTables:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# ----------------------------------------------------------------------------------------------------
+# a re-fetch never replaces a good stored response with a failure
+# ----------------------------------------------------------------------------------------------------
+
+_FLAG = {"boxscore": "hasBoxscore", "play_by_play": "hasPlayByPlay", "shift_chart": "hasShiftChart"}
+
+
+def games_to_protect(day: DayFetch) -> list[int]:
+    """Games of a fetched day that lack a response (an API error, a chart not published now)."""
+    return [g.game_id for g in day.games if any(not g.has(e) for e in ENDPOINT_TABLES)]
+
+
+def keep_stored(day: DayFetch, ledger: dict[int, dict], stored: dict[tuple[str, int], dict]) -> list[str]:
+    """Put back, in a re-fetched day, every response bronze already held whole and the re-fetch lost.
+
+    Why: the daily lookback and the retries re-fetch whole dates, and a date is replaced as a unit. A 503
+    or a timeout on one endpoint of a complete game would otherwise replace its good payload with an error
+    row and silently drop the game from silver and gold. `ledger` is the stored `bronze/games` row per game,
+    `stored` the stored response rows by (endpoint, gameId). Returns what was kept, for the run's log.
+    """
+    kept = []
+    for game in day.games:
+        old = ledger.get(game.game_id)
+        if old is None:
+            continue
+        for endpoint in ENDPOINT_TABLES:
+            row = stored.get((endpoint, game.game_id))
+            if game.has(endpoint) or not old.get(_FLAG[endpoint]) or row is None or row["httpStatus"] != 200:
+                continue
+            game.responses[endpoint] = RawResponse(row["endpoint"], row["request"], row["request"], 200,
+                                                   row["body"], row["fetchedAt"], row["attempts"], 0.0)
+            game.missing[:] = [m for m in game.missing if not m.startswith(endpoint)]
+            kept.append(f"{game.game_id}:{endpoint}")
+    return kept

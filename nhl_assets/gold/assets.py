@@ -260,8 +260,14 @@ def sog_model(context: AssetExecutionContext, warehouse: WarehouseResource):
            "holdoutFrom": trained.holdout_from, "trainRows": trained.train_rows, "holdoutRows": trained.holdout_rows,
            "metrics": json.dumps(metrics), "importances": json.dumps(trained.importances),
            "calibration": json.dumps(trained.calibration), "model": trained.dumps()}
-    write = wh.replace_all(MODEL, pa.Table.from_pylist([row], schema=MODEL_SCHEMA), run_id=context.run.run_id)
     ok, gain = trained.beats("last7")
+    previous = _read(wh, MODEL)
+    if ok or previous is None or previous.is_empty():
+        # the first model is kept even when it loses (there is nothing better), and its check says so
+        write = wh.replace_all(MODEL, pa.Table.from_pylist([row], schema=MODEL_SCHEMA), run_id=context.run.run_id)
+    else:
+        context.log.warning("the retrained model does not beat the last-7 baseline: the previous model stays in use")
+        write = None
     m, b = trained.evaluations["model"], trained.evaluations["last7"]
     yield AssetCheckResult(
         check_name="beats_last7_baseline", passed=ok, severity=AssetCheckSeverity.ERROR,
@@ -273,7 +279,7 @@ def sog_model(context: AssetExecutionContext, warehouse: WarehouseResource):
         "\n".join(f"| {k} | {v.mae:.4f} | {v.rmse:.4f} | {v.poisson_deviance:.4f} | {v.mean_predicted:.3f} | "
                   f"{v.mean_actual:.3f} |" for k, v in trained.evaluations.items())
     yield MaterializeResult(metadata={
-        **write.metadata(), "dagster/row_count": 1,
+        **(write.metadata() if write is not None else {"kept_previous_model": True}), "dagster/row_count": 1,
         "metrics": MetadataValue.md(table), "metrics_json": MetadataValue.json(metrics),
         "feature_importances": MetadataValue.json(trained.importances),
         "calibration": MetadataValue.json(trained.calibration),

@@ -56,7 +56,8 @@ def succeeded_chunks(instance: DagsterInstance, bid: str) -> set[str]:
 
 
 def run_backfill(window: DateWindow, layers: set[str], *, chunk_days: int, instance: DagsterInstance, defs=None,
-                 run_config: dict | None = None, console: Console | None = None) -> BackfillReport:
+                 run_config: dict | None = None, console: Console | None = None,
+                 force: bool = False) -> BackfillReport:
     from nhl_assets.definitions import build_definitions
     from nhl_assets.runs import QUIET, run_gold
 
@@ -66,7 +67,7 @@ def run_backfill(window: DateWindow, layers: set[str], *, chunk_days: int, insta
     report = BackfillReport(bid, window.chunks(chunk_days))
     started = time.monotonic()
     job_name = job_for(layers)
-    done_before = succeeded_chunks(instance, bid)
+    done_before = set() if force else succeeded_chunks(instance, bid)
     if job_name:
         job = defs.resolve_job_def(job_name)
         config = {**QUIET, **(run_config or {})} if job_name != "nhl_silver_replay" else QUIET
@@ -129,6 +130,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     window = DateWindow.of(args.start, args.end)
     instance = DagsterInstance.get()
     report = run_backfill(window, layers, chunk_days=args.chunk_days, instance=instance, console=console,
+                          force=args.force,
                           run_config={"resources": {"nhl_api": {"config": {"rate_per_second": args.rate}}}}
                           if args.rate is not None else None)
     print_report(console, report, Warehouse(settings.warehouse_root()))
@@ -144,5 +146,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", default="bronze,silver,gold", help="subset of bronze,silver,gold")
     p.add_argument("--chunk-days", type=int, default=30, help="game dates per run (one run = one chunk)")
     p.add_argument("--rate", type=float, default=None, help="client-side requests/s (default: the resource's)")
+    p.add_argument("--force", action="store_true",
+                   help="run every chunk again, even those an earlier run of this backfill completed (for example "
+                        "after a restore replaced their data)")
     p.add_argument("--warehouse", help="warehouse root (default $NHL_WAREHOUSE or ./warehouse)")
     p.set_defaults(func=cmd_backfill)

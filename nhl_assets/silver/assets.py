@@ -129,9 +129,14 @@ def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResour
                       dict(built.quarantine.group_by("reason").len().sort("len", descending=True)
                            .head(20).iter_rows()) if built.quarantine.height else {})})
     mism = built.mismatches
+    parsed_games = built.frames[sb.PLAYERS].get_column("gameId").n_unique() if built.frames[sb.PLAYERS].height else 0
+    unreconciled = parsed_games - built.reconciliation["games"]
     yield AssetCheckResult(
-        asset_key=table_key(sb.PLAYERS), check_name="boxscore_reconciliation", passed=mism.height == 0,
-        metadata={**built.reconciliation, "mismatches": mism.height,
+        asset_key=table_key(sb.PLAYERS), check_name="boxscore_reconciliation",
+        passed=mism.height == 0 and unreconciled == 0,
+        # a game without an official boxscore to compare is a warning (re-requested); a mismatch an error
+        severity=AssetCheckSeverity.ERROR if mism.height else AssetCheckSeverity.WARN,
+        metadata={**built.reconciliation, "mismatches": mism.height, "games_without_boxscore": unreconciled,
                   "first_mismatches": MetadataValue.json(mism.head(50).to_dicts() if mism.height else [])})
 
     common = {"games": built.games, "games_with_shift_data": built.games_with_shift_data,

@@ -159,7 +159,7 @@ class _CountingReader:
             if self._window is not None and self._date_column is not None and batch.num_rows:
                 col = batch.column(self._date_column)
                 lo, hi = pc.min(col).as_py(), pc.max(col).as_py()
-                if lo is None or hi is None or lo < self._window.start or hi > self._window.end:
+                if col.null_count or lo is None or hi is None or lo < self._window.start or hi > self._window.end:
                     # Raised inside delta-rs's consumer, which wraps it; kept so the caller re-raises it.
                     self.error = RowsOutsideWindow(
                         f"{self._table}: rows dated {lo}..{hi} (or null) fall outside the window "
@@ -459,6 +459,12 @@ class Warehouse:
         dt = self.open(table)
         if dt is None:
             raise TableMissing(table)
+        protected = _interval_hours(dt.metadata().configuration.get("delta.deletedFileRetentionDuration"))
+        if protected is not None and retention_hours < protected:
+            raise RetentionTooShort(
+                f"refusing to vacuum {table} with a retention of {retention_hours} h: the table protects "
+                f"{protected:g} h of deleted files (delta.deletedFileRetentionDuration); change that property "
+                "with a migration to vacuum more")
         return dt.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=True,
                          commit_properties=CommitProperties(custom_metadata={"nhl_assets.operation": "vacuum"}))
 
@@ -469,6 +475,17 @@ class Warehouse:
             raise TableMissing(table)
         reader = dt.load_cdf(starting_version=since_version, ending_version=until_version)
         return pa.RecordBatchReader.from_stream(reader).read_all()  # delta-rs hands out an arro3 reader
+
+
+def _interval_hours(value: str | None) -> float | None:
+    """'interval 7 days' -> 168.0 (Delta's interval table properties)."""
+    if not value:
+        return None
+    parts = value.replace("interval", "").split()
+    if len(parts) != 2:
+        return None
+    n, unit = float(parts[0]), parts[1].rstrip("s").lower()
+    return n * {"week": 168, "day": 24, "hour": 1, "minute": 1 / 60, "second": 1 / 3600}.get(unit, float("nan"))
 
 
 def _int_metric(metrics: Mapping[str, Any], *names: str) -> int | None:
