@@ -127,6 +127,7 @@ def bronze_nhl_api(context: AssetExecutionContext, nhl_api: NHLApiResource, ware
                                            run_id=run_id, description=bt.DESCRIPTIONS[table])
                   for table in bt.BRONZE_TABLES}
         data_versions = {t: versions.data_version(staged.reader(t).read_all()) for t in bt.BRONZE_TABLES}
+        data_versions[bt.SCHEDULE] = versions.data_version(bt.schedule_content(staged.reader(bt.SCHEDULE).read_all()))
     wall = round(time.monotonic() - started, 3)
     common = {
         "days": len(window),

@@ -8,6 +8,7 @@ and re-requested later instead of being silently treated as whole.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterable
@@ -254,3 +255,30 @@ def keep_stored(day: DayFetch, ledger: dict[int, dict], stored: dict[tuple[str, 
             game.missing[:] = [m for m in game.missing if not m.startswith(endpoint)]
             kept.append(f"{game.game_id}:{endpoint}")
     return kept
+
+
+def schedule_content(schedule_rows: pa.Table) -> pa.Table:
+    """What a stored schedule response says about *its own* date: that date's game objects.
+
+    Why: `/v1/schedule/{date}` answers with the whole week, so its body (and sha256) changes every time a
+    later day's game is played. Silver only reads the date's own games; hashing this instead of the body
+    keeps an unchanged date's data version unchanged, so a lookback re-fetch does not re-run silver.
+    """
+    import orjson
+
+    rows = []
+    for r in schedule_rows.select(["gameDate", "httpStatus", "body"]).to_pylist():
+        try:
+            week = orjson.loads(r["body"]).get("gameWeek") or []
+        except (orjson.JSONDecodeError, AttributeError):
+            week = None
+        if week is None:  # not a schedule: its bytes are its content
+            rows.append({"gameDate": r["gameDate"], "game": f"{r['httpStatus']}:{hashlib.sha256(r['body']).hexdigest()}"})
+            continue
+        for day in week:
+            if day.get("date") != r["gameDate"].isoformat():
+                continue
+            for g in day.get("games") or []:  # the whole game object: whatever silver reads of it is in here
+                rows.append({"gameDate": r["gameDate"], "game": orjson.dumps(g, option=orjson.OPT_SORT_KEYS).decode()})
+        rows.append({"gameDate": r["gameDate"], "game": f"status:{r['httpStatus']}"})
+    return pa.Table.from_pylist(rows, schema=pa.schema([("gameDate", pa.date32()), ("game", pa.string())]))
