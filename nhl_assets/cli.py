@@ -34,10 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     from nhl_assets.simulator import cli as simulator_cli
 
     simulator_cli.register(subparsers)
-    from nhl_assets.ops import backfill, commands
+    from nhl_assets.ops import backfill, commands, maintain
 
     commands.register(subparsers)
     backfill.register(subparsers)
+    maintain.register(subparsers)
     return parser
 
 

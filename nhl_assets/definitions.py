@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job
 
+from nhl_assets.automation.maintenance import maintenance_job, nhl_weekly_maintenance
 from nhl_assets.automation.sensors import AutomationConfig, build_sensor, nhl_daily_fallback
 from nhl_assets.bronze.assets import bronze_nhl_api
 from nhl_assets.gold.assets import gold_game_features, gold_sog_predictions, skater_season_stats_asset, sog_model
@@ -72,9 +73,9 @@ def build_definitions() -> Definitions:
     jobs = [partitioned_job, bronze_job, silver_replay_job, refresh_job, *gold_jobs]
     return Definitions(
         assets=[*PARTITIONED_ASSETS, *REFRESH_ASSETS, *GOLD_ASSETS],
-        jobs=jobs,
+        jobs=[*jobs, maintenance_job({**_B, **_S, **_G})],  # maintenance rewrites files of every layer
         sensors=[build_sensor(jobs)],
-        schedules=[nhl_daily_fallback],
+        schedules=[nhl_daily_fallback, nhl_weekly_maintenance],
         resources={"nhl_api": NHLApiResource(), "warehouse": WarehouseResource(), "automation": AutomationConfig()},
     )
 

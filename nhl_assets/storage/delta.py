@@ -83,6 +83,13 @@ MIN_RETENTION_HOURS = 24
 #: Attempts of one commit when a concurrent writer wins the race (delta-rs raises CommitFailedError).
 COMMIT_ATTEMPTS = 6
 
+
+def commit_retrying(attempts: int = COMMIT_ATTEMPTS) -> Retrying:
+    """Retry policy of a commit that may lose the race for the next log version to another writer."""
+    return Retrying(retry=retry_if_exception_type(CommitFailedError), stop=stop_after_attempt(attempts),
+                    wait=wait_random_exponential(multiplier=0.2, max=5), reraise=True)
+
+
 Data = pa.Table | pa.RecordBatchReader | Callable[[], pa.Table | pa.RecordBatchReader]
 
 
@@ -452,6 +459,15 @@ class Warehouse:
         Refuses a retention below `MIN_RETENTION_HOURS`, and never shortens the table's own
         `delta.deletedFileRetentionDuration` check: time travel always covers the window.
         """
+        dt = self.check_vacuum_retention(table, retention_hours)
+        return dt.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=True,
+                         commit_properties=CommitProperties(custom_metadata={"nhl_assets.operation": "vacuum"}))
+
+    def check_vacuum_retention(self, table: str, retention_hours: int) -> DeltaTable:
+        """The table, if a vacuum of it with `retention_hours` is allowed; else `RetentionTooShort`.
+
+        Separate from `vacuum` so a multi-table operation (maintenance) can refuse before changing anything.
+        """
         if retention_hours < MIN_RETENTION_HOURS:
             raise RetentionTooShort(
                 f"refusing to vacuum {table} with a retention of {retention_hours} h: the floor is "
@@ -465,8 +481,7 @@ class Warehouse:
                 f"refusing to vacuum {table} with a retention of {retention_hours} h: the table protects "
                 f"{protected:g} h of deleted files (delta.deletedFileRetentionDuration); change that property "
                 "with a migration to vacuum more")
-        return dt.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=True,
-                         commit_properties=CommitProperties(custom_metadata={"nhl_assets.operation": "vacuum"}))
+        return dt
 
     def changes(self, table: str, since_version: int, until_version: int | None = None) -> pa.Table:
         """The change data feed: rows inserted/deleted/updated per version (`_change_type`, `_commit_version`)."""
