@@ -111,6 +111,9 @@ def _comparable(wh: Warehouse, table: str) -> tuple:
                         "p4Plus", "inSample", "modelTrainedThrough") if c in frame.columns]
     if table == "bronze/schedule":  # a week payload: later days' states depend on when it was fetched
         drop += ["sha256", "bodyBytes", "body"]
+    if table == "gold/sog_predictions":  # live history also keeps forecasts of players who then did not play
+        feats = pl.from_arrow(wh.read_arrow("gold/player_game_features")).select("gameId", "playerId")
+        frame = frame.join(feats, on=["gameId", "playerId"], how="semi")
     frame = frame.drop(drop)
     return frame.height, sorted(frame.select(sorted(frame.columns)).hash_rows(seed=0).to_list())
 

@@ -140,6 +140,13 @@ def test_a_pre_game_prediction_is_kept_once_the_game_is_played(silver):
     assert kept.get_column("expectedShots").equals(before.get_column("expectedShots"))
     assert kept.get_column("actualShots").equals(day.get_column("shotsOnGoal"))
     assert (kept.get_column("p1Plus") >= kept.get_column("p2Plus")).all()
+    # a player predicted before the game who did not play keeps his forecast on record, without an actual
+    scratched = later.get_column("playerId")[0]
+    kept = tm.carry_over(later.filter(pl.col("playerId") != scratched), before)
+    row = kept.filter(pl.col("playerId") == scratched)
+    assert kept.height == before.height and row.get_column("actualShots").to_list() == [None]
+    assert row.get_column("expectedShots").to_list() == before.filter(pl.col("playerId") == scratched) \
+        .get_column("expectedShots").to_list()
 
 
 @pytest.mark.slow
@@ -163,9 +170,12 @@ def test_the_whole_graph_predicts_the_upcoming_games_and_keeps_them(sim_server, 
     sim_server.set_clock(datetime(2023, 10, 27, 15, 0, tzinfo=timezone.utc))
     run_pipeline(defs, DateWindow.of("2023-10-25", "2023-10-26"), instance, run_config=FAST_API)
     day = pl.from_arrow(wh.read_arrow("gold/sog_predictions")).filter(pl.col("gameDate") == date(2023, 10, 25))
-    assert day.get_column("actualShots").is_not_null().all()
     both = day.join(pre, on=["gameId", "playerId"], suffix="_pre")
-    assert both.height > 0.8 * pre.height  # the expected lineups were mostly right
+    assert both.height == pre.height  # every pre-game forecast is still on record
+    played = both.filter(pl.col("actualShots").is_not_null())
+    assert played.height > 0.8 * pre.height  # the expected lineups were mostly right; the rest did not play
+    feats = pl.from_arrow(wh.read_arrow("gold/player_game_features")).filter(pl.col("gameDate") == date(2023, 10, 25))
+    assert day.filter(pl.col("actualShots").is_not_null()).height == feats.height
     assert both.get_column("expectedShots").equals(both.get_column("expectedShots_pre"))
     assert not both.get_column("inSample").any()
     models = Warehouse(os.environ["NHL_WAREHOUSE"]).history("gold/sog_model")

@@ -308,7 +308,8 @@ def sog_model(context: AssetExecutionContext, warehouse: WarehouseResource):
     partitions_def=gold_game_date_partitions(), backfill_policy=BackfillPolicy.single_run(),
     check_specs=[AssetCheckSpec("unique_key", asset=key(PREDICTIONS), description="(gameId, playerId) is unique."),
                  AssetCheckSpec("one_per_feature_row", asset=key(PREDICTIONS),
-                                description="Exactly one prediction per feature row of the window.")],
+                                description="Exactly one prediction per feature row of the window (plus the kept "
+                                            "pre-game predictions of players who then did not play).")],
 )
 def gold_sog_predictions(context: AssetExecutionContext, warehouse: WarehouseResource):
     window = DateWindow.from_key_range(context.partition_key_range)
@@ -327,8 +328,11 @@ def gold_sog_predictions(context: AssetExecutionContext, warehouse: WarehouseRes
     dups = _unique(out, ["gameId", "playerId"])
     yield AssetCheckResult(asset_key=key(PREDICTIONS), check_name="unique_key", passed=dups == 0,
                            metadata={"duplicate_keys": dups})
-    yield AssetCheckResult(asset_key=key(PREDICTIONS), check_name="one_per_feature_row", passed=out.height == features.height,
-                           metadata={"predictions": out.height, "feature_rows": features.height})
+    matched = out.join(features.select("gameId", "playerId"), on=["gameId", "playerId"], how="semi").height
+    yield AssetCheckResult(asset_key=key(PREDICTIONS), check_name="one_per_feature_row",
+                           passed=matched == features.height,
+                           metadata={"predictions": out.height, "feature_rows": features.height,
+                                     "kept_pregame_predictions_without_feature_row": out.height - matched})
     played = out.filter(pl.col("actualShots").is_not_null())
     yield MaterializeResult(asset_key=key(PREDICTIONS), metadata={
         **write.metadata(), "dagster/row_count": out.height,

@@ -206,8 +206,14 @@ def carry_over(new: pl.DataFrame, existing: pl.DataFrame | None) -> pl.DataFrame
                  "modelTrainedThrough", "predictedAt"]
     kept = existing.filter(~pl.col("inSample")).select("gameId", "playerId", *keep_cols)
     merged = new.join(kept, on=["gameId", "playerId"], how="left", suffix="_kept")
-    return merged.with_columns(
+    merged = merged.with_columns(
         [pl.coalesce(f"{c}_kept", c).alias(c) for c in keep_cols]).select(list(PREDICTION_SCHEMA))
+    # a player predicted before the game who then did not play (scratched, game postponed): his forecast
+    # stays on record, with no actual value, instead of vanishing with his feature row
+    gone = existing.filter(~pl.col("inSample")).join(new.select("gameId", "playerId"), on=["gameId", "playerId"],
+                                                     how="anti").with_columns(pl.lit(None, dtype=pl.Int64)
+                                                                               .alias("actualShots"))
+    return pl.concat([merged, gone.select(list(PREDICTION_SCHEMA)).cast(PREDICTION_SCHEMA)])
 
 
 def png_markdown(png: bytes, alt: str) -> str:
