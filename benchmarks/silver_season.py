@@ -25,43 +25,22 @@ SEASONS = {2023: ("2023-10-10", "2024-06-30"), 2024: ("2024-10-04", "2025-06-30"
 
 
 def write_bronze(root: str, start: str, end: str, seed: int) -> int:
-    import orjson
-
     from nhl_assets.bronze import tables as bt
     from nhl_assets.ops.migrate import ensure_current
     from nhl_assets.partitions import DateWindow
+    from nhl_assets.simulator.history import simulated_day
     from nhl_assets.simulator.league import LeagueConfig, SimulatedLeague
-    from nhl_assets.source.client import RawResponse
-    from nhl_assets.source.games import DayFetch, GameFetch
     from nhl_assets.storage.delta import Warehouse
 
     league = SimulatedLeague(LeagueConfig(seed=seed))
     window = DateWindow.of(start, end)
     now = datetime.now(timezone.utc)
-
-    def raw(endpoint: str, request: str, payload: dict) -> RawResponse:
-        return RawResponse(endpoint, request, "http://sim" + request, 200, orjson.dumps(payload), now, 1, 0.0)
-
     games = 0
     with bt.StagedTables() as staged:
         for day in window.days():
-            fetched = []
-            for g in league.games_on(day):
-                if g.game_type not in (2, 3):
-                    continue
-                gf = GameFetch(g.id, day, g.season, g.game_type, "OFF", "OK", g.home_abbrev, g.away_abbrev, None)
-                gf.responses = {
-                    "boxscore": raw("/v1/gamecenter/{gameId}/boxscore", f"/v1/gamecenter/{g.id}/boxscore",
-                                    league.boxscore_payload(g.id)),
-                    "play_by_play": raw("/v1/gamecenter/{gameId}/play-by-play",
-                                        f"/v1/gamecenter/{g.id}/play-by-play", league.play_by_play_payload(g.id)),
-                    "shift_chart": raw("/stats/rest/en/shiftcharts", f"/stats/rest/en/shiftcharts?gameId={g.id}",
-                                       league.shiftcharts_payload(g.id)),
-                }
-                fetched.append(gf)
-            games += len(fetched)
-            sched = raw("/v1/schedule/{date}", f"/v1/schedule/{day}", league.schedule_payload(day))
-            staged.append(bt.day_rows(DayFetch(day, sched, fetched), run_id="benchmark"))
+            fetched = simulated_day(league, day, now)
+            games += len(fetched.games)
+            staged.append(bt.day_rows(fetched, run_id="benchmark"))
         wh = Warehouse(root)
         ensure_current(wh)  # a new warehouse: every migration (the tables are created by migrations)
         for table in bt.BRONZE_TABLES:
