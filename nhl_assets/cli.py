@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.register(subparsers)
     backfill.register(subparsers)
+    from nhl_assets.ops import import_raw
+
+    import_raw.register(subparsers)
     maintain.register(subparsers)
     return parser
 

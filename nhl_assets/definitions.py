@@ -6,7 +6,7 @@ from dagster import AssetSelection, Definitions, define_asset_job
 
 from nhl_assets.automation.maintenance import maintenance_job, nhl_weekly_maintenance
 from nhl_assets.automation.sensors import AutomationConfig, build_sensor, nhl_daily_fallback
-from nhl_assets.bronze.assets import bronze_nhl_api
+from nhl_assets.bronze.assets import IMPORT_JOB, bronze_nhl_api
 from nhl_assets.gold.assets import gold_game_features, gold_sog_predictions, skater_season_stats_asset, sog_model
 from nhl_assets.gold.upcoming import upcoming_schedule
 from nhl_assets.resources import NHLApiResource, WarehouseResource
@@ -48,6 +48,11 @@ def build_definitions() -> Definitions:
     bronze_job = define_asset_job(
         BRONZE_JOB, selection=AssetSelection.assets(bronze_nhl_api),
         description="Fetch game dates into bronze (the sensor's first step).", tags=_B)
+    import_job = define_asset_job(
+        IMPORT_JOB, selection=AssetSelection.assets(bronze_nhl_api),
+        description="Import saved NHL API responses from a folder into bronze for the selected game dates, no "
+                    "API calls (launchpad: ops.bronze_nhl_api.config.import_dir; or `nhl-assets import-raw DIR`, "
+                    "which picks the dates).", tags=_B)
     silver_replay_job = define_asset_job(
         SILVER_REPLAY_JOB,
         selection=AssetSelection.assets(silver_game_stats),
@@ -70,7 +75,7 @@ def build_definitions() -> Definitions:
                          description="Shots-on-goal predictions for game dates (upcoming week included).",
                          tags=_G),
     ]
-    jobs = [partitioned_job, bronze_job, silver_replay_job, refresh_job, *gold_jobs]
+    jobs = [partitioned_job, bronze_job, import_job, silver_replay_job, refresh_job, *gold_jobs]
     return Definitions(
         assets=[*PARTITIONED_ASSETS, *REFRESH_ASSETS, *GOLD_ASSETS],
         jobs=[*jobs, maintenance_job({**_B, **_S, **_G})],  # maintenance rewrites files of every layer

@@ -51,8 +51,8 @@ from nhl_assets.resources import NHLApiResource, WarehouseResource
 from nhl_assets.source.client import NHLSourceError
 
 BRONZE_JOB = "nhl_bronze"
-JOBS = ("nhl_bronze", "nhl_partitions", "nhl_silver_replay", "nhl_refresh", "nhl_gold_features", "nhl_model",
-        "nhl_predictions")
+JOBS = ("nhl_bronze", "nhl_partitions", "nhl_import_raw", "nhl_silver_replay", "nhl_refresh", "nhl_gold_features",
+        "nhl_model", "nhl_predictions")
 IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
              DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 SILVER_KEY = AssetKey(["silver", "player_game_stats"])

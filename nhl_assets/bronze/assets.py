@@ -4,11 +4,17 @@ One multi-asset fetches a window once and writes the five bronze tables; each ta
 exactly the window's rows in one commit (see `nhl_assets.storage.delta`). The schedules of the whole
 window are fetched before anything else, so a day whose schedule cannot be fetched fails the run
 before any table is touched.
+
+The same asset imports saved API responses (`import_dir` in its run config; job `nhl_import_raw`,
+`nhl-assets import-raw DIR`): an import is a bronze materialization of the files' dates like any
+other, so lineage, data versions (silver goes stale only where bronze changed) and the sensor see it.
 """
 
 
 import time
 from collections import Counter
+from datetime import date
+from typing import Optional
 
 from dagster import (
     AssetCheckResult,
@@ -18,7 +24,9 @@ from dagster import (
     AssetKey,
     AssetSpec,
     BackfillPolicy,
+    Config,
     DataVersion,
+    Failure,
     MaterializeResult,
     MetadataValue,
     TableColumn,
@@ -26,7 +34,10 @@ from dagster import (
     multi_asset,
 )
 
-from nhl_assets import versions
+from pydantic import Field
+
+from nhl_assets import settings, versions
+from nhl_assets.bronze import importer
 from nhl_assets.bronze import tables as bt
 from nhl_assets.partitions import DateWindow, game_date_partitions
 from nhl_assets.resources import NHLApiResource, WarehouseResource
@@ -35,6 +46,8 @@ from nhl_assets.source.games import fetch_days
 #: Bump when the fetch or the bronze row layout changes (shown in the UI as the assets' code version).
 BRONZE_CODE_VERSION = "1"
 OWNERS = ["team:data-platform"]
+#: The job that imports saved responses into bronze (the asset refuses to call the API under it).
+IMPORT_JOB = "nhl_import_raw"
 
 
 def table_key(table: str) -> AssetKey:
@@ -86,6 +99,97 @@ def _keep_stored(wh, day) -> list[str]:
     return bt.keep_stored(day, ledger, stored)
 
 
+class BronzeRunConfig(Config):
+    """Where a bronze run takes its responses from (launchpad: `ops: bronze_nhl_api: config:`)."""
+
+    import_dir: Optional[str] = Field(
+        default=None,
+        description="A folder of saved NHL API responses (play-by-play, boxscores, shift charts, schedules; any "
+                    "names, nested, .json or .json.gz). When set, the run imports the files dated in its "
+                    "partition range instead of calling the API, merging them into the stored rows of those "
+                    "dates (source `import`). An absolute path, as the code server sees it.")
+
+
+class _Tally:
+    """Per-run bookkeeping over the staged rows: counts, ids per table (duplicates check), incomplete games."""
+
+    def __init__(self) -> None:
+        self.stats = bt.DayStats()
+        self.seen: dict[str, list[int]] = {t: [] for t in (bt.GAMES, *bt.ENDPOINT_TABLES.values())}
+        self.incomplete: dict[str, list[str]] = {}
+
+    def add(self, day, rows: dict[str, list[dict]]) -> None:
+        for table, ids in self.seen.items():
+            ids.extend(r["gameId"] for r in rows[table])
+        self.incomplete.update({str(r["gameId"]): r["missing"] for r in rows[bt.GAMES] if not r["isComplete"]})
+        self.stats.add(day, rows)
+
+
+def _stage_api(context: AssetExecutionContext, nhl_api: NHLApiResource, wh, window: DateWindow,
+               staged: bt.StagedTables, tally: _Tally) -> dict:
+    """Fetch the window from the NHL API into `staged`; returns the run's API counters."""
+    context.log.info(f"bronze: fetching {len(window)} day(s) {window}")
+    with nhl_api.open() as source:
+        for i, day in enumerate(fetch_days(source, window.days()), start=1):
+            kept = _keep_stored(wh, day)
+            if kept:
+                context.log.warning(f"bronze: {day.day}: re-fetch failed for {len(kept)} response(s) bronze "
+                                    f"already held whole; kept the stored ones: {kept[:10]}")
+            rows = bt.day_rows(day, context.run.run_id)
+            staged.append(rows)
+            tally.add(day.day, rows)
+            if i % 30 == 0 or i == len(window):
+                context.log.info(f"bronze: {i}/{len(window)} days fetched, {tally.stats.games} games, "
+                                 f"{source.stats.calls} API calls")
+        api = source.stats.snapshot()
+    return {"api_calls": api["calls"], "retries": api["retries"], "failed_requests": api["failures"]}
+
+
+def _stage_import(context: AssetExecutionContext, wh, window: DateWindow, import_dir: str,
+                  staged: bt.StagedTables, tally: _Tally) -> tuple[dict, dict]:
+    """Merge the saved responses of `import_dir` dated in the window into the stored rows (zero API calls).
+
+    The window is replaced as a unit, so every stored row of its dates is read and written back: the
+    imported ones replace the same (gameId, endpoint) rows, nothing else changes (`importer.merge_day`).
+    Returns the metadata of every table and the extra metadata of `bronze/games` (the skipped files).
+    """
+    plan = importer.scan(import_dir, known_dates=importer.known_game_dates(wh), first=settings.start_date(),
+                         last=date.fromisoformat(game_date_partitions().get_last_partition_key()))
+    outside = [d for d in plan.dates if d not in window]
+    if outside:
+        context.log.warning(f"import: {len(outside)} date(s) of {import_dir} lie outside this run's window {window}"
+                            f" and are not imported by it; the folder spans {plan.dates[0]}...{plan.dates[-1]}")
+    for skip in plan.skipped:
+        context.log.warning(f"import: skipped {skip.path}: {skip.reason}")
+    context.log.info(f"import: {plan.files_found} file(s) in {plan.root}, {len(plan.dates) - len(outside)} date(s) "
+                     f"in {window}; merging into the stored rows")
+    imported: dict[int, bool] = {}
+    for chunk in window.chunks(7):  # bounded memory: a week of stored bodies at a time
+        stored = importer.read_stored(wh, chunk)
+        for day in chunk.days():
+            held = stored.get(day, importer.StoredDay())
+            if day in plan.days:
+                merged = importer.merge_day(day, plan.days[day], held, context.run.run_id)
+                rows = merged.rows
+                imported.update(merged.imported_games)
+            else:
+                rows = held.rows()
+            staged.append(rows)
+            tally.add(day, rows)
+    files = plan.imported_files([d for d in plan.dates if d in window])
+    return {
+        "api_calls": 0,
+        "import_dir": str(plan.root),
+        "files_found": plan.files_found,
+        "files_imported": len(files),
+        "files_superseded": len(plan.superseded),
+        "files_skipped": len(plan.skipped),
+        "imported_games": len(imported),
+        "imported_games_complete": sum(imported.values()),
+        "imported_games_incomplete": len(imported) - sum(imported.values()),
+    }, {"skipped_files": MetadataValue.json([{"path": s.path, "reason": s.reason} for s in plan.skipped[:200]])}
+
+
 @multi_asset(
     name="bronze_nhl_api",
     specs=[_spec(t) for t in bt.BRONZE_TABLES],
@@ -94,33 +198,25 @@ def _keep_stored(wh, day) -> list[str]:
     backfill_policy=BackfillPolicy.single_run(),
     can_subset=False,
 )
-def bronze_nhl_api(context: AssetExecutionContext, nhl_api: NHLApiResource, warehouse: WarehouseResource):
+def bronze_nhl_api(context: AssetExecutionContext, config: BronzeRunConfig, nhl_api: NHLApiResource,
+                   warehouse: WarehouseResource):
     """Fetch the window's schedules, then each regular-season/playoff game's boxscore, play-by-play and
-    shift chart, and replace the window in every bronze table."""
+    shift chart, and replace the window in every bronze table; or, with `import_dir`, import saved
+    responses of the window's dates instead of calling the API."""
     started = time.monotonic()
     window = DateWindow.from_key_range(context.partition_key_range)
     wh = warehouse.get()
-    stats = bt.DayStats()
+    tally = _Tally()
     run_id = context.run.run_id
-    seen: dict[str, list[int]] = {t: [] for t in (bt.GAMES, *bt.ENDPOINT_TABLES.values())}
-    incomplete: dict[str, list[str]] = {}
-    context.log.info(f"bronze: fetching {len(window)} day(s) {window}")
-    with nhl_api.open() as source, bt.StagedTables() as staged:
-        for i, day in enumerate(fetch_days(source, window.days()), start=1):
-            kept = _keep_stored(wh, day)
-            if kept:
-                context.log.warning(f"bronze: {day.day}: re-fetch failed for {len(kept)} response(s) bronze "
-                                    f"already held whole; kept the stored ones: {kept[:10]}")
-            rows = bt.day_rows(day, run_id)
-            for table, ids in seen.items():
-                ids.extend(r["gameId"] for r in rows[table])
-            incomplete.update({str(r["gameId"]): r["missing"] for r in rows[bt.GAMES] if not r["isComplete"]})
-            staged.append(rows)
-            stats.add(day)
-            if i % 30 == 0 or i == len(window):
-                context.log.info(f"bronze: {i}/{len(window)} days fetched, {stats.games} games, "
-                                 f"{source.stats.calls} API calls")
-        api = source.stats.snapshot()
+    if context.run.job_name == IMPORT_JOB and not config.import_dir:
+        raise Failure(f"{IMPORT_JOB} imports saved responses: set ops.bronze_nhl_api.config.import_dir to their "
+                      "folder (the API is fetched by nhl_bronze / nhl_partitions)")
+    with bt.StagedTables() as staged:
+        ledger_md: dict = {}  # only on bronze/games: a range run copies metadata into every partition's event
+        if config.import_dir:
+            source_md, ledger_md = _stage_import(context, wh, window, config.import_dir, staged, tally)
+        else:
+            source_md = _stage_api(context, nhl_api, wh, window, staged, tally)
         # a factory, not a reader: a commit lost to a concurrent backfill is retried with the same rows
         writes = {table: wh.replace_window(table, lambda t=table: staged.reader(t), window,
                                            partition_by=bt.PARTITION_BY,
@@ -128,6 +224,7 @@ def bronze_nhl_api(context: AssetExecutionContext, nhl_api: NHLApiResource, ware
                   for table in bt.BRONZE_TABLES}
         data_versions = {t: versions.data_version(staged.reader(t).read_all()) for t in bt.BRONZE_TABLES}
         data_versions[bt.SCHEDULE] = versions.data_version(bt.schedule_content(staged.reader(bt.SCHEDULE).read_all()))
+    stats, incomplete = tally.stats, tally.incomplete
     wall = round(time.monotonic() - started, 3)
     common = {
         "days": len(window),
@@ -137,15 +234,13 @@ def bronze_nhl_api(context: AssetExecutionContext, nhl_api: NHLApiResource, ware
         "incomplete_days": MetadataValue.json(stats.incomplete_days or []),
         "responses": stats.responses,
         "bytes": stats.bytes,
-        "api_calls": api["calls"],
-        "retries": api["retries"],
-        "failed_requests": api["failures"],
+        **source_md,
         "wall_time_s": wall,
     }
     if stats.incomplete_games:
         context.log.warning(f"bronze: {stats.incomplete_games} incomplete game(s) recorded in bronze/games; "
                             f"days {stats.incomplete_days} will be re-requested")
-    duplicates = {t: sorted(i for i, n in Counter(ids).items() if n > 1) for t, ids in seen.items()}
+    duplicates = {t: sorted(i for i, n in Counter(ids).items() if n > 1) for t, ids in tally.seen.items()}
     duplicates = {t: d for t, d in duplicates.items() if d}
     yield AssetCheckResult(asset_key=GAMES_KEY, check_name="unique_game_keys", passed=not duplicates,
                            metadata={"duplicates": MetadataValue.json(duplicates)})
@@ -157,7 +252,7 @@ def bronze_nhl_api(context: AssetExecutionContext, nhl_api: NHLApiResource, ware
         yield MaterializeResult(
             asset_key=table_key(table),
             data_version=DataVersion(data_versions[table]),
-            metadata={**common, **write.metadata(),
+            metadata={**common, **(ledger_md if table == bt.GAMES else {}), **write.metadata(),
                       "dagster/uri": MetadataValue.path(write.uri),
                       "dagster/row_count": write.rows_written},
         )

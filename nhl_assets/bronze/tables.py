@@ -13,7 +13,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -137,12 +137,13 @@ def _game_row(game: GameFetch, run_id: str | None, checked_at: datetime) -> dict
 
 
 def day_rows(day: DayFetch, run_id: str | None, source: str = "api") -> dict[str, list[dict]]:
-    """Rows of every bronze table for one fetched day."""
+    """Rows of every bronze table for one fetched day (no schedule row when `day.schedule` is None)."""
     checked_at = datetime.now(timezone.utc)
     rows: dict[str, list[dict]] = {table: [] for table in BRONZE_TABLES}
-    sched = _response_row(day.schedule, day.day, run_id, source)
-    sched["numberOfGames"] = len(day.games)
-    rows[SCHEDULE].append(sched)
+    if day.schedule is not None:
+        sched = _response_row(day.schedule, day.day, run_id, source)
+        sched["numberOfGames"] = len(day.games)
+        rows[SCHEDULE].append(sched)
     for game in day.games:
         rows[GAMES].append(_game_row(game, run_id, checked_at))
         for endpoint, raw in sorted(game.responses.items()):
@@ -164,16 +165,19 @@ class DayStats:
     bytes: int = 0
     incomplete_days: list[str] | None = None
 
-    def add(self, day: DayFetch) -> None:
+    def add(self, day: date, rows: dict[str, list[dict]]) -> None:
+        """Count one day from its bronze rows (the same for fetched and imported days)."""
         self.days += 1
-        self.games += len(day.games)
-        self.complete_games += sum(1 for g in day.games if g.is_complete)
-        self.incomplete_games += sum(1 for g in day.games if not g.is_complete)
-        responses = [day.schedule] + [r for g in day.games for r in g.responses.values()]
+        ledger = rows[GAMES]
+        self.games += len(ledger)
+        complete = sum(1 for r in ledger if r["isComplete"])
+        self.complete_games += complete
+        self.incomplete_games += len(ledger) - complete
+        responses = [r for t in (SCHEDULE, *ENDPOINT_TABLES.values()) for r in rows[t]]
         self.responses += len(responses)
-        self.bytes += sum(len(r.body) for r in responses)
-        if not day.complete:
-            self.incomplete_days = (self.incomplete_days or []) + [day.day.isoformat()]
+        self.bytes += sum(r["bodyBytes"] for r in responses)
+        if complete < len(ledger):
+            self.incomplete_days = (self.incomplete_days or []) + [day.isoformat()]
 
 
 class StagedTables:

@@ -70,10 +70,14 @@ class GameFetch:
 
 @dataclass
 class DayFetch:
-    """A game date: its raw schedule response and its games (loaded types only)."""
+    """A game date: its raw schedule response and its games (loaded types only).
+
+    `schedule` is None only for a raw import without a schedule file covering the date: its games are known
+    from their own payloads, and no `bronze/schedule` row is written for it.
+    """
 
     day: date
-    schedule: RawResponse
+    schedule: RawResponse | None
     games: list[GameFetch]
     skipped_game_types: dict[int, int] = field(default_factory=dict)
 
@@ -141,7 +145,10 @@ def _fetch_endpoint(source: NHLSource, endpoint: str, game: GameFetch) -> tuple[
         return endpoint, exc
 
 
-def _record(game: GameFetch, endpoint: str, result: Fetched | NHLSourceError) -> None:
+def record_response(game: GameFetch, endpoint: str, result: Fetched | NHLSourceError) -> None:
+    """What one endpoint's answer means for the game: kept as its raw response, and what is still missing
+    (a failure, a boxscore/play-by-play not final, a shift chart not published). Shared by the API fetch and
+    the raw import (`nhl_assets.bronze.importer`) so both record completeness the same way."""
     if isinstance(result, NHLSourceError):
         if result.response is not None:
             game.responses[endpoint] = result.response
@@ -179,7 +186,7 @@ def fetch_days(source: NHLSource, days: Sequence[date], max_games_in_flight: int
             for game, futures in jobs:
                 for fut in futures:
                     endpoint, result = fut.result()
-                    _record(game, endpoint, result)
+                    record_response(game, endpoint, result)
                 in_flight -= 1
             return day_fetch
 
