@@ -11,8 +11,9 @@ each file by its **content**, never its name (people name them every which way):
   boxscore, an imported schedule listing the game, or the bronze ledger (`known_dates`);
 * schedule (`/v1/schedule/{date}`): a `gameWeek` list of dated days (a `/v1/score` page, which also has a
   `gameWeek`, is told apart by its `currentDate`). The API answers a date with the week starting there, so
-  one saved schedule is the schedule response of every date of its week: a folder of weekly files covers
-  every date. Where several files cover a date, the one requested for that very date wins, then the one
+  a saved schedule is the schedule response of the date it was requested for (its first day) and, for
+  the other days of its week, of those the folder holds games of: a folder of weekly files covers its
+  games' dates. Where several files cover a date, the one requested for that very date wins, then the one
   listing more final games of the date.
 
 Gzipped files are recognised by their magic bytes. A file that is not one of these responses, is not valid
@@ -350,15 +351,21 @@ def _listed_dates(schedules: list[SavedFile]) -> dict[int, date]:
 
 
 def _choose_schedules(plan: ImportPlan, schedules: list[SavedFile], first: date, last: date) -> None:
+    """Give each date its schedule response: a file answers the date it was requested for, and the other
+    days of its week only where the folder holds games of that day (so weekly saves cover their games'
+    dates, and a week file never creates bronze dates the folder has no games for)."""
+    game_days = set(plan.days)
     best: dict[date, tuple[tuple, SavedFile]] = {}
+    unusable = set()
     for f in schedules:
-        in_range = [wd for wd in f.ident.week if first <= wd.day <= last]
-        if not in_range:
-            week = f.ident.week
-            plan.skipped.append(Skip(f.rel, f"schedule of {week[0].day}..{week[-1].day}: outside the partitions "
-                                            f"{first}..{last}"))
+        days = [wd for wd in f.ident.week
+                if first <= wd.day <= last and (wd.day == f.ident.game_date or wd.day in game_days)]
+        if not days:
+            unusable.add(f.rel)
+            plan.skipped.append(Skip(f.rel, f"schedule requested for {f.ident.game_date}: outside the partitions "
+                                            f"{first}..{last}, and no imported game falls in its week"))
             continue
-        for wd in in_range:
+        for wd in days:
             rank = (wd.day == f.ident.game_date, wd.finals, f.ident.game_date, f.sha256)
             if wd.day not in best or rank > best[wd.day][0]:
                 best[wd.day] = (rank, f)
@@ -366,10 +373,9 @@ def _choose_schedules(plan: ImportPlan, schedules: list[SavedFile], first: date,
     for d, (_, f) in best.items():
         plan.days.setdefault(d, DayImport()).schedule = f
         used.add(f.rel)
-    for f in schedules:
-        if f.rel not in used and any(first <= wd.day <= last for wd in f.ident.week):
-            plan.superseded.append(Skip(f.rel, "every date of its week is answered by another schedule file "
-                                               "(one requested for that date, or listing more final games)"))
+    plan.superseded.extend(Skip(f.rel, "each date it answers is answered by another schedule file (one requested "
+                                       "for that date, or listing more final games)")
+                           for f in schedules if f.rel not in used | unusable)
 
 
 def _resolve_game_files(plan: ImportPlan, candidates: dict[tuple[str, int], list[SavedFile]],
