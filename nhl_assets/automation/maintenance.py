@@ -30,6 +30,7 @@ from pydantic import Field
 
 from nhl_assets import settings
 from nhl_assets.catalog import META_MIGRATIONS, META_OPERATIONS, TABLES
+from nhl_assets.ops.commands import _record_operation  # the ledger `restore` and `vacuum` write to
 from nhl_assets.resources import WarehouseResource
 from nhl_assets.storage.delta import DEFAULT_RETENTION_HOURS, Warehouse
 from nhl_assets.storage.maintenance import DEFAULT_TARGET_SIZE_MB, MIB, TableMaintenance, maintain_table
@@ -89,8 +90,6 @@ def summary_markdown(results: list[TableMaintenance]) -> str:
 @op(name=MAINTENANCE_OP, description="Per table: compact small files, checkpoint, clean expired log files, vacuum "
                                      "outside the retention window; content never changes.")
 def maintain_tables(context: OpExecutionContext, config: MaintenanceConfig, warehouse: WarehouseResource):
-    from nhl_assets.ops.commands import _record_operation  # the ledger of `restore` and `vacuum`
-
     wh = warehouse.get()
     start, end = config.dates()
     tables = config.resolve_tables(wh)
