@@ -55,7 +55,9 @@ def loopback(kind: str, seed: int, as_of: datetime, latency_ms: float) -> Iterat
     if kind == "subprocess":
         server = _ServerProcess(seed, as_of, latency_ms)
     else:
-            server = start_loopback("sim", seed=seed, as_of=as_of, latency_ms=latency_ms)
+        from nhl_assets.simulator.cli import start_loopback
+
+        server = start_loopback("sim", seed=seed, as_of=as_of, latency_ms=latency_ms)
     try:
         yield server
     finally:

@@ -9,7 +9,7 @@ from nhl_assets.automation.sensors import AutomationConfig, build_sensor, nhl_da
 from nhl_assets.bronze.assets import IMPORT_JOB, bronze_nhl_api
 from nhl_assets.gold.assets import gold_game_features, gold_sog_predictions, skater_season_stats_asset, sog_model
 from nhl_assets.gold.upcoming import upcoming_schedule
-from nhl_assets.resources import NHLApiResource, WarehouseResource
+from nhl_assets.resources import EngineResource, NHLApiResource, WarehouseResource
 from nhl_assets.silver.assets import silver_game_stats
 
 #: The main job: every date-partitioned asset (bronze, silver; per-game gold joins it).
@@ -81,7 +81,8 @@ def build_definitions() -> Definitions:
         jobs=[*jobs, maintenance_job({**_B, **_S, **_G})],  # maintenance rewrites files of every layer
         sensors=[build_sensor(jobs)],
         schedules=[nhl_daily_fallback, nhl_weekly_maintenance],
-        resources={"nhl_api": NHLApiResource(), "warehouse": WarehouseResource(), "automation": AutomationConfig()},
+        resources={"nhl_api": NHLApiResource(), "warehouse": WarehouseResource(), "automation": AutomationConfig(),
+                   "engine": EngineResource()},
     )
 
 

@@ -47,3 +47,14 @@ def start_date() -> date:
         return date.fromisoformat(raw)
     except ValueError as exc:
         raise ValueError(f"NHL_START_DATE must be YYYY-MM-DD, got {raw!r}") from exc
+
+
+DEFAULT_ENGINE = "polars"
+
+
+def engine() -> str:
+    """Engine of the silver parse and the gold feature transforms: `polars` (in-process, the default) or
+    `spark` (dagster-pyspark; local mode unless the deployment's Spark config says otherwise)."""
+    from nhl_assets.engine import check_engine
+
+    return check_engine(_env("NHL_ENGINE", DEFAULT_ENGINE).lower())

@@ -180,6 +180,28 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_writer(args: argparse.Namespace) -> int:
+    """Show or hand over which Delta writer owns a table (delta-rs, or Spark's native Delta writer)."""
+    console = _console()
+    wh = _warehouse(args)
+    try:
+        owner = wh.writer(args.table)
+        if args.to is None or args.to == owner:
+            console.print(f"{args.table}: written by {owner}")
+            return 0
+        if not args.yes:
+            console.print(f"{args.table}: written by {owner}; would hand it to {args.to} (dry run; --yes to do it, "
+                          f"with every {owner} job stopped)")
+            return 0
+        version = wh.set_writer(args.table, args.to, reason=args.reason or "")
+        _record_operation(wh, "writer", args.table, f"{owner} -> {args.to} at version {version}: {args.reason or ''}")
+        console.print(f"{args.table}: now written by {args.to} (version {version})")
+    except (StorageError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 1
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from nhl_assets.ops.verify import ERROR, WARN, failed, verify
 
@@ -230,6 +252,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--since-version", type=int, required=True)
     p.add_argument("--until-version", type=int)
     p.add_argument("--show", type=int, default=0, help="print the first N changed rows")
+
+    p = add("writer", cmd_writer, "Show or hand over the one Delta writer allowed on a table: delta-rs (default) "
+                                  "or spark (delta-spark's native writer); dry run unless --yes.")
+    p.add_argument("table")
+    p.add_argument("to", nargs="?", choices=("delta-rs", "spark"))
+    p.add_argument("--yes", action="store_true", help="really hand the table over")
+    p.add_argument("--reason", help="recorded with the change")
 
     p = add("vacuum", cmd_vacuum, "Remove unused files older than the retention window (dry run unless --yes).")
     p.add_argument("tables", nargs="*")

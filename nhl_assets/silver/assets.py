@@ -26,11 +26,11 @@ from dagster import (
     multi_asset,
 )
 
-from nhl_assets import catalog, versions
+from nhl_assets import catalog, settings, versions
 from nhl_assets.bronze import tables as bt
 from nhl_assets.bronze.assets import OWNERS, table_key
 from nhl_assets.partitions import DateWindow, game_date_partitions
-from nhl_assets.resources import WarehouseResource
+from nhl_assets.resources import EngineResource, WarehouseResource
 from nhl_assets.silver import build as sb
 
 #: Bump whenever parsing or stat definitions change: the UI then shows silver (and below) as stale.
@@ -65,7 +65,7 @@ def _spec(table: str) -> AssetSpec:
         deps=_BRONZE_DEPS,
         description=f"{DESCRIPTIONS[table]} Accumulates partition by partition; parsed from bronze only.",
         group_name="silver",
-        kinds={"delta", "polars"},
+        kinds={"delta", settings.engine()},
         owners=OWNERS,
         code_version=SILVER_CODE_VERSION,
         tags={"layer": "silver", "update": "append-by-partition"},
@@ -100,17 +100,18 @@ def _unique(frame: pl.DataFrame, key: list[str]) -> tuple[bool, int]:
     backfill_policy=BackfillPolicy.single_run(),
     can_subset=False,
 )
-def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResource):
-    """Parse the window's bronze payloads into the silver tables (zero API calls)."""
+def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResource, engine: EngineResource):
+    """Parse the window's bronze payloads into the silver tables (zero API calls), on the configured engine."""
     started = time.monotonic()
     window = DateWindow.from_key_range(context.partition_key_range)
     wh = warehouse.get()
-    built = sb.build_window(wh, window)
+    context.log.info(f"silver: parsing {window} on the {engine.name} engine")
+    built = engine.build_silver(wh, window)
     run_id = context.run.run_id
     writes = {}
     for table in sb.SILVER_TABLES:
         frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
-        writes[table] = wh.replace_window(table, frame.to_arrow(), window, run_id=run_id,
+        writes[table] = engine.replace_window(wh, table, frame, window, run_id=run_id,
                                           partition_by=catalog.partition_by(table),
                                           description=DESCRIPTIONS[table],
                                           extra_metadata={"code_version": SILVER_CODE_VERSION})
@@ -141,7 +142,7 @@ def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResour
 
     common = {"games": built.games, "games_with_shift_data": built.games_with_shift_data,
               "incomplete_games": len(built.incomplete_games), "quarantined_rows": built.quarantine.height,
-              "reconciliation_mismatches": mism.height, "wall_time_s": wall}
+              "reconciliation_mismatches": mism.height, "wall_time_s": wall, "engine": engine.name}
     for table, write in writes.items():
         frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
         yield MaterializeResult(asset_key=table_key(table), data_version=DataVersion(versions.data_version(frame)),

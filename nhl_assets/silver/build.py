@@ -4,6 +4,7 @@ quarantine. The asset module only wires this to Dagster and the storage layer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -21,7 +22,7 @@ from nhl_assets.parse.reconcile import reconcile
 from nhl_assets.parse.schedule import SCHEDULE_SCHEMA
 from nhl_assets.parse.validate import Expectations, key_string, split_valid
 from nhl_assets.partitions import DateWindow
-from nhl_assets.silver.inputs import BronzePointer, iter_window
+from nhl_assets.silver.inputs import BronzePointer, WindowInputs, iter_window
 from nhl_assets.storage.delta import Warehouse
 
 PLAYERS = "silver/player_game_stats"
@@ -102,55 +103,109 @@ def _quarantine_rows(table: str, rejected: pl.DataFrame, exp: Expectations, poin
     return out.join(pointers, on="gameId", how="left").select(list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA)
 
 
-def build_window(wh: Warehouse, window: DateWindow, chunk_days: int = 14) -> SilverWindow:
-    """Parse, reconcile and validate every final game of `window` from bronze."""
-    now = datetime.now(timezone.utc)
-    parts: dict[str, list[pl.DataFrame]] = {t: [] for t in SCHEMAS}
+@dataclass
+class ParsedPart:
+    """What parsing a share of a window's games (and schedule rows) gives, before validation.
+
+    The unit every engine produces: polars parses a window chunk by chunk, Spark parses it in worker
+    tasks; `assemble` then validates and combines the parts the same way for both, so the engines cannot
+    disagree on what is written or quarantined.
+    """
+
+    frames: dict[str, pl.DataFrame]  # PLAYERS, TEAMS, GOALIES, SCHEDULE (unvalidated)
+    pointers: pl.DataFrame  # gameId -> play-by-play bronze row (for quarantine rows)
+    payload_quarantine: pl.DataFrame  # payloads silver could not use, as quarantine rows
+    mismatches: pl.DataFrame
+    reconciliation: dict[str, int]
+    games: int
+    games_with_shift_data: int
+    incomplete_games: list[int]
+
+
+def _payload_quarantine(inputs: WindowInputs, silver: SilverFrames, now: datetime) -> pl.DataFrame:
+    """Quarantine rows for payloads that could not be decoded or parsed (the whole payload, not a row)."""
+    game_dates = {g.game_id: g.game_date for g in inputs.games}
+    rows = []
+    for reject in inputs.rejects:
+        p = reject.pointer
+        rows.append({"gameDate": reject.game_date, "gameId": reject.game_id, "table": reject.table,
+                     "key": f"gameId={reject.game_id}", "reason": reject.reason,
+                     "bronzeTable": p.table if p else None, "bronzeRequest": p.request if p else None,
+                     "bronzeSha256": p.sha256 if p else None, "bronzeFetchedAt": p.fetched_at if p else None,
+                     "row": None, "quarantinedAt": now})
+    for game_id, endpoint, reason in silver.rejected:
+        p = inputs.pointers.get(game_id)
+        rows.append({"gameDate": game_dates.get(game_id), "gameId": game_id, "table": f"bronze/{endpoint}",
+                     "key": f"gameId={game_id}", "reason": reason,
+                     "bronzeTable": p.table if p else None, "bronzeRequest": p.request if p else None,
+                     "bronzeSha256": p.sha256 if p else None, "bronzeFetchedAt": p.fetched_at if p else None,
+                     "row": None, "quarantinedAt": now})
+    return pl.DataFrame(rows, schema=QUARANTINE_SCHEMA)
+
+
+def parse_part(inputs: WindowInputs, now: datetime) -> ParsedPart:
+    """Parse and reconcile the games and schedule rows of `inputs` (pure; no I/O)."""
+    silver: SilverFrames = build_silver(inputs.games)
+    rec = reconcile(silver, [g.boxscore for g in inputs.games if g.boxscore is not None])
+    with_shifts = silver.players.filter(pl.col("hasShiftData")).get_column("gameId").n_unique() \
+        if silver.players.height else 0
+    return ParsedPart(
+        frames={PLAYERS: silver.players, TEAMS: silver.teams, GOALIES: silver.goalies,
+                SCHEDULE: pl.DataFrame(inputs.schedule_rows, schema=SCHEDULE_SCHEMA)},
+        pointers=_pointer_columns(inputs.pointers),
+        payload_quarantine=_payload_quarantine(inputs, silver, now),
+        mismatches=rec.mismatches,
+        reconciliation={"games": rec.games, "players": rec.players, "values_checked": rec.values_checked},
+        games=len(inputs.games),
+        games_with_shift_data=int(with_shifts),
+        incomplete_games=[g for g, ok in inputs.complete.items() if not ok],
+    )
+
+
+def assemble(parts: Iterable[ParsedPart], now: datetime) -> SilverWindow:
+    """Validate each part's frames (failing groups go to quarantine) and combine the parts."""
+    valid: dict[str, list[pl.DataFrame]] = {t: [] for t in SCHEMAS}
     quarantine: list[pl.DataFrame] = []
     mismatches: list[pl.DataFrame] = []
+    pointers: list[pl.DataFrame] = [_pointer_columns({})]
     recon = {"games": 0, "players": 0, "values_checked": 0}
     result = SilverWindow(frames={}, quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
                           mismatches=pl.DataFrame(), reconciliation=recon)
-    for _chunk, inputs in iter_window(wh, window, chunk_days):
-        silver: SilverFrames = build_silver(inputs.games)
-        result.games += len(inputs.games)
-        result.games_with_shift_data += int(
-            silver.players.filter(pl.col("hasShiftData")).get_column("gameId").n_unique()) if silver.players.height else 0
-        result.incomplete_games += [g for g, ok in inputs.complete.items() if not ok]
-        pointers = _pointer_columns(inputs.pointers)
-        game_dates = {g.game_id: g.game_date for g in inputs.games}
-        for reject in inputs.rejects:
-            quarantine.append(pl.DataFrame([{
-                "gameDate": reject.game_date, "gameId": reject.game_id, "table": reject.table,
-                "key": f"gameId={reject.game_id}", "reason": reject.reason,
-                "bronzeTable": reject.pointer.table if reject.pointer else None,
-                "bronzeRequest": reject.pointer.request if reject.pointer else None,
-                "bronzeSha256": reject.pointer.sha256 if reject.pointer else None,
-                "bronzeFetchedAt": reject.pointer.fetched_at if reject.pointer else None,
-                "row": None, "quarantinedAt": now}], schema=QUARANTINE_SCHEMA))
-        for game_id, endpoint, reason in silver.rejected:
-            p = inputs.pointers.get(game_id)
-            quarantine.append(pl.DataFrame([{
-                "gameDate": game_dates.get(game_id), "gameId": game_id, "table": f"bronze/{endpoint}",
-                "key": f"gameId={game_id}", "reason": reason,
-                "bronzeTable": p.table if p else None, "bronzeRequest": p.request if p else None,
-                "bronzeSha256": p.sha256 if p else None, "bronzeFetchedAt": p.fetched_at if p else None,
-                "row": None, "quarantinedAt": now}], schema=QUARANTINE_SCHEMA))
-        rec = reconcile(silver, [g.boxscore for g in inputs.games if g.boxscore is not None])
-        mismatches.append(rec.mismatches)
-        recon["games"] += rec.games
-        recon["players"] += rec.players
-        recon["values_checked"] += rec.values_checked
-        frames = {PLAYERS: silver.players, TEAMS: silver.teams, GOALIES: silver.goalies,
-                  SCHEDULE: pl.DataFrame(inputs.schedule_rows, schema=SCHEDULE_SCHEMA)}
-        for table, frame in frames.items():
-            valid, rejected = split_valid(frame, EXPECTATIONS[table])
-            parts[table].append(valid)
+    for part in parts:
+        result.games += part.games
+        result.games_with_shift_data += part.games_with_shift_data
+        result.incomplete_games += part.incomplete_games
+        if part.payload_quarantine.height:
+            quarantine.append(part.payload_quarantine)
+        if part.mismatches.height or part.mismatches.width:
+            mismatches.append(part.mismatches)
+        for k in recon:
+            recon[k] += part.reconciliation[k]
+        pointers.append(part.pointers)
+        for table, frame in part.frames.items():
+            if table == SCHEDULE:  # validated last: its games' pointers may come from other parts
+                valid[table].append(frame)
+                continue
+            ok, rejected = split_valid(frame, EXPECTATIONS[table])
+            valid[table].append(ok)
             if rejected.height:
-                quarantine.append(_quarantine_rows(table, rejected, EXPECTATIONS[table], pointers, now))
+                quarantine.append(_quarantine_rows(table, rejected, EXPECTATIONS[table], part.pointers, now))
+    schedule, rejected = split_valid(pl.concat(valid[SCHEDULE], how="vertical") if valid[SCHEDULE]
+                                     else pl.DataFrame(schema=SCHEDULE_SCHEMA), EXPECTATIONS[SCHEDULE])
+    valid[SCHEDULE] = [schedule]
+    if rejected.height:
+        quarantine.append(_quarantine_rows(SCHEDULE, rejected, EXPECTATIONS[SCHEDULE],
+                                           pl.concat(pointers, how="vertical"), now))
     result.frames = {t: pl.concat(fs, how="vertical") if fs else pl.DataFrame(schema=SCHEMAS[t])
-                     for t, fs in parts.items()}
+                     for t, fs in valid.items()}
     result.quarantine = pl.concat(quarantine, how="vertical") if quarantine else result.quarantine
     result.mismatches = pl.concat(mismatches, how="vertical_relaxed") if mismatches else pl.DataFrame()
     result.quarantined_by_table = dict(result.quarantine.group_by("table").len().iter_rows())
     return result
+
+
+def build_window(wh: Warehouse, window: DateWindow, chunk_days: int = 14) -> SilverWindow:
+    """Parse, reconcile and validate every final game of `window` from bronze (the polars engine:
+    chunk by chunk in this process, bounded memory on multi-season replays)."""
+    now = datetime.now(timezone.utc)
+    return assemble((parse_part(inputs, now) for _chunk, inputs in iter_window(wh, window, chunk_days)), now)

@@ -20,7 +20,8 @@ from nhl_assets.parse.schedule import played_games
 from nhl_assets.partitions import DateWindow
 from nhl_assets.storage.delta import Warehouse
 
-_POINTER_COLUMNS = ["gameDate", "gameId", "request", "httpStatus", "sha256", "fetchedAt", "body"]
+#: the columns of a response table silver reads (the body and what points back to the row)
+POINTER_COLUMNS = ["gameDate", "gameId", "request", "httpStatus", "sha256", "fetchedAt", "body"]
 ENDPOINT_OF_TABLE = {bt.PLAY_BY_PLAY: "play_by_play", bt.SHIFT_CHARTS: "shift_chart", bt.BOXSCORE: "boxscore"}
 
 
@@ -77,14 +78,17 @@ def _rows(wh: Warehouse, table: str, window: DateWindow, columns: list[str]) -> 
     return [] if t is None else t.to_pylist()
 
 
-def read_window(wh: Warehouse, window: DateWindow) -> WindowInputs:
-    """Decode the bronze rows of `window` into parser inputs (one `GameInputs` per final game)."""
-    out = WindowInputs()
-    ledger = _rows(wh, bt.GAMES, window, ["gameDate", "gameId", "isFinal", "isComplete"])
+def add_games(out: WindowInputs, ledger: list[dict], payload_rows: dict[str, list[dict]]) -> None:
+    """Decode bronze rows into `GameInputs` (one per final game with a play-by-play), in gameId order.
+
+    Pure: `ledger` holds `bronze/games` rows (gameDate, gameId, isFinal, isComplete) and `payload_rows`
+    the rows of each response table (`POINTER_COLUMNS`). Every engine calls this on its share of the
+    games, so what counts as a parsable game is decided in one place.
+    """
     payloads: dict[str, dict[int, dict]] = {}
     for table in ENDPOINT_OF_TABLE:
         by_game: dict[int, dict] = {}
-        for row in _rows(wh, table, window, _POINTER_COLUMNS):
+        for row in payload_rows.get(table, []):
             payload = _decode(row, table, out.rejects)
             if table == bt.PLAY_BY_PLAY:
                 out.pointers[row["gameId"]] = BronzePointer(table, row["request"], row["sha256"], row["fetchedAt"])
@@ -101,7 +105,11 @@ def read_window(wh: Warehouse, window: DateWindow) -> WindowInputs:
             shift_chart=payloads[bt.SHIFT_CHARTS].get(row["gameId"]),
             boxscore=payloads[bt.BOXSCORE].get(row["gameId"]),
         ))
-    for row in _rows(wh, bt.SCHEDULE, window, _POINTER_COLUMNS[:1] + _POINTER_COLUMNS[2:]):
+
+
+def add_schedules(out: WindowInputs, schedule_rows: list[dict]) -> None:
+    """Decode `bronze/schedule` rows into played-game rows; a payload of unexpected shape is a reject."""
+    for row in schedule_rows:
         payload = _decode(row, bt.SCHEDULE, out.rejects)
         if payload is None:
             continue
@@ -111,6 +119,20 @@ def read_window(wh: Warehouse, window: DateWindow) -> WindowInputs:
             out.rejects.append(PayloadReject(row["gameDate"], None, bt.SCHEDULE, f"unexpected schedule shape: {exc!r}",
                                              BronzePointer(bt.SCHEDULE, row["request"], row["sha256"],
                                                            row["fetchedAt"])))
+
+
+#: the `bronze/games` columns silver needs
+LEDGER_COLUMNS = ["gameDate", "gameId", "isFinal", "isComplete"]
+#: the `bronze/schedule` columns silver needs (no gameId)
+SCHEDULE_COLUMNS = POINTER_COLUMNS[:1] + POINTER_COLUMNS[2:]
+
+
+def read_window(wh: Warehouse, window: DateWindow) -> WindowInputs:
+    """Decode the bronze rows of `window` into parser inputs (one `GameInputs` per final game)."""
+    out = WindowInputs()
+    add_games(out, _rows(wh, bt.GAMES, window, LEDGER_COLUMNS),
+              {table: _rows(wh, table, window, POINTER_COLUMNS) for table in ENDPOINT_OF_TABLE})
+    add_schedules(out, _rows(wh, bt.SCHEDULE, window, SCHEDULE_COLUMNS))
     return out
 
 

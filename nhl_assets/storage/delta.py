@@ -72,6 +72,31 @@ class TableMissing(StorageError):
                          "`nhl-assets migrate apply` (a new warehouse is bootstrapped automatically)")
 
 
+class WriterConflict(StorageError):
+    """A commit by an engine that does not own the table (Spark's Delta writer versus delta-rs)."""
+
+    def __init__(self, table: str, owner: str, writer: str) -> None:
+        self.table, self.owner, self.writer = table, owner, writer
+        super().__init__(
+            f"refusing to write {table} with {writer}: the table is owned by {owner} (table property "
+            f"{WRITER_PROPERTY}). Two different Delta writers on one table can lose each other's commits "
+            f"on object stores; stop the {owner} jobs and run `nhl-assets writer {table} {writer} --yes` "
+            "to hand the table over")
+
+
+#: Table property naming the one writer allowed to commit to a table: `delta-rs` (the default, this
+#: module) or `spark` (delta-spark's native writer, see `storage.spark_native`). Different Delta
+#: implementations do not share a commit protocol for object stores (delta-rs's locking provider or
+#: conditional puts versus Spark's LogStore), so one table never has both at once.
+WRITER_PROPERTY = "nhl_assets.writer"
+WRITERS = ("delta-rs", "spark")
+
+
+def writer_of(dt: DeltaTable) -> str:
+    """The engine that owns `dt` (absent property: delta-rs)."""
+    return dt.metadata().configuration.get(WRITER_PROPERTY, "delta-rs")
+
+
 class RetentionTooShort(StorageError):
     """A vacuum that would remove files younger than the protected retention window."""
 
@@ -308,6 +333,8 @@ class Warehouse:
             with attempt:
                 reader = make_reader()
                 dt, created = self._open_for_write(table, reader.schema, partition_by, description)
+                if writer_of(dt) != "delta-rs":
+                    raise WriterConflict(table, writer_of(dt), "delta-rs")
                 added = self._check_compatible(table, dt, reader.schema, partition_by)
                 counting = _CountingReader(reader, date_column, window, table)
                 try:
@@ -372,6 +399,8 @@ class Warehouse:
         dt = self.open(table)
         if dt is None:
             raise TableMissing(table)
+        if writer_of(dt) != "delta-rs":
+            raise WriterConflict(table, writer_of(dt), "delta-rs")
         make_reader, _ = _replayable(data)
         reader = make_reader()
         counting = _CountingReader(reader, None, None, table)
@@ -397,6 +426,30 @@ class Warehouse:
         dt.update_incremental()
         return WriteResult(table=table, uri=self.uri(table), version=dt.version(), rows_written=data.num_rows,
                            window=None, created=created)
+
+    def writer(self, table: str) -> str:
+        """Which engine may commit to `table` (see `WRITER_PROPERTY`)."""
+        dt = self.open(table)
+        if dt is None:
+            raise TableMissing(table)
+        return writer_of(dt)
+
+    def set_writer(self, table: str, writer: str, *, reason: str) -> int:
+        """Hand `table` to `writer` (one metadata commit, recorded with `reason`); the new version.
+
+        Call it only while no job of the previous owner runs: the property is what every later commit
+        of either writer checks, not a lock on commits already in flight.
+        """
+        if writer not in WRITERS:
+            raise ValueError(f"unknown writer {writer!r}: one of {', '.join(WRITERS)}")
+        dt = self.open(table)
+        if dt is None:
+            raise TableMissing(table)
+        dt.alter.set_table_properties({WRITER_PROPERTY: writer}, raise_if_not_exists=False,
+                                      commit_properties=CommitProperties(custom_metadata={
+                                          "nhl_assets.operation": "set_writer", "nhl_assets.reason": reason}))
+        dt.update_incremental()
+        return dt.version()
 
     def history(self, table: str, limit: int | None = None) -> list[dict[str, Any]]:
         """Versions newest first: version, time, operation, run id, rows written/removed, our metadata."""

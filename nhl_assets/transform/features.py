@@ -102,7 +102,9 @@ def player_states(pg: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Data
         c("sog").cast(pl.Float64).alias("sog_last"),
         _roll("sog", 3, "playerId").alias("sog_avg_3"), _roll("sog", 7, "playerId").alias("sog_avg_7"),
         _roll("sog", 15, "playerId").alias("sog_avg_15"), _roll("attempts", 7, "playerId").alias("attempts_avg_7"),
-        (_roll("toi", 7, "playerId") / 60).alias("toi_avg_7"),
+        # minutes; written as a product because that is what polars computes for a division by a
+        # constant, and the Spark engine must reproduce it bit for bit
+        (_roll("toi", 7, "playerId") * (1 / 60)).alias("toi_avg_7"),
         (_rsum("pp_toi", 7, "playerId") / _rsum("toi", 7, "playerId")).fill_nan(None).alias("pp_toi_share_7"),
         pl.int_range(1, pl.len() + 1).over("playerId").cast(pl.Int64).alias("games_before"),
         c("gameDate").alias("last_game_date"),

@@ -1,0 +1,254 @@
+"""Full-history benchmarks against the loopback simulator (2023-10-01 .. 2026-04-16 by default).
+
+    .venv/bin/python benchmarks/full_history.py                       # every phase, in order
+    .venv/bin/python benchmarks/full_history.py --phases replay,overhead,spark --warehouse /tmp/nhl-full
+
+Phases (each in its own child process, so peak RSS is the phase's own; figures printed per phase):
+
+* backfill  full backfill bronze -> gold with `nhl-assets backfill` (30-day chunk runs, then gold),
+            simulator in its own process with `--latency-ms` per call and `--concurrency` connections:
+            wall time, API calls, calls/s, ratio to the API-bound minimum (calls x latency / connections).
+* replay    silver + gold re-derived from bronze for the whole history as Dagster runs (silver replay job,
+            season stats, features, model, predictions), with the API pointed at a closed port so any
+            call would fail: wall time and peak RSS (VmHWM).
+* overhead  the silver replay as one Dagster run versus the same transforms called directly
+            (`build_window` + the storage module's writes): medians of `--repeat`, ratio.
+* spark     the silver replay plus the gold features on the polars engine versus the Spark engine
+            (local mode on every core): medians of `--repeat`, ratio.
+
+Phases after `backfill` reuse its warehouse (`--warehouse`, kept); run `backfill` once, the others as often
+as wanted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+PHASES = ("backfill", "replay", "overhead", "spark")
+SPARK_CONFIG = {"spark.master": "local[*]", "spark.driver.memory": "6g"}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _closed_port_url() -> str:
+    """A loopback URL nothing listens on: any API call during a replay fails loudly."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def _instance(tmp: str):
+    from dagster import DagsterInstance
+
+    return DagsterInstance.ephemeral(tempdir=tmp)
+
+
+# ----------------------------------------------------------------------------------------------------
+# phases (run in a child process each)
+# ----------------------------------------------------------------------------------------------------
+
+
+def phase_backfill(args: argparse.Namespace) -> dict:
+    from bronze_backfill import loopback
+    from rich.console import Console
+
+    from nhl_assets.ops.backfill import run_backfill
+    from nhl_assets.partitions import DateWindow
+
+    window = DateWindow.of(args.start, args.end)
+    as_of = datetime.combine(window.end + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc) + \
+        timedelta(hours=15)
+    run_config = {"resources": {"nhl_api": {"config": {"concurrency": args.concurrency, "rate_per_second": 0.0}}}}
+    with loopback("subprocess", args.seed, as_of, args.latency_ms) as server, \
+            tempfile.TemporaryDirectory() as tmp:
+        os.environ["NHL_API_WEB_URL"], os.environ["NHL_API_STATS_URL"] = server.web_url, server.stats_url
+        started = time.monotonic()
+        report = run_backfill(window, {"bronze", "silver", "gold"}, chunk_days=30, instance=_instance(tmp),
+                              run_config=run_config, console=Console(stderr=True))
+        wall = time.monotonic() - started
+        calls = server.stats()["total"]
+    if report.failed:
+        raise SystemExit(f"backfill failed at chunk(s) {report.failed}")
+    bound = calls * args.latency_ms / 1000 / args.concurrency
+    return {"wall_s": wall, "api_calls": calls, "calls_per_s": calls / wall, "api_bound_s": bound,
+            "ratio_to_api_bound": wall / bound, "gold_steps_s": report.gold_steps, "peak_rss_mb": peak_rss_mb()}
+
+
+def _replay_runs(defs, window, instance) -> dict[str, float]:
+    """Silver and gold from bronze as Dagster runs; each step's wall seconds."""
+    from dagster import AssetKey
+
+    from nhl_assets.definitions import GOLD_FEATURES_JOB, MODEL_JOB, PREDICTIONS_JOB, REFRESH_JOB, SILVER_REPLAY_JOB
+    from nhl_assets.partitions import DateWindow
+    from nhl_assets.runs import QUIET, materialize_window, upcoming_until
+
+    steps: dict[str, float] = {}
+
+    def step(name, fn):
+        t = time.monotonic()
+        fn()
+        steps[name] = time.monotonic() - t
+
+    gold = DateWindow(window.start, upcoming_until(window))
+    step("silver", lambda: materialize_window(defs, window, instance, SILVER_REPLAY_JOB))
+    # the season aggregate only: the refresh job's other asset (upcoming schedule) asks the API
+    step("season stats", lambda: defs.resolve_job_def(REFRESH_JOB).execute_in_process(
+        instance=instance, run_config=QUIET, asset_selection=[AssetKey(["gold", "skater_season_stats"])]))
+    step("features", lambda: materialize_window(defs, gold, instance, GOLD_FEATURES_JOB))
+    step("model", lambda: defs.resolve_job_def(MODEL_JOB).execute_in_process(instance=instance, run_config=QUIET))
+    step("predictions", lambda: materialize_window(defs, gold, instance, PREDICTIONS_JOB))
+    return steps
+
+
+def phase_replay(args: argparse.Namespace) -> dict:
+    from nhl_assets.definitions import build_definitions
+    from nhl_assets.partitions import DateWindow
+
+    os.environ["NHL_API_WEB_URL"] = os.environ["NHL_API_STATS_URL"] = _closed_port_url()
+    window = DateWindow.of(args.start, args.end)
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.monotonic()
+        steps = _replay_runs(build_definitions(), window, _instance(tmp))
+        wall = time.monotonic() - started
+    return {"wall_s": wall, "steps_s": steps, "peak_rss_mb": peak_rss_mb(), "api_calls": 0}
+
+
+def _silver_direct(window) -> None:
+    """What the silver asset does, without Dagster: parse, validate, write every silver table."""
+    from nhl_assets import catalog, settings
+    from nhl_assets.silver import build as sb
+    from nhl_assets.storage.delta import Warehouse
+
+    wh = Warehouse(settings.warehouse_root())
+    built = sb.build_window(wh, window)
+    for table in sb.SILVER_TABLES:
+        frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
+        wh.replace_window(table, frame.to_arrow(), window, partition_by=catalog.partition_by(table))
+
+
+def phase_overhead(args: argparse.Namespace) -> dict:
+    from nhl_assets.definitions import SILVER_REPLAY_JOB, build_definitions
+    from nhl_assets.partitions import DateWindow
+    from nhl_assets.runs import materialize_window
+
+    window = DateWindow.of(args.start, args.end)
+    defs = build_definitions()
+    dagster_s, direct_s = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        instance = _instance(tmp)
+        for _ in range(args.repeat):  # interleaved, so drift of the machine affects both alike
+            t = time.monotonic()
+            _silver_direct(window)
+            direct_s.append(time.monotonic() - t)
+            t = time.monotonic()
+            materialize_window(defs, window, instance, SILVER_REPLAY_JOB)
+            dagster_s.append(time.monotonic() - t)
+    d, x = statistics.median(dagster_s), statistics.median(direct_s)
+    return {"dagster_s": dagster_s, "direct_s": direct_s, "dagster_median_s": d, "direct_median_s": x,
+            "overhead_ratio": d / x}
+
+
+def phase_spark(args: argparse.Namespace) -> dict:
+    from nhl_assets.definitions import GOLD_FEATURES_JOB, SILVER_REPLAY_JOB, build_definitions
+    from nhl_assets.partitions import DateWindow
+    from nhl_assets.runs import materialize_window, upcoming_until
+
+    window = DateWindow.of(args.start, args.end)
+    gold = DateWindow(window.start, upcoming_until(window))
+    defs = build_definitions()
+    engines = {"polars": {"engine": "polars"}, "spark": {"engine": "spark", "spark_config": SPARK_CONFIG}}
+    times: dict[str, list[float]] = {e: [] for e in engines}
+    with tempfile.TemporaryDirectory() as tmp:
+        instance = _instance(tmp)
+        for rep in range(args.repeat + 1):  # the first Spark round starts the JVM: a warm-up, not counted
+            for engine, config in engines.items():
+                run_config = {"resources": {"engine": {"config": config}}}
+                t = time.monotonic()
+                materialize_window(defs, window, instance, SILVER_REPLAY_JOB, run_config=run_config)
+                materialize_window(defs, gold, instance, GOLD_FEATURES_JOB, run_config=run_config)
+                if rep:
+                    times[engine].append(time.monotonic() - t)
+    p, s = statistics.median(times["polars"]), statistics.median(times["spark"])
+    return {"polars_s": times["polars"], "spark_s": times["spark"], "polars_median_s": p, "spark_median_s": s,
+            "spark_over_polars": s / p}
+
+
+# ----------------------------------------------------------------------------------------------------
+# driver
+# ----------------------------------------------------------------------------------------------------
+
+
+def _print(phase: str, r: dict, args: argparse.Namespace) -> None:
+    if phase == "backfill":
+        print(f"backfill {args.start}..{args.end} bronze->gold: wall {r['wall_s']:.1f} s, API calls "
+              f"{r['api_calls']}, {r['calls_per_s']:.1f} calls/s, API-bound minimum {r['api_bound_s']:.1f} s "
+              f"({args.latency_ms:g} ms x calls / {args.concurrency}), ratio {r['ratio_to_api_bound']:.2f}x "
+              f"(goal <= 1.5x); gold steps {json.dumps({k: round(v, 1) for k, v in r['gold_steps_s'].items()})}, "
+              f"peak RSS {r['peak_rss_mb']:.0f} MB")
+    elif phase == "replay":
+        print(f"replay silver+gold from bronze, {args.start}..{args.end}, 0 API calls: wall {r['wall_s']:.1f} s "
+              f"(goal <= 60 s), peak RSS {r['peak_rss_mb']:.0f} MB (goal <= 2048 MB); steps "
+              f"{json.dumps({k: round(v, 1) for k, v in r['steps_s'].items()})}")
+    elif phase == "overhead":
+        print(f"Dagster overhead, silver replay of {args.start}..{args.end}: one Dagster run median "
+              f"{r['dagster_median_s']:.2f} s vs direct calls median {r['direct_median_s']:.2f} s -> "
+              f"{(r['overhead_ratio'] - 1) * 100:+.1f}% (goal <= 10%); runs dagster "
+              f"{[round(x, 2) for x in r['dagster_s']]}, direct {[round(x, 2) for x in r['direct_s']]}")
+    else:
+        print(f"polars vs Spark (local mode), silver replay + gold features of {args.start}..{args.end}: polars "
+              f"median {r['polars_median_s']:.1f} s, Spark median {r['spark_median_s']:.1f} s -> Spark/polars "
+              f"{r['spark_over_polars']:.2f}x; runs polars {[round(x, 1) for x in r['polars_s']]}, Spark "
+              f"{[round(x, 1) for x in r['spark_s']]}")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--start", default="2023-10-01")
+    parser.add_argument("--end", default="2026-04-16")
+    parser.add_argument("--phases", default=",".join(PHASES))
+    parser.add_argument("--warehouse", default=os.path.join(tempfile.gettempdir(), "nhl-full-history"))
+    parser.add_argument("--latency-ms", type=float, default=150.0)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--child", choices=PHASES, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.environ["NHL_WAREHOUSE"] = args.warehouse
+    os.environ["NHL_START_DATE"] = args.start
+    if args.child:  # one phase, in this (child) process: print its figures as JSON on the last line
+        result = globals()[f"phase_{args.child}"](args)
+        print(json.dumps(result))
+        return
+    phases = [p for p in args.phases.split(",") if p]
+    if "backfill" in phases and Path(args.warehouse).exists():
+        raise SystemExit(f"{args.warehouse} exists: remove it (or choose --warehouse) to measure a fresh backfill")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; window {args.start}..{args.end}; "
+          f"warehouse {args.warehouse}")
+    for phase in phases:
+        cmd = [sys.executable, __file__, "--child", phase, *sys.argv[1:]]
+        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+        _print(phase, json.loads(out.strip().splitlines()[-1]), args)
+
+
+if __name__ == "__main__":
+    main()

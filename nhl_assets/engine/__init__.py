@@ -1,0 +1,28 @@
+"""Compute engines for the heavy transforms: polars in-process (the default) or Spark (dagster-pyspark).
+
+Both engines read the same Delta tables and hand their results to the same storage module
+(`nhl_assets.storage.delta`), so table names, keys, schemas and rows do not depend on the engine; a
+parity test runs both on the same bronze and compares every silver and feature table exactly.
+
+* `spark_io`: Delta snapshot -> Spark DataFrame (the snapshot's Parquet files, listed by delta-rs, so no
+  delta-spark jars are needed) and Spark DataFrame -> Arrow for the delta-rs commit.
+* `spark_silver`: the silver parse as Spark tasks (each task parses a share of the games with the pure
+  parser in `nhl_assets.parse`), assembled and validated exactly like the polars engine.
+* `spark_features`: the leakage-free gold features as Spark SQL window functions and as-of joins.
+
+No Dagster imports here: `nhl_assets.resources.EngineResource` wires an engine into the assets.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+EngineName = Literal["polars", "spark"]
+ENGINES: tuple[str, ...] = ("polars", "spark")
+
+
+def check_engine(name: str) -> EngineName:
+    """`name` if it is a known engine, else a clear error listing the known ones."""
+    if name not in ENGINES:
+        raise ValueError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)} (NHL_ENGINE)")
+    return name  # type: ignore[return-value]
