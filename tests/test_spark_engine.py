@@ -132,5 +132,9 @@ def test_native_delta_needs_the_jars_and_says_so(tmp_path, monkeypatch):
     wh = WarehouseResource().get()  # bootstraps every table
     with pytest.raises(SparkEngineError, match="delta-spark jars"):
         read_delta(spark, wh, "bronze/games", DateWindow.of("2023-10-10"), native=True)
+    from nhl_assets.storage.spark_native import replace_window_spark
+
+    with pytest.raises(SparkEngineError, match="delta-spark jars"):  # refused before anything is written
+        replace_window_spark(wh, "bronze/games", spark.createDataFrame([], "gameDate date"), DateWindow.of("2023-10-10"))
     # the default path reads the same (empty) table without them
     assert read_delta(spark, wh, "bronze/games", DateWindow.of("2023-10-10")).count() == 0

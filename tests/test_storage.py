@@ -181,3 +181,30 @@ def test_rewrite_table_may_change_partitioning_and_keeps_history(wh):
     assert DeltaTable(wh.uri("bronze/t")).metadata().partition_columns == []
     assert DeltaTable(wh.uri("bronze/t"), version=v).metadata().partition_columns == ["gameDate"]
     assert content(wh) == [(date(2023, 10, 1), 1, "a")]
+
+
+def test_a_table_handed_to_spark_refuses_delta_rs_writes_until_handed_back(wh, capsys):
+    from nhl_assets.cli import main
+    from nhl_assets.storage.delta import WriterConflict
+
+    window = DateWindow.of("2023-10-01")
+    wh.replace_window("bronze/t", rows(("2023-10-01", 1, "a")), window, partition_by=["gameDate"])
+    assert wh.writer("bronze/t") == "delta-rs"
+    with pytest.raises(SystemExit) as dry:  # dry run by default: nothing changes
+        main(["writer", "bronze/t", "spark", "--warehouse", wh.root])
+    assert dry.value.code == 0 and wh.writer("bronze/t") == "delta-rs"
+    with pytest.raises(SystemExit):
+        main(["writer", "bronze/t", "spark", "--yes", "--reason", "native Delta on the cluster", "--warehouse", wh.root])
+    assert wh.writer("bronze/t") == "spark"
+    before = wh.version("bronze/t")
+    with pytest.raises(WriterConflict, match="owned by spark"):
+        wh.replace_window("bronze/t", rows(("2023-10-01", 2, "b")), window, partition_by=["gameDate"])
+    with pytest.raises(WriterConflict):
+        wh.replace_all("bronze/t", rows(("2023-10-01", 2, "b")))
+    assert wh.version("bronze/t") == before and content(wh) == [(date(2023, 10, 1), 1, "a")]
+    wh.set_writer("bronze/t", "delta-rs", reason="back to delta-rs")
+    wh.replace_window("bronze/t", rows(("2023-10-01", 2, "b")), window, partition_by=["gameDate"])
+    assert content(wh) == [(date(2023, 10, 1), 2, "b")]
+    assert [h["nhl_operation"] for h in wh.history("bronze/t")[:3]] == ["replace_window", "set_writer", "set_writer"]
+    with pytest.raises(ValueError, match="unknown writer"):
+        wh.set_writer("bronze/t", "duckdb", reason="")

@@ -32,7 +32,14 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake.fs import DeltaStorageHandler
 
 from nhl_assets.partitions import season_of
-from nhl_assets.storage.delta import DEFAULT_RETENTION_HOURS, TableMissing, Warehouse, commit_retrying
+from nhl_assets.storage.delta import (
+    DEFAULT_RETENTION_HOURS,
+    TableMissing,
+    Warehouse,
+    WriterConflict,
+    commit_retrying,
+    writer_of,
+)
 
 MIB = 1024 * 1024
 #: Compacted files aim at this size: large enough that a season of silver is one or two files, small
@@ -165,6 +172,8 @@ def compact(wh: Warehouse, table: str, scope: PartitionRange | None, target_size
             dt = wh.open(table)
             if dt is None:
                 raise TableMissing(table)
+            if writer_of(dt) != "delta-rs":  # a table handed to Spark is compacted by Spark (OPTIMIZE)
+                raise WriterConflict(table, writer_of(dt), "delta-rs")
             metrics = dt.optimize.compact(partition_filters=scope.filters() if scope else None,
                                           target_size=target_size,
                                           commit_properties=CommitProperties(custom_metadata=metadata))
