@@ -239,7 +239,8 @@ def bronze_nhl_api(context: AssetExecutionContext, config: BronzeRunConfig, nhl_
     }
     if stats.incomplete_games:
         context.log.warning(f"bronze: {stats.incomplete_games} incomplete game(s) recorded in bronze/games; "
-                            f"days {stats.incomplete_days} will be re-requested")
+                            f"the sensor re-requests those of days {stats.incomplete_days[:60]} that are within "
+                            "its give_up_days")
     duplicates = {t: sorted(i for i, n in Counter(ids).items() if n > 1) for t, ids in tally.seen.items()}
     duplicates = {t: d for t, d in duplicates.items() if d}
     yield AssetCheckResult(asset_key=GAMES_KEY, check_name="unique_game_keys", passed=not duplicates,
