@@ -139,7 +139,7 @@ def _silver_direct(window) -> None:
     from nhl_assets.storage.delta import Warehouse
 
     wh = Warehouse(settings.warehouse_root())
-    built = sb.build_window(wh, window)
+    built = sb.build_window(wh, window, workers=os.cpu_count() or 1)  # as the engine resource's default
     for table in sb.SILVER_TABLES:
         frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
         wh.replace_window(table, frame.to_arrow(), window, partition_by=catalog.partition_by(table))

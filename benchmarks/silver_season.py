@@ -61,7 +61,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def silver_phase(root: str, start: str, end: str) -> None:
+def silver_phase(root: str, start: str, end: str, workers: int) -> None:
     from nhl_assets import catalog
     from nhl_assets.partitions import DateWindow
     from nhl_assets.silver import build as sb
@@ -70,12 +70,13 @@ def silver_phase(root: str, start: str, end: str) -> None:
     wh = Warehouse(root)
     window = DateWindow.of(start, end)
     started = time.monotonic()
-    built = sb.build_window(wh, window)
+    built = sb.build_window(wh, window, workers=workers)
     for table in sb.SILVER_TABLES:
         frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
         wh.replace_window(table, frame.to_arrow(), window, partition_by=catalog.partition_by(table))
     wall = time.monotonic() - started
-    print(json.dumps({"wall_s": wall, "games": built.games, "peak_rss_mb": peak_rss_mb(),
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest worker, if any
+    print(json.dumps({"wall_s": wall, "games": built.games, "peak_rss_mb": peak_rss_mb(), "worker_rss_mb": children,
                       "mismatches": built.mismatches.height,
                       "values_checked": built.reconciliation["values_checked"],
                       "quarantined": built.quarantine.height, "player_rows": built.frames[sb.PLAYERS].height}))
@@ -86,12 +87,14 @@ def main() -> None:
     parser.add_argument("--season", type=int, default=2023, choices=sorted(SEASONS))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="parse processes (the silver asset's default: one per core)")
     parser.add_argument("--phase", choices=("all", "silver"), default="all", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args()
     start, end = SEASONS[args.season]
     if args.phase == "silver":
-        silver_phase(args.root, start, end)
+        silver_phase(args.root, start, end, args.workers)
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = os.path.join(tmp, "warehouse")
@@ -102,11 +105,12 @@ def main() -> None:
         runs = []
         for i in range(args.repeat):
             out = subprocess.run([sys.executable, __file__, "--phase", "silver", "--root", root,
-                                  "--season", str(args.season)], capture_output=True, text=True, check=True)
+                                  "--season", str(args.season), "--workers", str(args.workers)], capture_output=True, text=True, check=True)
             r = json.loads(out.stdout.strip().splitlines()[-1])
             runs.append(r)
             print(f"run {i + 1}: silver {r['games']} games in {r['wall_s']:.2f} s "
-                  f"({r['games'] / r['wall_s']:.1f} games/s), peak RSS {r['peak_rss_mb']:.0f} MB, "
+                  f"({r['games'] / r['wall_s']:.1f} games/s), peak RSS {r['peak_rss_mb']:.0f} MB "
+                  f"(largest worker {r['worker_rss_mb']:.0f} MB; {args.workers} worker(s)), "
                   f"{r['player_rows']} player rows, reconciliation {r['values_checked']} values / "
                   f"{r['mismatches']} mismatches, {r['quarantined']} quarantined")
         wall = statistics.median(r["wall_s"] for r in runs)

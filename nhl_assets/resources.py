@@ -89,6 +89,8 @@ class EngineResource(LazyPySparkResource):
     engine: Optional[str] = Field(default=None, description="polars | spark; default $NHL_ENGINE or polars.")
     spark_config: dict[str, Any] = Field(default_factory=dict,
                                          description="Spark settings over the engine's defaults.")
+    workers: int = Field(default=0, description="polars engine: processes parsing a long silver window "
+                                                "(0 = one per core; windows of one chunk always parse in-process).")
     native_delta: bool = Field(default=False, description="Read Delta with delta-spark (needs its jars) instead "
                                                           "of the snapshot's Parquet files listed by delta-rs.")
 
@@ -114,9 +116,11 @@ class EngineResource(LazyPySparkResource):
             from nhl_assets.engine import spark_silver
 
             return spark_silver.build_window(self.spark_session, wh, window, native=self.native_delta)
+        import os
+
         from nhl_assets.silver.build import build_window
 
-        return build_window(wh, window)
+        return build_window(wh, window, workers=self.workers or os.cpu_count() or 1)
 
     def game_features(self, wh: Warehouse, start: "date", end: "date", players: "pl.DataFrame",
                       teams: "pl.DataFrame", upcoming: "pl.DataFrame | None") -> tuple["pl.DataFrame", "pl.DataFrame"]:
