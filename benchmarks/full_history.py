@@ -57,9 +57,11 @@ def _closed_port_url() -> str:
 
 
 def _instance(tmp: str):
+    """A persistent (SQLite files) instance in `tmp`, as `nhl-assets backfill` uses `$DAGSTER_HOME`: runs of
+    two threads (silver of a chunk overlapping bronze of the next) need one."""
     from dagster import DagsterInstance
 
-    return DagsterInstance.ephemeral(tempdir=tmp)
+    return DagsterInstance.local_temp(tmp)
 
 
 # ----------------------------------------------------------------------------------------------------

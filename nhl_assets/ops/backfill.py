@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
@@ -35,6 +36,12 @@ def job_for(layers: set[str]) -> str | None:
     return None
 
 
+#: With bronze and silver, each chunk is two runs: bronze (I/O-bound: waits on the API) and silver (CPU-bound:
+#: parses). The silver run of chunk N overlaps the bronze run of chunk N+1, so a backfill takes about as
+#: long as its API calls instead of API time plus parse time.
+PIPELINED_STEPS = ("nhl_bronze", "nhl_silver_replay")
+
+
 @dataclass
 class BackfillReport:
     backfill_id: str
@@ -51,13 +58,73 @@ def backfill_id(window: DateWindow, layers: set[str]) -> str:
 
 
 def succeeded_chunks(instance: DagsterInstance, bid: str) -> set[str]:
+    """Chunks whose last step succeeded (a chunk whose silver run failed is run again, bronze included)."""
     runs = instance.get_runs(filters=RunsFilter(tags={"nhl/backfill": bid}, statuses=[DagsterRunStatus.SUCCESS]))
-    return {r.tags.get("nhl/chunk") for r in runs}
+    return {r.tags.get("nhl/chunk") for r in runs if r.tags.get("nhl/step", "last") in ("last", "silver")}
+
+
+def _chunk_tags(bid: str, chunk: DateWindow, step: str) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": chunk.start.isoformat(),
+            "dagster/asset_partition_range_end": chunk.end.isoformat(),
+            "nhl/backfill": bid, "nhl/chunk": str(chunk), "nhl/step": step}
+
+
+def _without_api(config: dict) -> dict:
+    """Run config for a job that never calls the API (silver): the same, less the `nhl_api` resource's."""
+    resources = {k: v for k, v in (config.get("resources") or {}).items() if k != "nhl_api"}
+    return {**{k: v for k, v in config.items() if k != "resources"}, **({"resources": resources} if resources else {})}
+
+
+def _run_chunks(defs, report: BackfillReport, todo: list[DateWindow], steps: tuple[str, ...], config: dict,
+                instance: DagsterInstance, console: Console, progress, task) -> None:
+    """Run `steps` (job names) for each chunk in order; on a persistent instance the last step of chunk N
+    runs in a background thread while the first step of chunk N+1 runs here. A failure stops new chunks;
+    the report says which failed."""
+    first, last = steps[0], steps[-1]
+
+    def execute(job: str, chunk: DateWindow) -> bool:
+        run_config = config if job in ("nhl_partitions", "nhl_bronze") else _without_api(config)
+        step = "last" if len(steps) == 1 else ("bronze" if job == first else "silver")
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance, run_config=run_config, raise_on_error=False, tags=_chunk_tags(report.backfill_id,
+                                                                                           chunk, step))
+        if not result.success:
+            console.print(f"[red]chunk {chunk} failed in {job} (run {result.run_id}); re-run the same command to "
+                          "resume from it[/red]")
+        return result.success
+
+    def finish(chunk: DateWindow, ok: bool) -> None:
+        (report.done if ok else report.failed).append(str(chunk))
+        progress.advance(task)
+
+    # an in-memory (ephemeral) instance cannot take writes from two threads: its runs go one after another
+    overlap = len(steps) > 1 and not instance.is_ephemeral
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-last-step") as background:
+        pending: list[tuple[DateWindow, Future]] = []
+        for chunk in todo:
+            if any(f.done() and not f.result() for _, f in pending):
+                break  # a chunk's silver failed: fetch nothing more
+            progress.update(task, description=f"{first} {chunk}")
+            if not execute(first, chunk):
+                finish(chunk, False)
+                break
+            if len(steps) == 1:
+                finish(chunk, True)
+            elif overlap:
+                pending.append((chunk, background.submit(execute, last, chunk)))
+            else:
+                ok = execute(last, chunk)
+                finish(chunk, ok)
+                if not ok:
+                    break
+        for chunk, future in pending:
+            finish(chunk, future.result())
 
 
 def run_backfill(window: DateWindow, layers: set[str], *, chunk_days: int, instance: DagsterInstance, defs=None,
                  run_config: dict | None = None, console: Console | None = None,
                  force: bool = False) -> BackfillReport:
+    """Load `window` chunk by chunk as Dagster runs, then gold once over the whole range."""
     from nhl_assets.definitions import build_definitions
     from nhl_assets.runs import QUIET, run_gold
 
@@ -69,29 +136,15 @@ def run_backfill(window: DateWindow, layers: set[str], *, chunk_days: int, insta
     job_name = job_for(layers)
     done_before = set() if force else succeeded_chunks(instance, bid)
     if job_name:
-        job = defs.resolve_job_def(job_name)
-        config = {**QUIET, **(run_config or {})} if job_name != "nhl_silver_replay" else QUIET
+        steps = PIPELINED_STEPS if job_name == "nhl_partitions" else (job_name,)
+        todo = [c for c in report.chunks if str(c) not in done_before]
+        report.skipped = [str(c) for c in report.chunks if str(c) in done_before]
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console, transient=False) as progress:
-            task = progress.add_task(f"{job_name} {window}", total=len(report.chunks))
-            for chunk in report.chunks:
-                key = str(chunk)
-                if key in done_before:
-                    report.skipped.append(key)
-                    progress.advance(task)
-                    continue
-                progress.update(task, description=f"{job_name} {chunk}")
-                result = job.execute_in_process(
-                    instance=instance, run_config=config, raise_on_error=False,
-                    tags={"dagster/asset_partition_range_start": chunk.start.isoformat(),
-                          "dagster/asset_partition_range_end": chunk.end.isoformat(),
-                          "nhl/backfill": bid, "nhl/chunk": key})
-                (report.done if result.success else report.failed).append(key)
-                progress.advance(task)
-                if not result.success:
-                    console.print(f"[red]chunk {key} failed (run {result.run_id}); re-run the same command to "
-                                  "resume from it[/red]")
-                    break
+            task = progress.add_task(f"{'+'.join(steps)} {window}", total=len(report.chunks))
+            progress.advance(task, len(report.skipped))
+            _run_chunks(defs, report, todo, steps, {**QUIET, **(run_config or {})}, instance, console, progress,
+                        task)
     if "gold" in layers and not report.failed:
         report.gold_steps = run_gold(defs, window, instance, run_config=run_config,
                                      log=lambda m: console.print(f"  {m}"))
