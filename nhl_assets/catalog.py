@@ -63,3 +63,19 @@ def info(table: str) -> TableInfo:
 
 def partition_by(table: str) -> list[str]:
     return list(info(table).partition_by)
+
+
+#: Tag a job carries for each table it writes (`nhl/writes.silver.schedule`): the production run queue
+#: (nhl_assets/deploy/dagster.yaml) lets one run at a time hold each of them, so two runs never race for
+#: a table while runs writing different tables (bronze of one chunk, silver of the previous) go side by side.
+WRITES_TAG_PREFIX = "nhl/writes."
+
+
+def writes_tag(table: str) -> str:
+    """The queue tag of a writer of `table` (one slash: Dagster tag keys allow a single namespace)."""
+    return WRITES_TAG_PREFIX + table.replace("/", ".")
+
+
+def writes_tags(*tables: str) -> dict[str, str]:
+    """Tags of a job that writes `tables` (each checked against the catalog)."""
+    return {writes_tag(info(t).name): "1" for t in tables}

@@ -6,6 +6,7 @@ from dagster import AssetSelection, Definitions, define_asset_job
 
 from nhl_assets.automation.maintenance import maintenance_job, nhl_weekly_maintenance
 from nhl_assets.automation.sensors import AutomationConfig, build_sensor, nhl_daily_fallback
+from nhl_assets.catalog import TABLES, writes_tags
 from nhl_assets.bronze.assets import IMPORT_JOB, bronze_nhl_api
 from nhl_assets.gold.assets import gold_game_features, gold_sog_predictions, skater_season_stats_asset, sog_model
 from nhl_assets.gold.upcoming import upcoming_schedule
@@ -32,9 +33,13 @@ REFRESH_ASSETS = [upcoming_schedule, skater_season_stats_asset]
 GOLD_ASSETS = [gold_game_features, sog_model, gold_sog_predictions]
 
 
-#: Which layers each job writes: the production run queue (nhl_assets/deploy/dagster.yaml) allows one
-#: running writer per layer, so two runs never race for the same tables.
-_B, _S, _G = {"nhl/writes-bronze": "1"}, {"nhl/writes-silver": "1"}, {"nhl/writes-gold": "1"}
+#: Which tables each job writes (see `catalog.writes_tags`): the production run queue allows one running
+#: writer per table, so two runs never race for the same table.
+_B = writes_tags(*(t for t in TABLES if t.startswith("bronze/")))
+_S = writes_tags(*(t for t in TABLES if t.startswith("silver/")))
+_REFRESH = writes_tags("gold/upcoming_schedule", "gold/skater_season_stats")
+_FEATURES = writes_tags("gold/player_game_features", "gold/team_game_features")
+_MODEL, _PREDICTIONS = writes_tags("gold/sog_model"), writes_tags("gold/sog_predictions")
 
 
 def build_definitions() -> Definitions:
@@ -63,22 +68,23 @@ def build_definitions() -> Definitions:
         REFRESH_JOB,
         selection=AssetSelection.assets(*REFRESH_ASSETS),
         description="Recompute the unpartitioned tables (upcoming schedule, season aggregates) whole.",
-        tags=_G,
+        tags=_REFRESH,
     )
     gold_jobs = [
         define_asset_job(GOLD_FEATURES_JOB, selection=AssetSelection.assets(gold_game_features),
                          description="Player and team game features for game dates (upcoming week included).",
-                         tags=_G),
+                         tags=_FEATURES),
         define_asset_job(MODEL_JOB, selection=AssetSelection.assets(sog_model),
-                         description="Retrain the shots-on-goal model on every featurized played game.", tags=_G),
+                         description="Retrain the shots-on-goal model on every featurized played game.",
+                         tags=_MODEL),
         define_asset_job(PREDICTIONS_JOB, selection=AssetSelection.assets(gold_sog_predictions),
                          description="Shots-on-goal predictions for game dates (upcoming week included).",
-                         tags=_G),
+                         tags=_PREDICTIONS),
     ]
     jobs = [partitioned_job, bronze_job, import_job, silver_replay_job, refresh_job, *gold_jobs]
     return Definitions(
         assets=[*PARTITIONED_ASSETS, *REFRESH_ASSETS, *GOLD_ASSETS],
-        jobs=[*jobs, maintenance_job({**_B, **_S, **_G})],  # maintenance rewrites files of every layer
+        jobs=[*jobs, maintenance_job(writes_tags(*TABLES))],  # maintenance rewrites files of every layer
         sensors=[build_sensor(jobs)],
         schedules=[nhl_daily_fallback, nhl_weekly_maintenance],
         resources={"nhl_api": NHLApiResource(), "warehouse": WarehouseResource(), "automation": AutomationConfig(),

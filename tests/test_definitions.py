@@ -69,3 +69,33 @@ def test_workspace_yaml_validates():
                          capture_output=True, text=True, timeout=120, cwd=str(REPO))
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Validation successful for code location nhl_assets" in out.stdout + out.stderr
+
+
+def test_every_job_tags_exactly_the_tables_it_writes_and_the_queue_limits_each():
+    """The production queue (deploy/dagster.yaml) allows one running writer per table: each asset job must
+    carry the tag of every table its assets write, and nothing else."""
+    from pathlib import Path
+
+    import yaml
+
+    from nhl_assets.catalog import TABLES, WRITES_TAG_PREFIX, writes_tag
+    from nhl_assets.definitions import build_definitions
+
+    deploy = yaml.safe_load((Path(__file__).resolve().parents[1] / "nhl_assets/deploy/dagster.yaml").read_text())
+    limited = {d["key"]: d["limit"] for d in deploy["run_coordinator"]["config"]["tag_concurrency_limits"]}
+    assert limited == {writes_tag(t): 1 for t in TABLES}
+    defs = build_definitions()
+    repo = defs.get_repository_def()
+    checked = 0
+    for job in repo.get_all_jobs():
+        if job.name.startswith("__") or job.asset_layer is None:
+            continue
+        written = {"/".join(k.path) for k in job.asset_layer.executable_asset_keys} & set(TABLES)
+        if not written:
+            continue
+        tags = {k for k in job.tags if k.startswith(WRITES_TAG_PREFIX)}
+        assert tags == {writes_tag(t) for t in written}, job.name
+        checked += 1
+    assert checked >= 7
+    maintenance = defs.resolve_job_def("nhl_maintenance")
+    assert {k for k in maintenance.tags if k.startswith(WRITES_TAG_PREFIX)} == set(limited)

@@ -121,8 +121,8 @@ def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server
         out = subprocess.run([psql, "-h", "127.0.0.1", "-p", postgres["DAGSTER_PG_PORT"], "-U", "dagster", "-d",
                               "postgres", "-tAc", "select count(*) from runs"], capture_output=True, text=True)
         assert int(out.stdout.strip()) == len(instance.get_runs()) >= 2 + len(executed)
-    # a queued submission carries the per-layer concurrency tag the queue limits on
+    # a queued submission carries the per-table concurrency tags the queue limits on
     run = instance.get_runs(limit=1)[0]
-    assert any(k.startswith("nhl/writes-") for k in run.tags)
+    assert any(k.startswith("nhl/writes.") for k in run.tags)
     instance.dispose()
     time.sleep(0.1)
