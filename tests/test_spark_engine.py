@@ -9,6 +9,7 @@ listed by delta-rs (no delta-spark jars here) and commits through the same stora
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -28,7 +29,10 @@ from nhl_assets.storage.delta import Warehouse
 from .conftest import point_api_at
 from .test_bronze_assets import FAST_API
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = [pytest.mark.spark, pytest.mark.slow,
+              pytest.mark.skipif(not (shutil.which("java") or os.environ.get("JAVA_HOME")),
+                                 reason="no Java runtime for Spark (Debian package openjdk-17-jre-headless; "
+                                        ".ci/run installs it)")]
 
 SPARK = {"resources": {"engine": {"config": {"engine": "spark",
                                              "spark_config": {"spark.master": "local[2]",
