@@ -202,15 +202,18 @@ class StagedTables:
                 writer = self._writers[table] = pq.ParquetWriter(self._paths[table], SCHEMAS[table])
             writer.write_table(batch)
 
-    def reader(self, table: str) -> pa.RecordBatchReader:
+    def reader(self, table: str, columns: list[str] | None = None) -> pa.RecordBatchReader:
+        """The staged rows of `table` (only `columns`, e.g. without the bodies when hashing)."""
         writer = self._writers.pop(table, None)
         if writer is not None:
             writer.close()
         schema = SCHEMAS[table]
+        if columns is not None:
+            schema = pa.schema([schema.field(c) for c in columns])
         if not os.path.exists(self._paths[table]):
             return pa.RecordBatchReader.from_batches(schema, iter(()))
         parquet = pq.ParquetFile(self._paths[table])
-        return pa.RecordBatchReader.from_batches(schema, parquet.iter_batches(batch_size=256))
+        return pa.RecordBatchReader.from_batches(schema, parquet.iter_batches(batch_size=256, columns=columns))
 
     def close(self) -> None:
         for writer in self._writers.values():

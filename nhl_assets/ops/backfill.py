@@ -11,11 +11,13 @@ features depend on all earlier dates.
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, deserialize_value, serialize_value
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -75,29 +77,56 @@ def _without_api(config: dict) -> dict:
     return {**{k: v for k, v in config.items() if k != "resources"}, **({"resources": resources} if resources else {})}
 
 
+def _execute_in_subprocess(instance: DagsterInstance, job: str, run_config: dict, tags: dict[str, str]
+                           ) -> tuple[bool, str | None]:
+    """Run `job` in a child process recorded in the same (persistent) instance; (success, run id)."""
+    request = serialize_value({"instance": instance.get_ref(), "job": job, "run_config": run_config, "tags": tags})
+    proc = subprocess.run([sys.executable, "-m", "nhl_assets.ops.backfill"], input=request, text=True,
+                          stdout=subprocess.PIPE)
+    lines = proc.stdout.strip().splitlines()
+    return proc.returncode == 0, (lines[-1] if lines else None)
+
+
+def _execute_request() -> int:
+    """The child side of `_execute_in_subprocess`: read the request from stdin, run it, print the run id."""
+    from nhl_assets.definitions import build_definitions
+
+    request = deserialize_value(sys.stdin.read())
+    instance = DagsterInstance.from_ref(request["instance"])
+    result = build_definitions().resolve_job_def(request["job"]).execute_in_process(
+        instance=instance, run_config=request["run_config"], raise_on_error=False, tags=request["tags"])
+    print(result.run_id)
+    return 0 if result.success else 1
+
+
 def _run_chunks(defs, report: BackfillReport, todo: list[DateWindow], steps: tuple[str, ...], config: dict,
                 instance: DagsterInstance, console: Console, progress, task) -> None:
     """Run `steps` (job names) for each chunk in order; on a persistent instance the last step of chunk N
-    runs in a background thread while the first step of chunk N+1 runs here. A failure stops new chunks;
-    the report says which failed."""
+    runs in a child process while the first step of chunk N+1 runs here (two runs in one process would
+    fight over its stdout/stderr, which Dagster captures per run). A failure stops new chunks; the report
+    says which failed."""
     first, last = steps[0], steps[-1]
 
-    def execute(job: str, chunk: DateWindow) -> bool:
+    def execute(job: str, chunk: DateWindow, in_subprocess: bool = False) -> bool:
         run_config = config if job in ("nhl_partitions", "nhl_bronze") else _without_api(config)
         step = "last" if len(steps) == 1 else ("bronze" if job == first else "silver")
-        result = defs.resolve_job_def(job).execute_in_process(
-            instance=instance, run_config=run_config, raise_on_error=False, tags=_chunk_tags(report.backfill_id,
-                                                                                           chunk, step))
-        if not result.success:
-            console.print(f"[red]chunk {chunk} failed in {job} (run {result.run_id}); re-run the same command to "
-                          "resume from it[/red]")
-        return result.success
+        tags = _chunk_tags(report.backfill_id, chunk, step)
+        if in_subprocess:
+            ok, run_id = _execute_in_subprocess(instance, job, run_config, tags)
+        else:
+            result = defs.resolve_job_def(job).execute_in_process(
+                instance=instance, run_config=run_config, raise_on_error=False, tags=tags)
+            ok, run_id = result.success, result.run_id
+        if not ok:
+            console.print(f"[red]chunk {chunk} failed in {job} (run {run_id}); re-run the same command to resume "
+                          "from it[/red]")
+        return ok
 
     def finish(chunk: DateWindow, ok: bool) -> None:
         (report.done if ok else report.failed).append(str(chunk))
         progress.advance(task)
 
-    # an in-memory (ephemeral) instance cannot take writes from two threads: its runs go one after another
+    # an in-memory (ephemeral) instance cannot be shared with a child process: its runs go one after another
     overlap = len(steps) > 1 and not instance.is_ephemeral
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-last-step") as background:
         pending: list[tuple[DateWindow, Future]] = []
@@ -111,7 +140,7 @@ def _run_chunks(defs, report: BackfillReport, todo: list[DateWindow], steps: tup
             if len(steps) == 1:
                 finish(chunk, True)
             elif overlap:
-                pending.append((chunk, background.submit(execute, last, chunk)))
+                pending.append((chunk, background.submit(execute, last, chunk, True)))
             else:
                 ok = execute(last, chunk)
                 finish(chunk, ok)
@@ -204,3 +233,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "after a restore replaced their data)")
     p.add_argument("--warehouse", help="warehouse root (default $NHL_WAREHOUSE or ./warehouse)")
     p.set_defaults(func=cmd_backfill)
+
+
+if __name__ == "__main__":
+    sys.exit(_execute_request())
