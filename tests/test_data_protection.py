@@ -292,8 +292,8 @@ def test_drill_1_code_changes_between_runs_touch_only_rematerialized_partitions(
     versions = wh().history(sb.PLAYERS)
     real = sb.build_window
 
-    def changed_parser(w, window, chunk_days=14):  # a parse-logic change that also adds a column
-        out = real(w, window, chunk_days)
+    def changed_parser(w, window, **kwargs):  # a parse-logic change that also adds a column
+        out = real(w, window, **kwargs)
         out.frames[sb.PLAYERS] = out.frames[sb.PLAYERS].with_columns(
             pl.col("I_F_hits") * 0, pl.lit(1, dtype=pl.Int64).alias("drillNewColumn"))
         return out
