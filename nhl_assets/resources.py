@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from dagster import ConfigurableResource
@@ -116,8 +117,6 @@ class EngineResource(LazyPySparkResource):
             from nhl_assets.engine import spark_silver
 
             return spark_silver.build_window(self.spark_session, wh, window, native=self.native_delta)
-        import os
-
         from nhl_assets.silver.build import build_window
 
         return build_window(wh, window, workers=self.workers or os.cpu_count() or 1)
@@ -135,7 +134,6 @@ class EngineResource(LazyPySparkResource):
 
         from nhl_assets.engine import spark_features as sf
         from nhl_assets.engine.spark_io import from_arrow, read_delta, to_arrow
-
         from nhl_assets.partitions import DateWindow
 
         spark = self.spark_session
