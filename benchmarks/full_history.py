@@ -129,8 +129,11 @@ def phase_replay(args: argparse.Namespace) -> dict:
     os.environ["NHL_API_WEB_URL"] = os.environ["NHL_API_STATS_URL"] = _closed_port_url()
     window = DateWindow.of(args.start, args.end)
     with tempfile.TemporaryDirectory() as tmp:
+        from dagster import DagsterInstance
+
+        instance = DagsterInstance.ephemeral() if args.instance == "memory" else _instance(tmp)
         started = time.monotonic()
-        steps = _replay_runs(build_definitions(), window, _instance(tmp))
+        steps = _replay_runs(build_definitions(), window, instance)
         wall = time.monotonic() - started
     return {"wall_s": wall, "steps_s": steps, "peak_rss_mb": peak_rss_mb(), "api_calls": 0}
 
@@ -215,7 +218,8 @@ def _print(phase: str, r: dict, args: argparse.Namespace) -> None:
               f"(goal <= 1.5x); gold steps {json.dumps({k: round(v, 1) for k, v in r['gold_steps_s'].items()})}, "
               f"peak RSS {r['peak_rss_mb']:.0f} MB")
     elif phase == "replay":
-        print(f"replay silver+gold from bronze, {args.start}..{args.end}, 0 API calls: wall {r['wall_s']:.1f} s "
+        print(f"replay silver+gold from bronze, {args.start}..{args.end}, 0 API calls, {args.instance} instance: "
+              f"wall {r['wall_s']:.1f} s "
               f"(goal <= 60 s), peak RSS {r['peak_rss_mb']:.0f} MB (goal <= 2048 MB); steps "
               f"{json.dumps({k: round(v, 1) for k, v in r['steps_s'].items()})}")
     elif phase == "overhead":
@@ -243,6 +247,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--instance", choices=("sqlite", "memory"), default="sqlite",
+                        help="replay: the Dagster instance (SQLite files as `dagster dev`, or in-memory)")
     parser.add_argument("--child", choices=PHASES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ["NHL_WAREHOUSE"] = args.warehouse
