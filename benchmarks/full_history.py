@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -140,15 +140,12 @@ def phase_replay(args: argparse.Namespace) -> dict:
 
 def _silver_direct(window) -> None:
     """What the silver asset does, without Dagster: parse, validate, write every silver table."""
-    from nhl_assets import catalog, settings
+    from nhl_assets import settings
     from nhl_assets.silver import build as sb
     from nhl_assets.storage.delta import Warehouse
 
     wh = Warehouse(settings.warehouse_root())
-    built = sb.build_window(wh, window, workers=os.cpu_count() or 1)  # as the engine resource's default
-    for table in sb.SILVER_TABLES:
-        frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
-        wh.replace_window(table, frame.to_arrow(), window, partition_by=catalog.partition_by(table))
+    sb.write_window(wh, window, sb.build_window(wh, window, workers=os.cpu_count() or 1))  # the engine's default
 
 
 def phase_overhead(args: argparse.Namespace) -> dict:

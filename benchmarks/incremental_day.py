@@ -31,14 +31,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    from dagster import DagsterInstance, build_sensor_context
+    from dagster import DagsterInstance
 
     from nhl_assets.automation.sensors import AutomationConfig
     from nhl_assets.definitions import build_definitions
     from nhl_assets.ops import migrate as mg
     from nhl_assets.partitions import DateWindow
     from nhl_assets.resources import NHLApiResource, WarehouseResource
-    from nhl_assets.runs import QUIET, run_pipeline
+    from nhl_assets.runs import drive_sensor, run_pipeline
     from nhl_assets.simulator.cli import start_loopback
     from nhl_assets.simulator.faults import FaultConfig
 
@@ -65,7 +65,6 @@ def main() -> None:
             os.environ["NHL_WAREHOUSE"] = wh
             mg._CHECKED.clear()
             defs, instance = build_definitions(), DagsterInstance.ephemeral()
-            sensor = defs.resolve_sensor_def("nhl_pipeline_sensor")
             resources = {"nhl_api": NHLApiResource(rate_per_second=0), "warehouse": WarehouseResource(),
                          "automation": AutomationConfig()}
             cursor = None
@@ -73,25 +72,10 @@ def main() -> None:
                 server.set_clock(morning)
                 server.set_faults(FaultConfig(latency_ms=args.latency_ms))
                 server.reset_stats()
-                ticks, runs = [], 0
                 started = time.monotonic()
-                for _ in range(40):
-                    ctx = build_sensor_context(instance=instance, cursor=cursor,
-                                               repository_def=defs.get_repository_def(), resources=resources)
-                    t = time.monotonic()
-                    data = sensor.evaluate_tick(ctx)
-                    ticks.append(time.monotonic() - t)
-                    cursor = data.cursor or cursor
-                    if not data.run_requests:
-                        break
-                    for req in data.run_requests:
-                        job = defs.resolve_job_def(req.job_name)
-                        config = {**QUIET, **api} if req.job_name in ("nhl_bronze", "nhl_refresh") else QUIET
-                        kwargs = {"partition_key": req.partition_key} if req.partition_key else {}
-                        assert job.execute_in_process(instance=instance, run_config=config, tags=dict(req.tags),
-                                                      **kwargs).success
-                        runs += 1
+                drive = drive_sensor(defs, instance, resources, cursor=cursor, api_config=api)
                 wall = time.monotonic() - started
+                cursor, ticks, runs = drive.cursor, drive.tick_seconds, len(drive.jobs)
                 n = server.stats(include_log=False)["total"]
                 walls[day].append(wall)
                 calls[day].append(n)

@@ -62,7 +62,6 @@ def peak_rss_mb() -> float:
 
 
 def silver_phase(root: str, start: str, end: str, workers: int) -> None:
-    from nhl_assets import catalog
     from nhl_assets.partitions import DateWindow
     from nhl_assets.silver import build as sb
     from nhl_assets.storage.delta import Warehouse
@@ -71,9 +70,7 @@ def silver_phase(root: str, start: str, end: str, workers: int) -> None:
     window = DateWindow.of(start, end)
     started = time.monotonic()
     built = sb.build_window(wh, window, workers=workers)
-    for table in sb.SILVER_TABLES:
-        frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
-        wh.replace_window(table, frame.to_arrow(), window, partition_by=catalog.partition_by(table))
+    sb.write_window(wh, window, built)
     wall = time.monotonic() - started
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest worker, if any
     print(json.dumps({"wall_s": wall, "games": built.games, "peak_rss_mb": peak_rss_mb(), "worker_rss_mb": children,

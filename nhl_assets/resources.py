@@ -145,8 +145,7 @@ class EngineResource(LazyPySparkResource):
         up = from_arrow(spark, upcoming.to_arrow()) if upcoming is not None and upcoming.height else None
         pf = pl.from_arrow(to_arrow(sf.player_features(sp, st, start, end, up)))
         tfe = pl.from_arrow(to_arrow(sf.team_features(st, start, end, up)))
-        return (pf.cast(tf.PLAYER_FEATURE_SCHEMA) if pf.height else pl.DataFrame(schema=tf.PLAYER_FEATURE_SCHEMA),
-                tfe.cast(tf.TEAM_FEATURE_SCHEMA) if tfe.height else pl.DataFrame(schema=tf.TEAM_FEATURE_SCHEMA))
+        return pf.cast(tf.PLAYER_FEATURE_SCHEMA), tfe.cast(tf.TEAM_FEATURE_SCHEMA)
 
     def replace_window(self, wh: Warehouse, table: str, frame: "pl.DataFrame", window: "DateWindow",
                        **kwargs: Any) -> "WriteResult":

@@ -3,7 +3,6 @@ exactly the tables a clean backfill of the final data produces."""
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import date, datetime, timedelta, timezone
 
@@ -18,7 +17,7 @@ from nhl_assets.ops import migrate as mg
 from nhl_assets.ops.snapshot import fingerprint
 from nhl_assets.partitions import DateWindow
 from nhl_assets.resources import NHLApiResource, WarehouseResource
-from nhl_assets.runs import QUIET, run_pipeline
+from nhl_assets.runs import execute_request, run_pipeline
 from nhl_assets.simulator.faults import FaultConfig
 from nhl_assets.storage.delta import Warehouse
 
@@ -79,17 +78,12 @@ def test_plan_lookback_refetches_recent_complete_dates_once_a_day():
 # a simulated week, tick by tick
 # ----------------------------------------------------------------------------------------------------
 
-API_JOBS = {"nhl_bronze", "nhl_partitions", "nhl_refresh"}
 FAST_SENSOR_API = NHLApiResource(max_attempts=2, backoff_initial_s=0.01, backoff_max_s=0.02, rate_per_second=0,
                                  timeout_s=2.0)
 
 
 def _execute(defs, instance, request) -> bool:
-    job = defs.resolve_job_def(request.job_name)
-    kwargs = {"partition_key": request.partition_key} if request.partition_key else {}
-    result = job.execute_in_process(instance=instance, run_config={**QUIET, **FAST_API} if request.job_name in API_JOBS else QUIET,
-                                    tags=dict(request.tags), raise_on_error=False, **kwargs)
-    return result.success
+    return execute_request(defs, instance, request, api_config=FAST_API, raise_on_error=False).success
 
 
 def _tick(defs, instance, cursor):

@@ -67,7 +67,7 @@ def postgres():
 
 
 def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server, tmp_path, monkeypatch):
-    from dagster import DagsterInstance, build_sensor_context
+    from dagster import DagsterInstance
 
     from nhl_assets.automation.sensors import AutomationConfig
     from nhl_assets.definitions import build_definitions
@@ -75,7 +75,7 @@ def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server
     from nhl_assets.ops.backfill import run_backfill
     from nhl_assets.partitions import DateWindow
     from nhl_assets.resources import NHLApiResource, WarehouseResource
-    from nhl_assets.runs import QUIET
+    from nhl_assets.runs import drive_sensor
 
     from .conftest import point_api_at
     from .test_bronze_assets import FAST_API
@@ -98,22 +98,9 @@ def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server
     report = run_backfill(DateWindow.of("2023-11-01", "2023-11-04"), {"bronze", "silver"}, chunk_days=2,
                           instance=instance, defs=defs, run_config=FAST_API)
     assert len(report.done) == 2 and not report.failed
-    sensor = defs.resolve_sensor_def("nhl_pipeline_sensor")
-    cursor, executed = None, []
-    for _ in range(10):
-        ctx = build_sensor_context(instance=instance, cursor=cursor, repository_def=defs.get_repository_def(),
-                                   resources={"nhl_api": NHLApiResource(rate_per_second=0, max_attempts=2),
-                                              "warehouse": WarehouseResource(), "automation": AutomationConfig()})
-        data = sensor.evaluate_tick(ctx)
-        cursor = data.cursor or cursor
-        if not data.run_requests:
-            break
-        for req in data.run_requests:
-            job = defs.resolve_job_def(req.job_name)
-            config = {**QUIET, **FAST_API} if req.job_name in ("nhl_bronze", "nhl_refresh") else QUIET
-            kwargs = {"partition_key": req.partition_key} if req.partition_key else {}
-            assert job.execute_in_process(instance=instance, run_config=config, tags=dict(req.tags), **kwargs).success
-            executed.append(req.job_name)
+    executed = drive_sensor(defs, instance, {"nhl_api": NHLApiResource(rate_per_second=0, max_attempts=2),
+                                             "warehouse": WarehouseResource(), "automation": AutomationConfig()},
+                            api_config=FAST_API, max_ticks=10).jobs
     assert "nhl_bronze" in executed and "nhl_silver_replay" in executed
     # what the instance holds is in PostgreSQL, seen from psql too
     psql = _pg_bin("psql")

@@ -19,6 +19,7 @@ import orjson
 import polars as pl
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import BinaryType, StringType, StructField, StructType
 
 from nhl_assets.bronze import tables as bt
@@ -120,8 +121,6 @@ def _bronze(spark: SparkSession, wh: Warehouse, table: str, window: DateWindow, 
             native: bool) -> DataFrame:
     df = read_delta(spark, wh, table, window, columns, native=native)
     if df is None:  # a warehouse whose bronze was never written: nothing to parse
-        from pyspark.sql.pandas.types import from_arrow_schema
-
         df = spark.createDataFrame([], from_arrow_schema(bt.SCHEMAS[table])).select(*columns)
     return df
 

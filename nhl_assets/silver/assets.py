@@ -15,7 +15,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     AssetSpec,
     BackfillPolicy,
     DataVersion,
@@ -108,13 +107,10 @@ def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResour
     context.log.info(f"silver: parsing {window} on the {engine.name} engine")
     built = engine.build_silver(wh, window)
     run_id = context.run.run_id
-    writes = {}
-    for table in sb.SILVER_TABLES:
-        frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
-        writes[table] = engine.replace_window(wh, table, frame, window, run_id=run_id,
-                                          partition_by=catalog.partition_by(table),
-                                          description=DESCRIPTIONS[table],
-                                          extra_metadata={"code_version": SILVER_CODE_VERSION})
+    writes = {table: engine.replace_window(wh, table, built.frame(table), window, run_id=run_id,
+                                           partition_by=catalog.partition_by(table), description=DESCRIPTIONS[table],
+                                           extra_metadata={"code_version": SILVER_CODE_VERSION})
+              for table in sb.SILVER_TABLES}
     wall = round(time.monotonic() - started, 3)
 
     for table in KEYS:
@@ -144,7 +140,7 @@ def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResour
               "incomplete_games": len(built.incomplete_games), "quarantined_rows": built.quarantine.height,
               "reconciliation_mismatches": mism.height, "wall_time_s": wall, "engine": engine.name}
     for table, write in writes.items():
-        frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
+        frame = built.frame(table)
         yield MaterializeResult(asset_key=table_key(table), data_version=DataVersion(versions.data_version(frame)),
                                 metadata={
             **common, **write.metadata(), "dagster/uri": MetadataValue.path(write.uri),

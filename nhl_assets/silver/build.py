@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import orjson
 import polars as pl
 
+from nhl_assets import catalog
 from nhl_assets.parse.game_stats import (
     GOALIE_SCHEMA,
     PLAYER_SCHEMA,
@@ -25,7 +26,7 @@ from nhl_assets.parse.schedule import SCHEDULE_SCHEMA
 from nhl_assets.parse.validate import Expectations, key_string, split_valid
 from nhl_assets.partitions import DateWindow
 from nhl_assets.silver.inputs import BronzePointer, WindowInputs, iter_window, read_window
-from nhl_assets.storage.delta import Warehouse
+from nhl_assets.storage.delta import Warehouse, WriteResult
 
 PLAYERS = "silver/player_game_stats"
 TEAMS = "silver/team_game_stats"
@@ -80,6 +81,17 @@ class SilverWindow:
     games_with_shift_data: int = 0
     incomplete_games: list[int] = field(default_factory=list)
     quarantined_by_table: dict[str, int] = field(default_factory=dict)
+
+    def frame(self, table: str) -> pl.DataFrame:
+        """The rows to write to `table` (one of `SILVER_TABLES`)."""
+        return self.quarantine if table == QUARANTINE else self.frames[table]
+
+
+def write_window(wh: Warehouse, window: DateWindow, built: SilverWindow, **kwargs) -> dict[str, WriteResult]:
+    """Replace `window` in every silver table with `built` (one commit per table): what the silver asset
+    writes, for the scripts that run silver without Dagster (benchmarks, the day-by-day history builder)."""
+    return {t: wh.replace_window(t, built.frame(t).to_arrow(), window, partition_by=catalog.partition_by(t), **kwargs)
+            for t in SILVER_TABLES}
 
 
 def _pointer_columns(pointers: dict[int, BronzePointer]) -> pl.DataFrame:

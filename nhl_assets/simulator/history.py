@@ -18,7 +18,6 @@ from datetime import date, datetime, timezone
 import orjson
 import pyarrow as pa
 
-from nhl_assets import catalog
 from nhl_assets.bronze import tables as bt
 from nhl_assets.partitions import DateWindow
 from nhl_assets.source.client import RawResponse
@@ -71,9 +70,7 @@ def write_silver(wh: Warehouse, window: DateWindow) -> int:
     from nhl_assets.silver import build as sb
 
     built = sb.build_window(wh, window)
-    for table in sb.SILVER_TABLES:
-        frame = built.quarantine if table == sb.QUARANTINE else built.frames[table]
-        wh.replace_window(table, frame.to_arrow(), window, partition_by=catalog.partition_by(table))
+    sb.write_window(wh, window, built)
     return built.games
 
 
