@@ -33,7 +33,7 @@ def main() -> None:
 
     from dagster import DagsterInstance
 
-    from nhl_assets.automation.sensors import AutomationConfig
+    from nhl_assets.resources import AutomationConfig
     from nhl_assets.definitions import build_definitions
     from nhl_assets.ops import migrate as mg
     from nhl_assets.partitions import DateWindow

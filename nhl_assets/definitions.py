@@ -5,12 +5,12 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, define_asset_job
 
 from nhl_assets.automation.maintenance import maintenance_job, nhl_weekly_maintenance
-from nhl_assets.automation.sensors import AutomationConfig, build_sensor, nhl_daily_fallback
+from nhl_assets.automation.sensors import build_sensor, nhl_daily_fallback
 from nhl_assets.catalog import TABLES, writes_tags
 from nhl_assets.bronze.assets import IMPORT_JOB, bronze_nhl_api
 from nhl_assets.gold.assets import gold_game_features, gold_sog_predictions, skater_season_stats_asset, sog_model
 from nhl_assets.gold.upcoming import upcoming_schedule
-from nhl_assets.resources import EngineResource, NHLApiResource, WarehouseResource
+from nhl_assets.resources import AutomationConfig, EngineResource, NHLApiResource, WarehouseResource
 from nhl_assets.silver.assets import silver_game_stats
 
 #: The main job: every date-partitioned asset (bronze, silver; per-game gold joins it).

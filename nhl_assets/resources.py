@@ -54,6 +54,16 @@ class NHLApiResource(ConfigurableResource):
         return NHLSource(self.source_settings())
 
 
+class AutomationConfig(ConfigurableResource):
+    """How the sensor treats late and corrected data (editable in the launchpad / Definitions)."""
+
+    lookback_days: int = Field(default=3, description="Complete dates re-fetched once a day for stat corrections.")
+    give_up_days: int = Field(default=10, description="Incomplete dates are re-requested until this old, then "
+                                                      "reported.")
+    retry_every_minutes: float = Field(default=60.0, description="Minutes between two requests of a date still "
+                                                                 "incomplete (late shift chart, API error).")
+
+
 class WarehouseResource(ConfigurableResource):
     """Where the Delta tables live. `root` defaults to $NHL_WAREHOUSE (local path or object-store URI);
     storage settings reuse dagster-deltalake's config classes (credentials for S3, GCS, Azure)."""

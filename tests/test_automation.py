@@ -11,7 +11,7 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context
 
 from nhl_assets.automation.plan import Cursor, DayState, plan_bronze
-from nhl_assets.automation.sensors import AutomationConfig
+from nhl_assets.resources import AutomationConfig
 from nhl_assets.definitions import build_definitions
 from nhl_assets.ops import migrate as mg
 from nhl_assets.ops.snapshot import fingerprint

@@ -6,11 +6,11 @@ import os
 
 import polars as pl
 import pytest
-from dagster import DagsterInstance, RunsFilter
+from dagster import AssetKey, DagsterInstance, RunsFilter
 from rich.console import Console
 
 from nhl_assets.ops import migrate as mg
-from nhl_assets.ops.backfill import backfill_id, job_for, run_backfill
+from nhl_assets.ops.backfill import backfill_id, exit_code, job_for, run_backfill
 from nhl_assets.partitions import DateWindow
 from nhl_assets.simulator.faults import FaultConfig, ScriptedFault
 from nhl_assets.storage.delta import Warehouse
@@ -65,3 +65,165 @@ def test_backfill_runs_chunks_stops_on_failure_and_resumes(sim_server, warehouse
     players = pl.from_arrow(wh.read_arrow("silver/player_game_stats"))
     assert players.get_column("gameDate").n_unique() == 6
     assert players.select("gameId", "playerId", "situation").is_unique().all()
+
+
+# ----------------------------------------------------------------------------------------------------
+# incomplete games: retried after the chunks, listed, re-fetched with --incomplete-only
+# ----------------------------------------------------------------------------------------------------
+
+def _game_on(wh: Warehouse, day: str) -> int:
+    ledger = pl.from_arrow(wh.read_arrow("bronze/games", DateWindow.of(day)))
+    return int(ledger.get_column("gameId").min())
+
+
+def _requests(sim_server) -> list[str]:
+    return [target for target, _status in sim_server.stats()["log"]]
+
+
+def _silent() -> Console:
+    return Console(file=open(os.devnull, "w"))
+
+
+def test_a_backfill_retries_only_what_is_missing_and_silver_follows(sim_server, warehouse_env, monkeypatch,
+                                                                   tmp_path):
+    point_api_at(monkeypatch, sim_server)
+    mg._CHECKED.clear()
+    window = DateWindow.of("2023-11-01", "2023-11-04")
+    probe = Warehouse(str(tmp_path / "probe"))  # which game to break: the first of 2023-11-03
+    monkeypatch.setenv("NHL_WAREHOUSE", probe.root)
+    run_backfill(DateWindow.of("2023-11-03"), {"bronze"}, chunk_days=1, instance=DagsterInstance.ephemeral(),
+                 run_config=FAST_API, console=_silent())
+    game = _game_on(probe, "2023-11-03")
+    monkeypatch.setenv("NHL_WAREHOUSE", str(warehouse_env))
+    mg._CHECKED.clear()
+    # the shift chart fails every attempt of the chunk's run (FAST_API: 3 attempts), then recovers
+    sim_server.set_faults(FaultConfig(script=[ScriptedFault(rf"shiftcharts.*gameId={game}", statuses=[503] * 3)]))
+    sim_server.reset_stats()
+    instance = DagsterInstance.ephemeral()
+    report = run_backfill(window, {"bronze", "silver"}, chunk_days=2, instance=instance, run_config=FAST_API,
+                          console=_silent(), retry_backoff_s=0)
+    assert report.incomplete_after_chunks == 1 and report.incomplete == [] and exit_code(report, {"bronze"}) == 0
+    assert [(p.games_before, p.games_after, p.runs) for p in report.passes] == [(1, 0, 2)]
+    # the retry pass (the last run to call the API) asked for the date's schedule and the missing chart only
+    requested = _requests(sim_server)
+    assert len([t for t in requested if f"gameId={game}" in t and "shiftcharts" in t]) == 4  # 3 failed + 1
+    assert "/v1/schedule/2023-11-03" in requested[-2] and f"gameId={game}" in requested[-1]
+    retry_run = instance.get_runs(filters=RunsFilter(tags={"nhl/step": "retry-bronze"}))[0]
+    md = instance.get_latest_materialization_event(AssetKey(["bronze", "games"])).asset_materialization.metadata
+    assert md["api_calls"].value == 2 and md["retried_dates"].value == 1
+    assert instance.get_latest_materialization_event(AssetKey(["bronze", "games"])).run_id == retry_run.run_id
+    wh = Warehouse(str(warehouse_env))
+    ledger = pl.from_arrow(wh.read_arrow("bronze/games"))
+    assert ledger.get_column("isComplete").all() and ledger.height == ledger.get_column("gameId").n_unique()
+    players = pl.from_arrow(wh.read_arrow("silver/player_game_stats")).filter(pl.col("gameId") == game)
+    assert players.height > 0 and players.get_column("icetime").null_count() == 0
+    quarantine = wh.read_arrow("silver/quarantine")
+    assert quarantine is None or game not in quarantine.column("gameId").to_pylist()
+    runs = instance.get_runs(filters=RunsFilter(tags={"nhl/step": "retry-bronze"}))
+    assert [(r.tags["nhl/chunk"], r.status.value) for r in runs] == [("2023-11-03", "SUCCESS")]
+
+
+def test_a_game_that_stays_incomplete_is_listed_fails_the_command_and_incomplete_only_fetches_it(
+        sim_server, warehouse_env, monkeypatch, tmp_path):
+    from nhl_assets.cli import main as cli_main
+
+    point_api_at(monkeypatch, sim_server)
+    mg._CHECKED.clear()
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("COLUMNS", "250")
+    sim_server.set_faults(FaultConfig(shift_missing_rate=1.0))  # no chart published: every game incomplete
+    args = ["backfill", "--start", "2023-11-02", "--end", "2023-11-02", "--layers", "bronze,silver",
+            "--retry-passes", "2", "--retry-backoff", "0", "--rate", "0"]
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(args)
+    assert exit_.value.code == 1
+    wh = Warehouse(str(warehouse_env))
+    games = pl.from_arrow(wh.read_arrow("bronze/games")).get_column("gameId").to_list()
+    assert games
+    instance = DagsterInstance.get()
+    retries = instance.get_runs(filters=RunsFilter(tags={"nhl/step": "retry-bronze"}))
+    assert len(retries) == 2  # two passes, one date each
+    # the check a UI-launched run shows: these games are beyond the sensor's reach (the sim clock is at the end)
+    from dagster import AssetCheckKey
+
+    evaluation = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [AssetCheckKey(AssetKey(["bronze", "games"]), "no_incomplete_beyond_sensor")])
+    record = evaluation[AssetCheckKey(AssetKey(["bronze", "games"]), "no_incomplete_beyond_sensor")]
+    assert record.event.dagster_event.event_specific_data.passed is False
+    # --incomplete-only, the API healthy again: only the missing charts are fetched, and the command succeeds
+    sim_server.set_faults(FaultConfig())
+    sim_server.reset_stats()
+    with pytest.raises(SystemExit) as exit_:
+        cli_main([*args, "--incomplete-only"])
+    assert exit_.value.code == 0
+    requested = _requests(sim_server)
+    assert sorted(t for t in requested if "schedule" not in t) == sorted(
+        t for t in requested if "shiftcharts" in t) and len([t for t in requested if "shiftcharts" in t]) == len(games)
+    assert pl.from_arrow(wh.read_arrow("bronze/games")).get_column("isComplete").all()
+
+
+def test_the_summary_names_each_incomplete_game_what_it_lacks_and_how_to_resume(sim_server, warehouse_env,
+                                                                                 monkeypatch):
+    from io import StringIO
+
+    from nhl_assets.ops.backfill import print_report
+
+    point_api_at(monkeypatch, sim_server)
+    mg._CHECKED.clear()
+    sim_server.set_faults(FaultConfig(shift_missing_rate=1.0))
+    window = DateWindow.of("2023-11-02")
+    report = run_backfill(window, {"bronze"}, chunk_days=1, instance=DagsterInstance.ephemeral(),
+                          run_config=FAST_API, console=_silent(), retry_passes=1, retry_backoff_s=0)
+    assert report.incomplete and all(g.missing == ("shift_chart: not published yet",) for g in report.incomplete)
+    out = StringIO()
+    print_report(Console(file=out, width=250), report, window, {"bronze"})
+    text = out.getvalue()
+    for g in report.incomplete:
+        assert str(g.game_id) in text
+    assert "shift_chart: not published yet" in text and "beyond its reach" in text
+    assert "nhl-assets backfill --start 2023-11-02 --end 2023-11-02 --layers bronze --incomplete-only" in text
+    assert exit_code(report, {"bronze"}) == 1
+
+
+# ----------------------------------------------------------------------------------------------------
+# resume state belongs to the warehouse
+# ----------------------------------------------------------------------------------------------------
+
+def test_the_same_backfill_into_two_warehouses_fills_both_and_a_restored_table_runs_again(
+        sim_server, monkeypatch, tmp_path):
+    point_api_at(monkeypatch, sim_server)
+    window = DateWindow.of("2023-11-01", "2023-11-04")
+    (tmp_path / "dagster").mkdir()
+    instance = DagsterInstance.local_temp(str(tmp_path / "dagster"))
+    layers = {"bronze", "silver"}
+
+    def backfill(root: str):
+        monkeypatch.setenv("NHL_WAREHOUSE", root)
+        mg._CHECKED.clear()
+        return run_backfill(window, layers, chunk_days=2, instance=instance, run_config=FAST_API, console=_silent(),
+                            retry_backoff_s=0)
+
+    first, second = str(tmp_path / "a"), str(tmp_path / "b")
+    a = backfill(first)
+    b = backfill(second)
+    assert a.done == b.done == ["2023-11-01...2023-11-02", "2023-11-03...2023-11-04"] and not b.skipped
+    assert all("another warehouse" in why for why in b.why.values())
+    for root in (first, second):
+        players = pl.from_arrow(Warehouse(root).read_arrow("silver/player_game_stats"))
+        assert players.get_column("gameDate").n_unique() == 4
+    again = backfill(first)
+    assert again.skipped == a.done and not again.done
+    assert all(why.startswith("skipped: done by run") for why in again.why.values())
+    # silver restored to before the backfill: the instance still says done, the warehouse does not hold it
+    restored = Warehouse(first)
+    for table in ("silver/schedule", "silver/quarantine"):
+        by_runs = [h["version"] for h in restored.history(table) if not (h["run_id"] or "migration-").startswith(
+            "migration-")]
+        restored.restore(table, min(by_runs) - 1, reason="test: undo the backfill")  # the version before them
+    assert restored.read_arrow("silver/schedule").num_rows == 0
+    repaired = backfill(first)
+    assert repaired.done == a.done and not repaired.skipped
+    assert all("silver lacks" in why for why in repaired.why.values())
+    assert pl.from_arrow(Warehouse(first).read_arrow("silver/schedule")).get_column("gameDate").n_unique() == 4

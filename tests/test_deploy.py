@@ -69,7 +69,7 @@ def postgres():
 def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server, tmp_path, monkeypatch):
     from dagster import DagsterInstance
 
-    from nhl_assets.automation.sensors import AutomationConfig
+    from nhl_assets.resources import AutomationConfig
     from nhl_assets.definitions import build_definitions
     from nhl_assets.ops import migrate as mg
     from nhl_assets.ops.backfill import run_backfill

@@ -29,7 +29,6 @@ import polars as pl
 from dagster import (
     AssetKey,
     AssetRecordsFilter,
-    ConfigurableResource,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -40,14 +39,13 @@ from dagster import (
     schedule,
     sensor,
 )
-from pydantic import Field
 
 from nhl_assets import settings
 from nhl_assets.automation.plan import Cursor, DayState, plan_bronze
 from nhl_assets.bronze import tables as bt
 from nhl_assets.parse.schedule import week_games
 from nhl_assets.partitions import UPCOMING_DAYS, DateWindow
-from nhl_assets.resources import NHLApiResource, WarehouseResource
+from nhl_assets.resources import AutomationConfig, NHLApiResource, WarehouseResource
 from nhl_assets.source.client import NHLSourceError
 
 BRONZE_JOB = "nhl_bronze"
@@ -61,16 +59,6 @@ SEASON_KEY = AssetKey(["gold", "skater_season_stats"])
 MODEL_KEY = AssetKey(["gold", "sog_model"])
 PREDICTIONS_KEY = AssetKey(["gold", "sog_predictions"])
 LOADED_TYPES = (2, 3)
-
-
-class AutomationConfig(ConfigurableResource):
-    """How the sensor treats late and corrected data (editable in the launchpad / Definitions)."""
-
-    lookback_days: int = Field(default=3, description="Complete dates re-fetched once a day for stat corrections.")
-    give_up_days: int = Field(default=10, description="Incomplete dates are re-requested until this old, then "
-                                                      "reported.")
-    retry_every_minutes: float = Field(default=60.0, description="Minutes between two requests of a date still "
-                                                                 "incomplete (late shift chart, API error).")
 
 
 # ----------------------------------------------------------------------------------------------------

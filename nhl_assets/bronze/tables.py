@@ -264,6 +264,22 @@ def keep_stored(day: DayFetch, ledger: dict[int, dict], stored: dict[tuple[str, 
     return kept
 
 
+def endpoints_to_retry(ledger_row: dict | None) -> tuple[str, ...]:
+    """What a retry of a date's incomplete games requests for one of its games (`ledger_row`: the game's
+    stored `bronze/games` row): nothing for a game bronze holds complete, the endpoints bronze lacks for an
+    incomplete one (all of them if the flags cannot say), everything for a game the ledger never saw.
+
+    Why: a backfill's retry passes must cost only what is missing; the stored responses of the rest are
+    put back by `keep_stored`, so the date is still replaced whole and loses nothing.
+    """
+    if ledger_row is None:
+        return tuple(ENDPOINT_TABLES)
+    if ledger_row["isComplete"]:
+        return ()
+    lacking = tuple(e for e in ENDPOINT_TABLES if not ledger_row.get(_FLAG[e]))
+    return lacking or tuple(ENDPOINT_TABLES)
+
+
 def schedule_content(schedule_rows: pa.Table) -> pa.Table:
     """What a stored schedule response says about *its own* date: that date's game objects.
 

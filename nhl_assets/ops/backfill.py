@@ -2,29 +2,45 @@
 
 Why chunks: a multi-season load is hours of API calls; a chunk (30 days by default) is one Dagster run
 that replaces exactly its dates, so an interruption loses at most one chunk and re-running the same
-command skips every chunk that already succeeded (the runs carry `nhl/backfill` and `nhl/chunk` tags in
-the Dagster instance, which is also what makes them visible, grouped, in the UI). The gold layer is
-computed once at the end over the whole range (features, model, predictions) because every game date's
-features depend on all earlier dates.
+command skips every chunk that already succeeded into the same warehouse and that the warehouse still
+holds (the runs carry `nhl/backfill`, `nhl/chunk` and `nhl/warehouse` tags in the Dagster instance, which
+is also what makes them visible, grouped, in the UI). After the chunks, the games still incomplete in the
+range (an endpoint that failed every attempt, a shift chart not published) are re-fetched in bounded
+passes, each a recorded run that asks only for what is missing; whatever is still incomplete then is
+listed, and the command exits non-zero. The gold layer is computed once at the end over the whole range
+(features, model, predictions) because every game date's features depend on all earlier dates.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, deserialize_value, serialize_value
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from nhl_assets import settings
+from nhl_assets.bronze import tables as bt
+from nhl_assets.bronze.importer import date_ranges
 from nhl_assets.partitions import DateWindow
+from nhl_assets.storage.delta import Warehouse
 
 LAYERS = ("bronze", "silver", "gold")
+#: The tag that ties a backfill's runs to the warehouse they wrote (a chunk is done only there).
+WAREHOUSE_TAG = "nhl/warehouse"
+#: Incomplete dates at most this many days apart are retried in one run (fewer runs, few dates rewritten).
+RETRY_GAP_DAYS = 2
+#: Silver tables whose dates show that silver holds a chunk (a parsed game, or a quarantined one).
+_SILVER_DATES = ("silver/schedule", "silver/quarantine")
 
 
 def job_for(layers: set[str]) -> str | None:
@@ -42,15 +58,41 @@ def job_for(layers: set[str]) -> str | None:
 #: parses). The silver run of chunk N overlaps the bronze run of chunk N+1, so a backfill takes about as
 #: long as its API calls instead of API time plus parse time.
 PIPELINED_STEPS = ("nhl_bronze", "nhl_silver_replay")
+BRONZE_JOB, SILVER_JOB = PIPELINED_STEPS
+
+
+@dataclass(frozen=True)
+class IncompleteGame:
+    """A game of the range that bronze does not hold whole, and what it lacks (with the reason)."""
+
+    game_date: date
+    game_id: int
+    matchup: str
+    missing: tuple[str, ...]
+
+
+@dataclass
+class RetryPass:
+    number: int
+    games_before: int
+    games_after: int
+    runs: int
+    wall_s: float
 
 
 @dataclass
 class BackfillReport:
     backfill_id: str
     chunks: list[DateWindow]
+    warehouse: str = ""
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    #: chunk -> why it was skipped, or why it ran although an earlier run had done it
+    why: dict[str, str] = field(default_factory=dict)
+    incomplete_after_chunks: int | None = None
+    passes: list[RetryPass] = field(default_factory=list)
+    incomplete: list[IncompleteGame] = field(default_factory=list)
     gold_steps: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
 
@@ -59,22 +101,103 @@ def backfill_id(window: DateWindow, layers: set[str]) -> str:
     return f"{window.start}_{window.end}_{'+'.join(sorted(layers))}"
 
 
-def succeeded_chunks(instance: DagsterInstance, bid: str) -> set[str]:
-    """Chunks whose last step succeeded (a chunk whose silver run failed is run again, bronze included)."""
-    runs = instance.get_runs(filters=RunsFilter(tags={"nhl/backfill": bid}, statuses=[DagsterRunStatus.SUCCESS]))
-    return {r.tags.get("nhl/chunk") for r in runs if r.tags.get("nhl/step", "last") in ("last", "silver")}
+# ----------------------------------------------------------------------------------------------------
+# what is done: the instance says which run did a chunk, the warehouse says whether it still holds it
+# ----------------------------------------------------------------------------------------------------
 
 
-def _chunk_tags(bid: str, chunk: DateWindow, step: str) -> dict[str, str]:
+def succeeded_chunks(instance: DagsterInstance, bid: str, warehouse: str | None = None) -> dict[str, str]:
+    """chunk -> run id of its last successful final step (a chunk whose silver run failed is run again,
+    bronze included), for runs into `warehouse` (every warehouse when None)."""
+    tags = {"nhl/backfill": bid, **({WAREHOUSE_TAG: warehouse} if warehouse else {})}
+    runs = instance.get_runs(filters=RunsFilter(tags=tags, statuses=[DagsterRunStatus.SUCCESS]))
+    out: dict[str, str] = {}
+    for r in reversed(runs):  # oldest first: the newest run of a chunk wins
+        if r.tags.get("nhl/step", "last") in ("last", "silver"):
+            out[r.tags["nhl/chunk"]] = r.run_id
+    return out
+
+
+def _final_dates(wh: Warehouse, chunk: DateWindow) -> set[date]:
+    t = wh.read_arrow(bt.GAMES, chunk, columns=["gameDate", "isFinal"])
+    return {r["gameDate"] for r in (t.to_pylist() if t is not None else []) if r["isFinal"]}
+
+
+def _dates(wh: Warehouse, table: str, chunk: DateWindow) -> set[date]:
+    t = wh.read_arrow(table, chunk, columns=["gameDate"])
+    return set(t.column("gameDate").to_pylist()) if t is not None else set()
+
+
+def missing_from_warehouse(wh: Warehouse, chunk: DateWindow, layers: set[str]) -> str | None:
+    """What the warehouse lacks of a chunk the chosen layers wrote; None when it holds it.
+
+    Why not trust the instance alone: a restore, a deleted table or a new warehouse (with the same Dagster
+    instance) leaves the run's success in the instance but not its rows in the tables. Bronze holds a chunk
+    when every date has its schedule row and every scheduled game its ledger row; silver holds it when every
+    date with a final game in the ledger has a silver schedule or quarantine row.
+    """
+    if "bronze" in layers:
+        sched = wh.read_arrow(bt.SCHEDULE, chunk, columns=["gameDate", "numberOfGames"])
+        fetched = {r["gameDate"]: r["numberOfGames"] or 0 for r in (sched.to_pylist() if sched is not None else [])}
+        lacking = len(chunk) - len(fetched)
+        if lacking:
+            return f"bronze/schedule lacks {lacking} of its {len(chunk)} dates"
+        ledger = wh.read_arrow(bt.GAMES, chunk, columns=["gameId"])
+        if (ledger.num_rows if ledger is not None else 0) < sum(fetched.values()):
+            return "bronze/games lacks games its schedules list"
+    if "silver" in layers:
+        final = _final_dates(wh, chunk)
+        held = set().union(*(_dates(wh, t, chunk) for t in _SILVER_DATES))
+        if final - held:
+            return f"silver lacks {len(final - held)} game date(s) with final games in bronze"
+    return None
+
+
+def plan_chunks(report: BackfillReport, instance: DagsterInstance, wh: Warehouse, layers: set[str],
+                force: bool) -> list[DateWindow]:
+    """The chunks to run; fills `report.skipped` and `report.why` (why a chunk is skipped or runs again)."""
+    here = succeeded_chunks(instance, report.backfill_id, report.warehouse)
+    anywhere = succeeded_chunks(instance, report.backfill_id)
+    todo = []
+    for chunk in report.chunks:
+        key = str(chunk)
+        if key in here:
+            lacking = None if force else missing_from_warehouse(wh, chunk, layers)
+            if force:
+                report.why[key] = f"ran again: --force (run {here[key][:8]} had done it)"
+            elif lacking is None:
+                report.skipped.append(key)
+                report.why[key] = f"skipped: done by run {here[key][:8]}, and the warehouse still holds it"
+                continue
+            else:
+                report.why[key] = f"ran again: run {here[key][:8]} had done it, but {lacking} (restored or deleted?)"
+        elif key in anywhere:
+            report.why[key] = f"ran again: run {anywhere[key][:8]} had done it into another warehouse"
+        todo.append(chunk)
+    return todo
+
+
+# ----------------------------------------------------------------------------------------------------
+# running steps
+# ----------------------------------------------------------------------------------------------------
+
+
+def _chunk_tags(report: BackfillReport, chunk: DateWindow, step: str) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": chunk.start.isoformat(),
             "dagster/asset_partition_range_end": chunk.end.isoformat(),
-            "nhl/backfill": bid, "nhl/chunk": str(chunk), "nhl/step": step}
+            "nhl/backfill": report.backfill_id, "nhl/chunk": str(chunk), "nhl/step": step,
+            WAREHOUSE_TAG: report.warehouse}
 
 
 def _without_api(config: dict) -> dict:
     """Run config for a job that never calls the API (silver): the same, less the `nhl_api` resource's."""
     resources = {k: v for k, v in (config.get("resources") or {}).items() if k != "nhl_api"}
     return {**{k: v for k, v in config.items() if k != "resources"}, **({"resources": resources} if resources else {})}
+
+
+def _only_incomplete(config: dict) -> dict:
+    """Bronze run config that re-fetches only what the range's incomplete games lack."""
+    return {**config, "ops": {"bronze_nhl_api": {"config": {"only_incomplete": True}}}}
 
 
 def _execute_in_subprocess(instance: DagsterInstance, job: str, run_config: dict, tags: dict[str, str]
@@ -99,6 +222,15 @@ def _execute_request() -> int:
     return 0 if result.success else 1
 
 
+def _execute(defs, instance: DagsterInstance, job: str, run_config: dict, tags: dict[str, str],
+             in_subprocess: bool = False) -> tuple[bool, str | None]:
+    if in_subprocess:
+        return _execute_in_subprocess(instance, job, run_config, tags)
+    result = defs.resolve_job_def(job).execute_in_process(instance=instance, run_config=run_config,
+                                                          raise_on_error=False, tags=tags)
+    return result.success, result.run_id
+
+
 def _run_chunks(defs, report: BackfillReport, todo: list[DateWindow], steps: tuple[str, ...], config: dict,
                 instance: DagsterInstance, console: Console, progress, task) -> None:
     """Run `steps` (job names) for each chunk in order; on a persistent instance the last step of chunk N
@@ -108,15 +240,9 @@ def _run_chunks(defs, report: BackfillReport, todo: list[DateWindow], steps: tup
     first, last = steps[0], steps[-1]
 
     def execute(job: str, chunk: DateWindow, in_subprocess: bool = False) -> bool:
-        run_config = config if job in ("nhl_partitions", "nhl_bronze") else _without_api(config)
+        run_config = config if job in ("nhl_partitions", BRONZE_JOB) else _without_api(config)
         step = "last" if len(steps) == 1 else ("bronze" if job == first else "silver")
-        tags = _chunk_tags(report.backfill_id, chunk, step)
-        if in_subprocess:
-            ok, run_id = _execute_in_subprocess(instance, job, run_config, tags)
-        else:
-            result = defs.resolve_job_def(job).execute_in_process(
-                instance=instance, run_config=run_config, raise_on_error=False, tags=tags)
-            ok, run_id = result.success, result.run_id
+        ok, run_id = _execute(defs, instance, job, run_config, _chunk_tags(report, chunk, step), in_subprocess)
         if not ok:
             console.print(f"[red]chunk {chunk} failed in {job} (run {run_id}); re-run the same command to resume "
                           "from it[/red]")
@@ -150,30 +276,117 @@ def _run_chunks(defs, report: BackfillReport, todo: list[DateWindow], steps: tup
             finish(chunk, future.result())
 
 
+# ----------------------------------------------------------------------------------------------------
+# incomplete games: retried in bounded passes, then listed
+# ----------------------------------------------------------------------------------------------------
+
+
+def incomplete_games(wh: Warehouse, window: DateWindow) -> list[IncompleteGame]:
+    """Every game of `window` the bronze ledger records as incomplete, in date order."""
+    t = wh.read_arrow(bt.GAMES, window, columns=["gameDate", "gameId", "homeTeam", "awayTeam", "isComplete",
+                                                 "missing"])
+    rows = [r for r in (t.to_pylist() if t is not None else []) if not r["isComplete"]]
+    return [IncompleteGame(r["gameDate"], r["gameId"], f"{r['awayTeam']}@{r['homeTeam']}", tuple(r["missing"] or ()))
+            for r in sorted(rows, key=lambda r: (r["gameDate"], r["gameId"]))]
+
+
+def unfinished_retries(instance: DagsterInstance, warehouse: str, window: DateWindow) -> list[DateWindow]:
+    """Retry windows in `window` whose bronze retry ran (or was killed) without a successful silver run after it.
+
+    Why: a retry that completes a game changes bronze; if the process dies before the silver run, the game
+    is no longer incomplete and no later pass would touch it, so silver must be caught up explicitly.
+    """
+    runs = instance.get_runs(filters=RunsFilter(tags={WAREHOUSE_TAG: warehouse}))
+    pending: dict[str, DateWindow] = {}
+    for r in reversed(runs):  # oldest first
+        step, chunk = r.tags.get("nhl/step"), r.tags.get("nhl/chunk")
+        if step not in ("retry-bronze", "retry-silver") or not chunk:
+            continue
+        start, _, end = chunk.partition("...")
+        w = DateWindow.of(start, end or None)
+        if w.end < window.start or w.start > window.end:
+            continue
+        if step == "retry-bronze":
+            pending[chunk] = w
+        elif r.status == DagsterRunStatus.SUCCESS:
+            pending.pop(chunk, None)
+    return sorted(pending.values(), key=lambda w: w.start)
+
+
+def retry_incomplete(defs, report: BackfillReport, window: DateWindow, layers: set[str], instance: DagsterInstance,
+                     config: dict, console: Console, *, passes: int, backoff_s: float) -> None:
+    """Re-fetch the incomplete games of `window` in at most `passes` passes (waiting `backoff_s`, doubling,
+    before each), each pass one bronze run per cluster of dates asking only for what is missing, then the
+    silver run of the same dates. Fills `report.passes` and `report.incomplete`."""
+    wh = Warehouse(report.warehouse)
+    silver = "silver" in layers
+
+    def run_silver(w: DateWindow) -> None:
+        ok, run_id = _execute(defs, instance, SILVER_JOB, _without_api(config), _chunk_tags(report, w, "retry-silver"))
+        if not ok:
+            console.print(f"[red]silver run of retried dates {w} failed (run {run_id})[/red]")
+
+    if silver:
+        for w in unfinished_retries(instance, report.warehouse, window):
+            console.print(f"  silver for {w}: catching up after an interrupted retry")
+            run_silver(w)
+    games = incomplete_games(wh, window)
+    for number in range(1, passes + 1):
+        if not games:
+            break
+        started = time.monotonic()
+        delay = backoff_s * 2 ** (number - 1)
+        console.print(f"  retry pass {number}/{passes}: {len(games)} incomplete game(s)"
+                      + (f", after {delay:.0f} s" if delay else ""))
+        time.sleep(delay)
+        clusters = [DateWindow(a, b) for a, b in date_ranges((g.game_date for g in games), RETRY_GAP_DAYS)]
+        for w in clusters:
+            ok, run_id = _execute(defs, instance, BRONZE_JOB, _only_incomplete(config),
+                                  _chunk_tags(report, w, "retry-bronze"))
+            if not ok:
+                console.print(f"[red]retry of {w} failed (run {run_id})[/red]")
+            if silver:
+                run_silver(w)
+        before, games = len(games), incomplete_games(wh, window)
+        report.passes.append(RetryPass(number, before, len(games), len(clusters) * (2 if silver else 1),
+                                       round(time.monotonic() - started, 3)))
+    report.incomplete = games
+
+
+# ----------------------------------------------------------------------------------------------------
+# the command
+# ----------------------------------------------------------------------------------------------------
+
+
 def run_backfill(window: DateWindow, layers: set[str], *, chunk_days: int, instance: DagsterInstance, defs=None,
-                 run_config: dict | None = None, console: Console | None = None,
-                 force: bool = False) -> BackfillReport:
-    """Load `window` chunk by chunk as Dagster runs, then gold once over the whole range."""
+                 run_config: dict | None = None, console: Console | None = None, force: bool = False,
+                 incomplete_only: bool = False, retry_passes: int = 3, retry_backoff_s: float = 10.0
+                 ) -> BackfillReport:
+    """Load `window` chunk by chunk as Dagster runs, retry its incomplete games, then gold once over the range."""
     from nhl_assets.definitions import build_definitions
     from nhl_assets.runs import QUIET, run_gold
 
     defs = defs or build_definitions()
     console = console or Console()
-    bid = backfill_id(window, layers)
-    report = BackfillReport(bid, window.chunks(chunk_days))
+    report = BackfillReport(backfill_id(window, layers), window.chunks(chunk_days), settings.warehouse_root())
+    wh = Warehouse(report.warehouse)
     started = time.monotonic()
+    config = {**QUIET, **(run_config or {})}
     job_name = job_for(layers)
-    done_before = set() if force else succeeded_chunks(instance, bid)
-    if job_name:
+    if job_name and not incomplete_only:
         steps = PIPELINED_STEPS if job_name == "nhl_partitions" else (job_name,)
-        todo = [c for c in report.chunks if str(c) not in done_before]
-        report.skipped = [str(c) for c in report.chunks if str(c) in done_before]
+        todo = plan_chunks(report, instance, wh, layers, force)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console, transient=False) as progress:
             task = progress.add_task(f"{'+'.join(steps)} {window}", total=len(report.chunks))
             progress.advance(task, len(report.skipped))
-            _run_chunks(defs, report, todo, steps, {**QUIET, **(run_config or {})}, instance, console, progress,
-                        task)
+            _run_chunks(defs, report, todo, steps, config, instance, console, progress, task)
+    if "bronze" in layers and not report.failed:
+        report.incomplete_after_chunks = len(incomplete_games(wh, window))
+        retry_incomplete(defs, report, window, layers, instance, config, console, passes=retry_passes,
+                         backoff_s=retry_backoff_s)
+    elif layers & {"bronze", "silver"}:
+        report.incomplete = incomplete_games(wh, window)
     if "gold" in layers and not report.failed:
         report.gold_steps = run_gold(defs, window, instance, run_config=run_config,
                                      log=lambda m: console.print(f"  {m}"))
@@ -181,56 +394,128 @@ def run_backfill(window: DateWindow, layers: set[str], *, chunk_days: int, insta
     return report
 
 
-def print_report(console: Console, report: BackfillReport, wh) -> None:
-    table = Table(title=f"backfill {report.backfill_id}")
-    for col in ("chunks", "done now", "skipped (done before)", "failed", "wall s"):
-        table.add_column(col, justify="right")
-    table.add_row(str(len(report.chunks)), str(len(report.done)), str(len(report.skipped)),
-                  str(len(report.failed)), f"{report.wall_s:.1f}")
-    console.print(table)
-    from nhl_assets.demo import print_summary, summarize
-    from nhl_assets.catalog import TABLES
+def _give_up_horizon() -> date:
+    """The oldest date the sensor still re-requests (its default give_up_days, the Eastern wall clock)."""
+    from nhl_assets.resources import AutomationConfig
 
-    print_summary(console, summarize(wh, list(TABLES)), "Tables after the backfill")
+    today = datetime.now(ZoneInfo(settings.NHL_TIMEZONE)).date()
+    return today - timedelta(days=AutomationConfig().give_up_days)
+
+
+def resume_command(window: DateWindow, layers: set[str]) -> str:
+    return (f"nhl-assets backfill --start {window.start} --end {window.end} --layers {','.join(sorted(layers))} "
+            "--incomplete-only")
+
+
+def print_report(console: Console, report: BackfillReport, window: DateWindow, layers: set[str]) -> None:
+    from nhl_assets.catalog import TABLES
+    from nhl_assets.demo import print_summary, summarize
+
+    table = Table(title=f"backfill {report.backfill_id} into {report.warehouse}")
+    for col in ("chunks", "done now", "skipped (done before)", "failed", "incomplete after chunks", "retry passes",
+                "incomplete now", "wall s"):
+        table.add_column(col, justify="right")
+    after = "-" if report.incomplete_after_chunks is None else str(report.incomplete_after_chunks)
+    table.add_row(str(len(report.chunks)), str(len(report.done)), str(len(report.skipped)), str(len(report.failed)),
+                  after, str(len(report.passes)), str(len(report.incomplete)), f"{report.wall_s:.1f}")
+    console.print(table)
+    if report.why:
+        why = Table(title="chunks done before")
+        why.add_column("chunk")
+        why.add_column("what happened")
+        for chunk, reason in report.why.items():
+            why.add_row(chunk, reason)
+        console.print(why)
+    for p in report.passes:
+        console.print(f"retry pass {p.number}: {p.games_before} -> {p.games_after} incomplete game(s), "
+                      f"{p.runs} run(s), {p.wall_s:.1f} s")
+    if report.incomplete:
+        horizon = _give_up_horizon()
+        games = Table(title=f"{len(report.incomplete)} game(s) still incomplete")
+        for col in ("date", "game", "teams", "missing (why)", "sensor"):
+            games.add_column(col)
+        for g in report.incomplete:
+            games.add_row(g.game_date.isoformat(), str(g.game_id), g.matchup, "; ".join(g.missing),
+                          "re-requests it" if g.game_date >= horizon else "beyond its reach")
+        console.print(games)
+        fetches = "bronze" in layers
+        console.print(f"[yellow]{'Re-fetch' if fetches else 'Fetch'} just these games with: "
+                      f"{resume_command(window, layers | {'bronze'} if not fetches else layers)}[/yellow]")
+    print_summary(console, summarize(Warehouse(report.warehouse), list(TABLES)), "Tables after the backfill")
+
+
+def exit_code(report: BackfillReport, layers: set[str]) -> int:
+    """Non-zero while a chunk failed or, for a backfill that fetches, any game of the range is incomplete."""
+    return 1 if report.failed or ("bronze" in layers and report.incomplete) else 0
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from nhl_assets import settings
     from nhl_assets.demo import ensure_dagster_home
-    from nhl_assets.storage.delta import Warehouse
 
     console = Console(soft_wrap=True)
     layers = {x.strip() for x in args.layers.split(",") if x.strip()}
     if not layers or not layers <= set(LAYERS):
         console.print(f"[red]--layers takes a comma-separated subset of {', '.join(LAYERS)}[/red]")
         return 2
+    if args.end < args.start:
+        console.print(f"[red]--end {args.end} is before --start {args.start}[/red]")
+        return 2
+    if args.incomplete_only and "bronze" not in layers:
+        console.print("[red]--incomplete-only re-fetches from the API: --layers must include bronze[/red]")
+        return 2
     if args.warehouse:
-        import os
-
         os.environ["NHL_WAREHOUSE"] = args.warehouse
     ensure_dagster_home()
-    window = DateWindow.of(args.start, args.end)
+    window = DateWindow(args.start, args.end)
     instance = DagsterInstance.get()
     report = run_backfill(window, layers, chunk_days=args.chunk_days, instance=instance, console=console,
-                          force=args.force,
+                          force=args.force, incomplete_only=args.incomplete_only, retry_passes=args.retry_passes,
+                          retry_backoff_s=args.retry_backoff,
                           run_config={"resources": {"nhl_api": {"config": {"rate_per_second": args.rate}}}}
                           if args.rate is not None else None)
-    print_report(console, report, Warehouse(settings.warehouse_root()))
-    return 1 if report.failed else 0
+    print_report(console, report, window, layers)
+    return exit_code(report, layers)
+
+
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _at_least(minimum: float, kind=int):
+    def parse(value: str):
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return number
+    return parse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "backfill", help="Load a date range in chunks as Dagster runs (resumable; progress and summary).",
         description=__doc__.split("\n\n")[1])
-    p.add_argument("--start", required=True, help="first game date, YYYY-MM-DD")
-    p.add_argument("--end", required=True, help="last game date, YYYY-MM-DD")
+    p.add_argument("--start", required=True, type=_iso_date, help="first game date, YYYY-MM-DD")
+    p.add_argument("--end", required=True, type=_iso_date, help="last game date, YYYY-MM-DD")
     p.add_argument("--layers", default="bronze,silver,gold", help="subset of bronze,silver,gold")
-    p.add_argument("--chunk-days", type=int, default=30, help="game dates per run (one run = one chunk)")
-    p.add_argument("--rate", type=float, default=None, help="client-side requests/s (default: the resource's)")
+    p.add_argument("--chunk-days", type=_at_least(1), default=30, help="game dates per run (one run = one chunk)")
+    p.add_argument("--rate", type=_at_least(0.0, float), default=None,
+                   help="client-side requests/s (default: the resource's; 0 = no limit)")
     p.add_argument("--force", action="store_true",
                    help="run every chunk again, even those an earlier run of this backfill completed (for example "
                         "after a restore replaced their data)")
+    p.add_argument("--incomplete-only", action="store_true",
+                   help="run no chunk: only re-fetch what the range's incomplete games lack (bronze/games.missing), "
+                        "then silver (and gold) for their dates")
+    p.add_argument("--retry-passes", type=_at_least(0), default=3,
+                   help="passes over the incomplete games after the chunks (0 = none; default 3)")
+    p.add_argument("--retry-backoff", type=_at_least(0.0, float), default=10.0,
+                   help="seconds before the first retry pass, doubling before each next one (default 10)")
     p.add_argument("--warehouse", help="warehouse root (default $NHL_WAREHOUSE or ./warehouse)")
     p.set_defaults(func=cmd_backfill)
 

@@ -15,7 +15,7 @@ The order matters for the data-protection rules:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -169,11 +169,18 @@ def fetch_schedules(source: NHLSource, days: Sequence[date]) -> list[Fetched]:
         return list(pool.map(source.schedule, days))
 
 
-def fetch_days(source: NHLSource, days: Sequence[date], max_games_in_flight: int = 64) -> Iterator[DayFetch]:
+#: Which endpoints of a final, played game to request (default: all of `GAME_ENDPOINTS`).
+EndpointChoice = Callable[[GameFetch], Sequence[str]]
+
+
+def fetch_days(source: NHLSource, days: Sequence[date], max_games_in_flight: int = 64,
+               endpoints_for: EndpointChoice | None = None) -> Iterator[DayFetch]:
     """Yield a `DayFetch` per day, in date order, fetching game endpoints on a bounded pool.
 
     All schedules are fetched before any game (see module docstring). At most `max_games_in_flight`
     games are pending at once, which bounds memory on long ranges while keeping the pool busy.
+    `endpoints_for` narrows the requests per game: a retry of incomplete games asks only for what bronze
+    still lacks (the caller puts the stored responses back, `bronze.tables.keep_stored`).
     """
     schedules = fetch_schedules(source, days)
     with ThreadPoolExecutor(max_workers=source.settings.concurrency, thread_name_prefix="nhl-game") as pool:
@@ -199,7 +206,10 @@ def fetch_days(source: NHLSource, days: Sequence[date], max_games_in_flight: int
                 if not game.is_final:
                     game.missing.append(f"final: gameState={game.game_state}")
                     continue
-                futures = [pool.submit(_fetch_endpoint, source, ep, game) for ep in GAME_ENDPOINTS]
+                wanted = GAME_ENDPOINTS if endpoints_for is None else endpoints_for(game)
+                if not wanted:
+                    continue
+                futures = [pool.submit(_fetch_endpoint, source, ep, game) for ep in wanted]
                 jobs.append((game, futures))
                 in_flight += 1
             pending.append((DayFetch(day=day, schedule=sched.raw, games=games, skipped_game_types=skipped), jobs))
