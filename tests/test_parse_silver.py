@@ -5,6 +5,7 @@ simulator's own ground truth (the timeline that generated the payloads).
 
 from __future__ import annotations
 
+import copy
 from bisect import bisect_right
 from collections import Counter
 from datetime import date, timedelta
@@ -199,6 +200,124 @@ def test_recorded_game_reconciles_exactly_with_its_boxscore(nhl_samples, pbp):
     # the duplicated shift rows of this chart (same shift listed twice) count once, as the boxscore does
     assert frames.players.filter(pl.col("situation") == "all").get_column("shifts").sum() == \
         boxscore_players(g.boxscore).get_column("shifts").sum()
+
+
+#: A bench minor as the NHL writes it (all 30 recorded ones look so): typeCode BEN, the player who serves it
+#: in servedByPlayerId, no committing player and no drawing player.
+BENCH_MINOR = {"typeCode": "BEN", "descKey": "too-many-men-on-the-ice", "duration": 2}
+PETERKA, OKPOSO = 8482175, 8473449  # BUF forwards of 2023020204: Peterka took a holding minor, Okposo none
+
+
+def _recorded_2023020204(nhl_samples: Path) -> GameInputs:
+    games = nhl_samples / "games"
+    return GameInputs(2023020204, date(2023, 11, 10), load(games / "2023020204_play_by_play.json"),
+                      load(games / "2023020204_shiftcharts.json"), load(games / "2023020204_boxscore.json"))
+
+
+def _penalty_of(pbp: dict, committed_by: int) -> dict:
+    """Details of the (single) penalty a player committed."""
+    (play,) = [p for p in pbp["plays"]
+               if p["typeDescKey"] == "penalty" and p["details"].get("committedByPlayerId") == committed_by]
+    return play["details"]
+
+
+def _box_row(box: dict, pid: int) -> dict:
+    (row,) = [r for side in ("awayTeam", "homeTeam") for grp in box["playerByGameStats"][side].values()
+              for r in grp if r["playerId"] == pid]
+    return row
+
+
+def _all_row(frames, pid: int) -> dict:
+    return frames.players.filter((pl.col("playerId") == pid) & (pl.col("situation") == "all")).row(0, named=True)
+
+
+_TEAM_PENALTIES = ["team", "situation", "penaltiesFor", "penalityMinutesFor", "penaltiesAgainst",
+                   "penalityMinutesAgainst"]
+
+
+@pytest.mark.samples
+@pytest.mark.parametrize("owner", [True, False], ids=["team named by eventOwnerTeamId", "team of the server"])
+def test_bench_minor_counts_for_the_team_and_not_for_the_player_who_serves_it(nhl_samples, owner):
+    """Peterka's real holding minor rewritten as a bench minor he serves, and his boxscore line as the NHL
+    then publishes it (2 PIM fewer): silver reconciles exactly and his team keeps the penalty and minutes."""
+    real = _recorded_2023020204(nhl_samples)
+    pbp, box = copy.deepcopy(real.play_by_play), copy.deepcopy(real.boxscore)
+    d = _penalty_of(pbp, PETERKA)
+    del d["committedByPlayerId"], d["drawnByPlayerId"]
+    d.update(BENCH_MINOR, servedByPlayerId=PETERKA)
+    if not owner:
+        del d["eventOwnerTeamId"]
+    _box_row(box, PETERKA)["pim"] -= 2
+    assert _box_row(box, PETERKA)["pim"] == 0
+    bench = build_silver([GameInputs(real.game_id, real.game_date, pbp, real.shift_chart, box)])
+    assert bench.rejected == []
+    rec = reconcile(bench, [box])
+    assert rec.mismatches.height == 0, rec.mismatches.to_dicts()
+    assert rec.values_checked == 420
+    peterka = _all_row(bench, PETERKA)
+    assert (peterka["penalties"], peterka["penalityMinutes"]) == (0, 0)
+    # the team's penalties, minutes and the opponent's Against are those of the real game, in every situation
+    before = build_silver([real])
+    assert bench.teams.select(_TEAM_PENALTIES).equals(before.teams.select(_TEAM_PENALTIES))
+    assert bench.teams.filter((pl.col("team") == "BUF") & (pl.col("situation") == "all")) \
+        .get_column("penalityMinutesFor").item() == 10  # Greenway 2, Johnson 2, Mittelstadt 4, the bench 2
+
+
+@pytest.mark.samples
+def test_penalty_naming_nobody_rejects_its_game(nhl_samples):
+    """No committer, no server, no owner team: nobody can be charged, so the game is rejected, not guessed."""
+    real = _recorded_2023020204(nhl_samples)
+    pbp = copy.deepcopy(real.play_by_play)
+    d = _penalty_of(pbp, PETERKA)
+    del d["committedByPlayerId"], d["eventOwnerTeamId"]
+    frames = build_silver([GameInputs(real.game_id, real.game_date, pbp, real.shift_chart)])
+    assert frames.players.height == 0
+    assert [(gid, reason.split(") ")[-1]) for gid, _endpoint, reason in frames.rejected] == \
+        [(2023020204, "names no committing player, team or serving player")]
+
+
+@pytest.mark.samples
+def test_penalty_served_by_a_teammate_counts_for_the_player_who_committed_it(nhl_samples):
+    """A penalty naming both (a goalie's, served by a skater): the committer is charged, the server is not."""
+    real = _recorded_2023020204(nhl_samples)
+    pbp = copy.deepcopy(real.play_by_play)
+    _penalty_of(pbp, PETERKA)["servedByPlayerId"] = OKPOSO
+    frames = build_silver([GameInputs(real.game_id, real.game_date, pbp, real.shift_chart, real.boxscore)])
+    assert reconcile(frames, [real.boxscore]).mismatches.height == 0  # the boxscore is the real one
+    assert _all_row(frames, PETERKA)["penalityMinutes"] == 2 and _all_row(frames, OKPOSO)["penalityMinutes"] == 0
+
+
+@pytest.mark.samples
+def test_recorded_bench_minors_count_for_their_team_only(nhl_samples):
+    """Every real bench minor names only who serves it; he is charged what he committed himself, no more,
+    and his team every minute it was given (no boxscore of these games is recorded: this is the rule)."""
+    games: list[GameInputs] = []
+    committed, team_minutes, servers = Counter(), Counter(), set()
+    for f in _recorded_pbp(nhl_samples):
+        p = load(f)
+        pens = [x["details"] for x in p["plays"] if x["typeDescKey"] == "penalty"]
+        if p["id"] in {g.game_id for g in games} or not any(d["typeCode"] == "BEN" for d in pens):
+            continue
+        games.append(GameInputs(p["id"], date.fromisoformat(p["gameDate"]), p, None))
+        abbrev = {t["id"]: t["abbrev"] for t in (p["awayTeam"], p["homeTeam"])}
+        for d in pens:
+            team_minutes[(p["id"], abbrev[d["eventOwnerTeamId"]])] += d["duration"]
+            if "committedByPlayerId" in d:
+                committed[(p["id"], d["committedByPlayerId"])] += d["duration"]
+            if d["typeCode"] == "BEN":
+                assert "committedByPlayerId" not in d and "drawnByPlayerId" not in d, (p["id"], d)
+                servers.add((p["id"], d["servedByPlayerId"]))
+    assert len(servers) >= 29  # 30 bench minors in 29 games, each served by someone else
+    frames = build_silver(games)
+    assert frames.rejected == []
+    alls = pl.concat([f.filter(pl.col("situation") == "all").select("gameId", "playerId", "penalityMinutes")
+                      for f in (frames.players, frames.goalies)])
+    pim = {(r["gameId"], r["playerId"]): r["penalityMinutes"] for r in alls.to_dicts()}
+    assert {k: pim[k] for k in servers} == {k: committed[k] for k in servers}
+    assert {k: v for k, v in pim.items() if v} == dict(committed)
+    teams = frames.teams.filter(pl.col("situation") == "all")
+    assert {(r["gameId"], r["team"]): r["penalityMinutesFor"] for r in teams.to_dicts()
+            if r["penalityMinutesFor"]} == dict(team_minutes)
 
 
 @pytest.mark.samples

@@ -14,7 +14,9 @@ Conventions (MoneyPuck column names; `situation` from the player's / team's own 
   a penalty shot is an ordinary shot/goal in `other`; a `failed-shot-attempt` is no shot at all;
 * blocked shots are owned by the shooting team: the shooter gets `I_F_blockedShotAttempts`, the blocker
   `shotsBlockedByPlayer` only when `reason` is `blocked` (not `teammate-blocked`) — as the boxscore counts;
-* penalty minutes go to `committedByPlayerId`, else `servedByPlayerId` (bench minors), as in the boxscore;
+* penalty minutes go to `committedByPlayerId` only, as in the boxscore: misconducts count for the player,
+  while a penalty nobody committed (a bench minor, `typeCode` BEN, which names only the player who
+  serves it in `servedByPlayerId`) counts for the team's penalties and minutes and for no player;
 * ice time, `shifts` and `OnIce_*` need the shift chart: on ice for a shot means shift start < t <= end;
   a shift counts in the situation in force at its first second; without a shift chart these columns are
   null (never 0) and `hasShiftData` is false, while the event stats are still published;
@@ -279,13 +281,20 @@ def _event_credits(plays: list[pp.Play], header: pp.GameHeader, side_of: dict[in
 
 def _penalty_credits(play: pp.Play, header: pp.GameHeader, side_of: dict[int, int], tl: Timeline,
                      cr: _Credits) -> None:
-    """Penalties and minutes for the committing (else serving) player and his team, drawn for the drawer."""
+    """Penalties and minutes for the committing player and his team; penalties drawn for the drawer.
+
+    Only `committedByPlayerId` is charged, because the NHL boxscore charges only the offender: the player in
+    `servedByPlayerId` merely sits in the box (for a goalie, or for his bench), so a penalty nobody
+    committed (a bench minor) is the team's alone — its penalty and minutes count for the team, never in a
+    player's `penalityMinutes`, which would then disagree with the official record. A named drawer is
+    credited whatever the penalty (`penaltiesDrawn` is not in the boxscore; no recorded bench minor names one).
+    """
     d = play.details
     gid = header.game_id
     pair = _play_pair(play, tl)
     minutes = d.get("duration")
     minutes = minutes if isinstance(minutes, int) else 0
-    who = d.get("committedByPlayerId", d.get("servedByPlayerId"))
+    who = d.get("committedByPlayerId")
     if who is not None:
         side = _side(side_of, who, play, gid)
         key = cr.gbase | (who << _P_SHIFT) | (pair[side] << 5)
@@ -293,10 +302,7 @@ def _penalty_credits(play: pp.Play, header: pp.GameHeader, side_of: dict[int, in
         cr.wkeys.append(key | ST_PIM)
         cr.wvals.append(minutes)
     else:
-        side = header.side_of_team(d.get("eventOwnerTeamId"))
-        if side is None:
-            raise ParseError(f"play sortOrder {play.sort_order} (penalty) names neither a player nor a team",
-                             game_id=gid, endpoint=pp.ENDPOINT)
+        side = _team_penalty_side(play, header, side_of)
     drawn = d.get("drawnByPlayerId")
     if drawn is not None:
         dside = _side(side_of, drawn, play, gid)
@@ -308,6 +314,23 @@ def _penalty_credits(play: pp.Play, header: pp.GameHeader, side_of: dict[int, in
     cr.tkeys.append(tkey | TS_PENS)
     cr.twkeys.append(tkey | TS_PIM)
     cr.twvals.append(minutes)
+
+
+def _team_penalty_side(play: pp.Play, header: pp.GameHeader, side_of: dict[int, int]) -> int:
+    """Side of a penalty nobody committed: the team that owns the play, else the team of whoever serves it.
+
+    The serving player only tells which bench was penalised (he gets no credit); a penalty that names
+    neither a team nor a server cannot be charged to anyone, so the game is rejected rather than guessed.
+    """
+    d = play.details
+    side = header.side_of_team(d.get("eventOwnerTeamId"))
+    if side is not None:
+        return side
+    served = d.get("servedByPlayerId")
+    if served is None:
+        raise ParseError(f"play sortOrder {play.sort_order} (penalty) names no committing player, team or "
+                         "serving player", game_id=header.game_id, endpoint=pp.ENDPOINT)
+    return _side(side_of, served, play, header.game_id)
 
 
 def _shift_credits(chart: ps.ShiftChart, roster: dict[int, pp.Player], tl: Timeline, cr: _Credits) -> None:

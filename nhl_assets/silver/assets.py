@@ -33,7 +33,7 @@ from nhl_assets.resources import EngineResource, WarehouseResource
 from nhl_assets.silver import build as sb
 
 #: Bump whenever parsing or stat definitions change: the UI then shows silver (and below) as stale.
-SILVER_CODE_VERSION = "1"
+SILVER_CODE_VERSION = "2"  # 2: bench minors no longer charged to the player who serves them
 
 DESCRIPTIONS = {
     sb.PLAYERS: "Skater game stats, MoneyPuck columns, key (gameId, playerId, situation) with situations "

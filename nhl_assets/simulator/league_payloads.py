@@ -9,8 +9,8 @@ shift chart are built from, using the NHL's conventions:
 * goals/assists/points/powerPlayGoals from ``goal`` plays outside the shootout (empty-net goals count);
 * ``sog`` = shots on goal + goals outside the shootout; team ``sog`` = sum over players;
 * ``blockedShots`` credits ``blockingPlayerId`` of ``blocked-shot`` plays whose reason is ``blocked``;
-* ``pim`` = penalty minutes of penalties the player committed; a bench minor (no committing player)
-  is charged to the player who serves it;
+* ``pim`` = penalty minutes of penalties the player committed (``committedByPlayerId``); a bench minor
+  names no committing player, only the one who serves it, and is charged to no player (the team only);
 * ``plusMinus``: +1/-1 for skaters on the ice (shift covers ``(start, end]`` of the goal second) for
   even-strength and shorthanded goals, nothing for power-play goals (strength from penalties only);
 * ``shifts``/``toi`` from the player's shift-chart rows.
@@ -251,7 +251,7 @@ def _player_stats(sim: SimResult, events: list, shifts: list) -> dict[int, dict]
             st[d["winningPlayerId"]]["fw"] += 1
             st[d["losingPlayerId"]]["fl"] += 1
         elif k == "penalty":
-            who = d.get("committedByPlayerId", d.get("servedByPlayerId"))
+            who = d.get("committedByPlayerId")  # the server of a bench minor is not charged
             if who is not None:
                 st[who]["pim"] += d["duration"]
     for pid, _team, _per, s, e in shifts:
