@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import polars as pl
 import pytest
-from dagster import AssetKey, DagsterInstance, RunsFilter
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from rich.console import Console
 
+from nhl_assets.catalog import TABLES
 from nhl_assets.ops import migrate as mg
 from nhl_assets.ops.backfill import backfill_id, exit_code, job_for, run_backfill
 from nhl_assets.partitions import DateWindow
 from nhl_assets.simulator.faults import FaultConfig, ScriptedFault
 from nhl_assets.storage.delta import Warehouse
+from nhl_assets.versions import VOLATILE
 
 from .conftest import point_api_at
 from .test_bronze_assets import FAST_API
@@ -227,3 +233,90 @@ def test_the_same_backfill_into_two_warehouses_fills_both_and_a_restored_table_r
     assert repaired.done == a.done and not repaired.skipped
     assert all("silver lacks" in why for why in repaired.why.values())
     assert pl.from_arrow(Warehouse(first).read_arrow("silver/schedule")).get_column("gameDate").n_unique() == 4
+
+
+# ----------------------------------------------------------------------------------------------------
+# a flaky API and a SIGKILL mid-backfill: the restarted backfill converges to a clean backfill's tables
+# ----------------------------------------------------------------------------------------------------
+
+#: The backfill command's own code path (`run_backfill`, `print_report`, `exit_code`) in a child process that
+#: the test can kill; the API settings are short so that the faults cost seconds, not minutes.
+CHILD = """
+import sys
+from dagster import DagsterInstance
+from rich.console import Console
+from nhl_assets.ops.backfill import exit_code, print_report, run_backfill
+from nhl_assets.partitions import DateWindow
+api = {"timeout_s": 1.0, "max_attempts": 3, "backoff_initial_s": 0.01, "backoff_max_s": 0.05, "rate_per_second": 0}
+window, layers = DateWindow.of(sys.argv[1], sys.argv[2]), {"bronze", "silver"}
+report = run_backfill(window, layers, chunk_days=int(sys.argv[3]), instance=DagsterInstance.get(),
+                      run_config={"resources": {"nhl_api": {"config": api}}}, retry_backoff_s=0.2)
+print_report(Console(width=200), report, window, layers)
+sys.exit(exit_code(report, layers))
+"""
+
+
+def _backfill_child(window: DateWindow, chunk_days: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(window.start), str(window.end), str(chunk_days)],
+                            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # its own process group: the kill takes its silver child too
+
+
+def _content(wh: Warehouse, table: str) -> pl.DataFrame:
+    """The table's rows without the run-specific columns (fetch/check times, run ids, attempts, raw bodies:
+    the sha256 column stands for the body), in a canonical order."""
+    frame = pl.from_arrow(wh.read_arrow(table))
+    frame = frame.select(sorted(c for c in frame.columns if c not in VOLATILE))
+    return frame.sort(frame.columns)
+
+
+@pytest.mark.slow
+def test_faults_and_a_sigkill_mid_backfill_then_a_restart_equal_a_clean_backfill(sim_server, monkeypatch, tmp_path):
+    point_api_at(monkeypatch, sim_server)
+    window = DateWindow.of("2023-11-01", "2023-11-09")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    faulty = str(tmp_path / "faulty")
+    monkeypatch.setenv("NHL_WAREHOUSE", faulty)
+    # the issue's flaky API, plus one shift chart of the last chunk that fails a whole run's attempts
+    sim_server.set_faults(FaultConfig(seed=13, rate_429=0.1, retry_after_s=0.05, rate_5xx=0.05, rate_truncated=0.05,
+                                      rate_timeout=0.01, timeout_hold_s=3.0,
+                                      script=[ScriptedFault(r"shiftcharts.*gameId=2023020210", statuses=[503] * 3)]))
+    proc = _backfill_child(window, 3)
+    instance = DagsterInstance.get()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = instance.get_runs(filters=RunsFilter(tags={"nhl/step": "silver"}, statuses=[DagsterRunStatus.SUCCESS]))
+        if done:  # the first chunk is complete, the second is being fetched: kill everything mid-backfill
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, f"the backfill ended before it could be killed: {proc.communicate()[0][-3000:]}"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    outputs = []
+    for _attempt in range(3):  # restarted (the same command) until it says every game is complete
+        proc = _backfill_child(window, 3)
+        out, _ = proc.communicate(timeout=600)
+        outputs.append(out)
+        if proc.returncode == 0:
+            break
+    assert proc.returncode == 0, outputs[-1][-3000:]
+    assert "skipped (done before)" in outputs[0]
+    restarted = instance.get_runs(filters=RunsFilter(tags={"nhl/step": "retry-bronze"}))
+    assert restarted, "the scripted shift chart failure should have needed a retry pass"
+    # a clean backfill of the same range into another warehouse, the API healthy
+    sim_server.set_faults(FaultConfig())
+    clean = str(tmp_path / "clean")
+    monkeypatch.setenv("NHL_WAREHOUSE", clean)
+    mg._CHECKED.clear()
+    report = run_backfill(window, {"bronze", "silver"}, chunk_days=3, instance=DagsterInstance.ephemeral(),
+                          run_config=FAST_API, console=_silent())
+    assert not report.failed and not report.incomplete
+    tables = [t for t in TABLES if TABLES[t].layer in ("bronze", "silver")]
+    assert len(tables) == 10
+    for table in tables:
+        a, b = _content(Warehouse(faulty), table), _content(Warehouse(clean), table)
+        assert a.height == b.height and a.equals(b), f"{table}: {a.height} rows after faults + kill, {b.height} clean"
+    ledger = pl.from_arrow(Warehouse(faulty).read_arrow("bronze/games"))
+    assert ledger.get_column("isComplete").all() and ledger.get_column("gameId").is_unique().all()
