@@ -19,11 +19,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import httpx
 
 from dagster import DagsterInstance
+
+from nhl_assets.cliargs import iso_date, non_negative_float, on_parsed, parse_args, positive_int
+from nhl_assets.simulator.cli import DEFAULT_FIRST_DATE, DEFAULT_LAST_DATE
 
 
 class _ServerProcess:
@@ -64,24 +67,60 @@ def loopback(kind: str, seed: int, as_of: datetime, latency_ms: float) -> Iterat
         server.stop()
 
 
-def main() -> None:
+def api_bound_s(calls: int, latency_ms: float, connections: int) -> float:
+    """The API-bound minimum wall time: every call waits `latency_ms`, `connections` calls at a time."""
+    return calls * latency_ms / 1000 / connections
+
+
+def ratio_to_bound(wall_s: float, bound_s: float) -> float | None:
+    """Wall time over the API-bound minimum; None without simulated latency, where there is no minimum to
+    compare with (`--latency-ms 0` is a legitimate run: the pipeline's own speed, API wait excluded)."""
+    return wall_s / bound_s if bound_s > 0 else None
+
+
+def ratio_text(ratio: float | None) -> str:
+    """`1.22x`, or `n/a` with the reason when there is no API-bound minimum."""
+    return "n/a (no simulated latency, so no API-bound minimum)" if ratio is None else f"{ratio:.2f}x"
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """`--start`..`--start + --days - 1` must lie in the simulated history, from its first day (or
+    NHL_START_DATE, the first partition, when later) to its last day."""
+    from nhl_assets import settings
+
+    first = max(DEFAULT_FIRST_DATE, settings.start_date())
+    if args.start < first:
+        raise ValueError(f"--start {args.start} is before the simulated history's first day or NHL_START_DATE, "
+                         f"whichever is later ({first})")
+    end = args.start + timedelta(days=args.days - 1)
+    if end > DEFAULT_LAST_DATE:
+        raise ValueError(f"--start {args.start} with --days {args.days} ends on {end}, after the simulated "
+                         f"history's last day ({DEFAULT_LAST_DATE})")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--start", default="2023-11-01")
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--latency-ms", type=float, default=150.0)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--rate", type=float, default=0.0, help="client rate limit (0 = none)")
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--start", type=iso_date, default=date(2023, 11, 1))
+    parser.add_argument("--days", type=positive_int, default=30)
+    parser.add_argument("--latency-ms", type=non_negative_float, default=150.0,
+                        help="simulated latency per call (0: none; the ratio to the API-bound minimum is then n/a)")
+    parser.add_argument("--concurrency", type=positive_int, default=4)
+    parser.add_argument("--rate", type=non_negative_float, default=0.0, help="client rate limit (0 = none)")
+    parser.add_argument("--repeat", type=positive_int, default=1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--server", choices=("subprocess", "inprocess"), default="subprocess")
-    args = parser.parse_args()
+    on_parsed(parser, check_args)
+    return parser
+
+
+def main() -> None:
+    args = parse_args(build_parser())
 
     from nhl_assets.definitions import build_definitions
     from nhl_assets.partitions import DateWindow
     from nhl_assets.runs import materialize_window
 
-    window = DateWindow.of(args.start)
-    window = DateWindow(window.start, window.start + timedelta(days=args.days - 1))
+    window = DateWindow(args.start, args.start + timedelta(days=args.days - 1))
     as_of = datetime.combine(window.end + timedelta(days=2), datetime.min.time(), tzinfo=timezone.utc)
     walls, calls = [], []
     for rep in range(args.repeat):
@@ -98,17 +137,18 @@ def main() -> None:
                     materialize_window(defs, window, instance, run_config=run_config)
                     wall = time.monotonic() - started
                 n = server.stats()["total"]
-        bound = n * args.latency_ms / 1000 / args.concurrency
+        bound = api_bound_s(n, args.latency_ms, args.concurrency)
         walls.append(wall)
         calls.append(n)
         print(f"run {rep + 1}: window {window} ({args.days} days): wall {wall:.2f} s, API calls {n}, "
-              f"{n / wall:.1f} calls/s, API-bound minimum {bound:.2f} s, ratio {wall / bound:.2f}x")
+              f"{n / wall:.1f} calls/s, API-bound minimum {bound:.2f} s, "
+              f"ratio {ratio_text(ratio_to_bound(wall, bound))}")
     med = statistics.median(walls)
     n = int(statistics.median(calls))
-    bound = n * args.latency_ms / 1000 / args.concurrency
+    bound = api_bound_s(n, args.latency_ms, args.concurrency)
     print(f"median of {args.repeat}: wall {med:.2f} s, API calls {n}, {n / med:.1f} calls/s, "
-          f"ratio to API-bound minimum {med / bound:.2f}x (latency {args.latency_ms:g} ms, "
-          f"{args.concurrency} connections)")
+          f"ratio to API-bound minimum {ratio_text(ratio_to_bound(med, bound))} "
+          f"(latency {args.latency_ms:g} ms, {args.concurrency} connections)")
 
 
 if __name__ == "__main__":

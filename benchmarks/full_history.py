@@ -32,8 +32,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from nhl_assets.cliargs import check_window, iso_date, non_negative_float, on_parsed, parse_args, positive_int
+from nhl_assets.simulator.cli import DEFAULT_FIRST_DATE, DEFAULT_LAST_DATE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -71,15 +73,15 @@ def _instance(tmp: str):
 
 
 def phase_backfill(args: argparse.Namespace) -> dict:
-    from bronze_backfill import loopback
+    from bronze_backfill import api_bound_s, loopback, ratio_to_bound
     from rich.console import Console
 
     from nhl_assets.ops.backfill import run_backfill
     from nhl_assets.partitions import DateWindow
+    from nhl_assets.simulator.cli import clock_after
 
     window = DateWindow.of(args.start, args.end)
-    as_of = datetime.combine(window.end + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc) + \
-        timedelta(hours=15)
+    as_of = clock_after(window.end)
     run_config = {"resources": {"nhl_api": {"config": {"concurrency": args.concurrency, "rate_per_second": 0.0}}}}
     with loopback("subprocess", args.seed, as_of, args.latency_ms) as server, \
             tempfile.TemporaryDirectory() as tmp:
@@ -91,9 +93,10 @@ def phase_backfill(args: argparse.Namespace) -> dict:
         calls = server.stats()["total"]
     if report.failed:
         raise SystemExit(f"backfill failed at chunk(s) {report.failed}")
-    bound = calls * args.latency_ms / 1000 / args.concurrency
+    bound = api_bound_s(calls, args.latency_ms, args.concurrency)
     return {"wall_s": wall, "api_calls": calls, "calls_per_s": calls / wall, "api_bound_s": bound,
-            "ratio_to_api_bound": wall / bound, "gold_steps_s": report.gold_steps, "peak_rss_mb": peak_rss_mb()}
+            "ratio_to_api_bound": ratio_to_bound(wall, bound), "gold_steps_s": report.gold_steps,
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def _replay_runs(defs, window, instance) -> dict[str, float]:
@@ -209,9 +212,11 @@ def phase_spark(args: argparse.Namespace) -> dict:
 
 def _print(phase: str, r: dict, args: argparse.Namespace) -> None:
     if phase == "backfill":
+        from bronze_backfill import ratio_text
+
         print(f"backfill {args.start}..{args.end} bronze->gold: wall {r['wall_s']:.1f} s, API calls "
               f"{r['api_calls']}, {r['calls_per_s']:.1f} calls/s, API-bound minimum {r['api_bound_s']:.1f} s "
-              f"({args.latency_ms:g} ms x calls / {args.concurrency}), ratio {r['ratio_to_api_bound']:.2f}x "
+              f"({args.latency_ms:g} ms x calls / {args.concurrency}), ratio {ratio_text(r['ratio_to_api_bound'])} "
               f"(goal <= 1.5x); gold steps {json.dumps({k: round(v, 1) for k, v in r['gold_steps_s'].items()})}, "
               f"peak RSS {r['peak_rss_mb']:.0f} MB")
     elif phase == "replay":
@@ -234,27 +239,48 @@ def _print(phase: str, r: dict, args: argparse.Namespace) -> None:
     sys.stdout.flush()
 
 
-def main() -> None:
+def phase_list(text: str) -> list[str]:
+    """argparse type of --phases: a comma-separated subset of PHASES, in the order given."""
+    phases = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in phases if p not in PHASES]
+    if unknown or not phases:
+        raise argparse.ArgumentTypeError(f"must be a comma-separated list of {', '.join(PHASES)}, got {text!r}")
+    return phases
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """The window must lie in the simulated history (NHL_START_DATE is set to --start for the runs)."""
+    check_window(args.start, args.end, first=DEFAULT_FIRST_DATE, last=DEFAULT_LAST_DATE,
+                 first_what="the simulated history's first day", last_what="the simulated history's last day")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--start", default="2023-10-01")
-    parser.add_argument("--end", default="2026-04-16")
-    parser.add_argument("--phases", default=",".join(PHASES))
+    parser.add_argument("--start", type=iso_date, default=DEFAULT_FIRST_DATE)
+    parser.add_argument("--end", type=iso_date, default=DEFAULT_LAST_DATE)
+    parser.add_argument("--phases", type=phase_list, default=list(PHASES), help=f"comma-separated: {','.join(PHASES)}")
     parser.add_argument("--warehouse", default=os.path.join(tempfile.gettempdir(), "nhl-full-history"))
-    parser.add_argument("--latency-ms", type=float, default=150.0)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--latency-ms", type=non_negative_float, default=150.0,
+                        help="simulated latency per call (0: none; the ratio to the API-bound minimum is then n/a)")
+    parser.add_argument("--concurrency", type=positive_int, default=4)
+    parser.add_argument("--repeat", type=positive_int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--instance", choices=("sqlite", "memory"), default="sqlite",
                         help="replay: the Dagster instance (SQLite files as `dagster dev`, or in-memory)")
     parser.add_argument("--child", choices=PHASES, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    on_parsed(parser, check_args)
+    return parser
+
+
+def main() -> None:
+    args = parse_args(build_parser())
     os.environ["NHL_WAREHOUSE"] = args.warehouse
-    os.environ["NHL_START_DATE"] = args.start
+    os.environ["NHL_START_DATE"] = args.start.isoformat()
     if args.child:  # one phase, in this (child) process: print its figures as JSON on the last line
         result = globals()[f"phase_{args.child}"](args)
         print(json.dumps(result))
         return
-    phases = [p for p in args.phases.split(",") if p]
+    phases = args.phases
     if "backfill" in phases and Path(args.warehouse).exists():
         raise SystemExit(f"{args.warehouse} exists: remove it (or choose --warehouse) to measure a fresh backfill")
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; window {args.start}..{args.end}; "

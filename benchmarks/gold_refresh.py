@@ -21,6 +21,8 @@ import tempfile
 import time
 from datetime import date, timedelta
 
+from nhl_assets.cliargs import positive_int
+
 START, END = date(2023, 10, 1), date(2026, 4, 16)
 
 
@@ -92,13 +94,17 @@ def gold_phase(root: str) -> None:
                       "holdout_rows": model["holdoutRows"], "train_rows": model["trainRows"]}))
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=positive_int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--phase", choices=("all", "gold"), default="all", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.phase == "gold":
         gold_phase(args.root)
         return

@@ -23,13 +23,19 @@ import tempfile
 import time
 from datetime import datetime, timezone
 
+from nhl_assets.cliargs import non_negative_float, positive_int
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--latency-ms", type=non_negative_float, default=150.0, help="simulated latency per call")
+    parser.add_argument("--repeat", type=positive_int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    return parser
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--latency-ms", type=float, default=150.0)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
+    args = build_parser().parse_args()
 
     from dagster import DagsterInstance
 

@@ -28,6 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
+
+from nhl_assets.cliargs import check_window, iso_date, non_negative_int, on_parsed, parse_args, positive_int
 
 SEASONS = {2023: ("2023-10-10", "2024-06-30"), 2024: ("2024-10-04", "2025-06-30"), 2025: ("2025-10-07", "2026-04-16")}
 LAYOUTS = ("as built", "maintained")
@@ -122,21 +125,42 @@ def print_layout(before: dict, after: dict) -> None:
     print(f"{'all':28} {sum(f.files for f in before.values()):>7,} -> {sum(f.files for f in after.values()):<5,}")
 
 
-def main() -> None:
+def season_window(args: argparse.Namespace) -> tuple[str, str]:
+    """(first, last) game date of the run: the season's, or up to --end (ISO strings, for the child
+    processes' command lines)."""
+    first, last = SEASONS[args.season]
+    return first, (args.end.isoformat() if args.end else last)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """--end must stop the chosen season early: inside it, not before its first day nor after its last."""
+    if args.phase == "all" and args.end is not None:
+        first, last = (date.fromisoformat(d) for d in SEASONS[args.season])
+        check_window(first, args.end, first=first, last=last, start_name="the season's first day",
+                     last_what=f"season {args.season}'s last day")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--season", type=int, default=2023, choices=sorted(SEASONS))
-    parser.add_argument("--end", help="stop the season early (YYYY-MM-DD), for a quick run")
-    parser.add_argument("--lookback-days", type=int, default=3, help="dates re-fetched after each day (sensor: 3)")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--end", type=iso_date, help="stop the season early (YYYY-MM-DD), for a quick run")
+    parser.add_argument("--lookback-days", type=non_negative_int, default=3,
+                        help="dates re-fetched after each day (sensor: 3; 0: none)")
+    parser.add_argument("--repeat", type=positive_int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--phase", choices=("all", "replay"), default="all", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
-    parser.add_argument("--start", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument("--start", type=iso_date, help=argparse.SUPPRESS)
+    on_parsed(parser, check_args)
+    return parser
+
+
+def main() -> None:
+    args = parse_args(build_parser())
     if args.phase == "replay":
-        replay_phase(args.root, args.start, args.end)
+        replay_phase(args.root, args.start.isoformat(), args.end.isoformat())
         return
-    start, end = SEASONS[args.season][0], args.end or SEASONS[args.season][1]
+    start, end = season_window(args)
     with tempfile.TemporaryDirectory() as tmp:
         roots = {layout: os.path.join(tmp, layout.replace(" ", "_"), "warehouse") for layout in LAYOUTS}
         print(f"building {start}..{end} day by day (lookback {args.lookback_days} days, seed {args.seed})", flush=True)

@@ -21,6 +21,8 @@ import tempfile
 import time
 from datetime import datetime, timezone
 
+from nhl_assets.cliargs import positive_int
+
 SEASONS = {2023: ("2023-10-10", "2024-06-30"), 2024: ("2024-10-04", "2025-06-30"), 2025: ("2025-10-07", "2026-04-16")}
 
 
@@ -79,16 +81,20 @@ def silver_phase(root: str, start: str, end: str, workers: int) -> None:
                       "quarantined": built.quarantine.height, "player_rows": built.frames[sb.PLAYERS].height}))
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--season", type=int, default=2023, choices=sorted(SEASONS))
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=positive_int, default=3)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                         help="parse processes (the silver asset's default: one per core)")
     parser.add_argument("--phase", choices=("all", "silver"), default="all", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     start, end = SEASONS[args.season]
     if args.phase == "silver":
         silver_phase(args.root, start, end, args.workers)

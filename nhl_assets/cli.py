@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from nhl_assets.cliargs import iso_date, non_negative_float, on_parsed, parse_args
+
 
 def _add_demo(subparsers: argparse._SubParsersAction) -> None:
     from nhl_assets import demo
@@ -17,14 +19,19 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
                     "the window end to end, and prints rows, partitions and Delta version per table.")
     p.add_argument("--recorded", action="store_true",
                    help="replay the recorded real payloads in NHL_SAMPLES_DIR instead of the simulator")
-    p.add_argument("--start", help="first game date (default: a few weeks of the 2023-24 season)")
-    p.add_argument("--end", help="last game date")
-    p.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="simulator seed")
-    p.add_argument("--latency-ms", type=float, default=0.0, help="simulated API latency per request")
-    p.add_argument("--rate", type=float, default=0.0,
+    p.add_argument("--start", type=iso_date,
+                   help="first game date, YYYY-MM-DD (default: a few weeks of the 2023-24 season); the simulator's "
+                        "clock stands on the morning after --end")
+    p.add_argument("--end", type=iso_date,
+                   help="last game date, YYYY-MM-DD, at most 2026-04-16 on the simulator (default: --start)")
+    p.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="simulator seed (any integer: it is hashed)")
+    p.add_argument("--latency-ms", type=non_negative_float, default=0.0,
+                   help="simulated API latency per request (default 0 = none)")
+    p.add_argument("--rate", type=non_negative_float, default=0.0,
                    help="client-side requests/s limit (default 0 = none; the live API default is 20)")
     p.add_argument("--warehouse", help="warehouse root (default $NHL_WAREHOUSE or ./warehouse)")
     p.set_defaults(func=demo.run_from_args)
+    on_parsed(p, demo.check_args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
     code = args.func(args)
     sys.exit(code or 0)
 

@@ -17,7 +17,13 @@ from nhl_assets.partitions import DateWindow
 from nhl_assets.runs import run_pipeline
 from nhl_assets.storage.delta import Warehouse
 from nhl_assets.transform import model as tm
-from nhl_assets.transform.features import PLAYER_FEATURES, player_features, team_features
+from nhl_assets.transform.features import (
+    PLAYER_FEATURE_SCHEMA,
+    PLAYER_FEATURES,
+    TEAM_FEATURE_SCHEMA,
+    player_features,
+    team_features,
+)
 from nhl_assets.transform.season_stats import skater_season_stats
 
 from .conftest import point_api_at
@@ -180,3 +186,151 @@ def test_the_whole_graph_predicts_the_upcoming_games_and_keeps_them(sim_server, 
     assert not both.get_column("inSample").any()
     models = Warehouse(os.environ["NHL_WAREHOUSE"]).history("gold/sog_model")
     assert sum(h["nhl_operation"] == "replace_all" for h in models) == 2  # two trainings, both kept
+
+
+# ----------------------------------------------------------------------------------------------------
+# gold over an empty or missing silver, and over too little history (issue 13)
+# ----------------------------------------------------------------------------------------------------
+
+
+def test_features_over_no_silver_rows_are_empty_with_their_schema(silver):
+    players, teams = silver
+    upcoming = pl.DataFrame({"gameId": [2099020001], "gameDate": [date(2023, 10, 11)], "season": [20232024],
+                             "homeTeam": ["BOS"], "awayTeam": ["TOR"]})
+    for p, t in ((players.clear(), teams.clear()), (pl.DataFrame(), pl.DataFrame())):  # empty, missing table
+        f = player_features(p, t, date(2023, 10, 10), date(2023, 10, 11), upcoming)
+        assert f.is_empty() and dict(f.schema) == PLAYER_FEATURE_SCHEMA
+        f = team_features(t, date(2023, 10, 10), date(2023, 10, 11), upcoming)
+        assert f.is_empty() and dict(f.schema) == TEAM_FEATURE_SCHEMA
+
+
+def test_the_model_says_why_it_cannot_train_on_too_few_dates(silver):
+    players, teams = silver
+    f = player_features(players, teams, date(2023, 10, 10), date(2023, 10, 13))  # 4 game dates
+    assert f.get_column("gameDate").n_unique() == 4
+    reason = tm.untrainable_reason(f)
+    assert reason is not None and "on 4 game date(s)" in reason and f"{tm.MIN_TRAIN_DATES}+ dates" in reason
+    with pytest.raises(ValueError, match=r"too little history to train: .* on 4 game date\(s\)"):
+        tm.train(f)
+    assert "0 played player-games on 0 game date(s)" in tm.untrainable_reason(pl.DataFrame())
+    assert tm.untrainable_reason(player_features(players, teams, date(2023, 10, 10), date(2023, 10, 14))) is None
+
+
+def _gold_runs(defs, instance, window: DateWindow, engine: str = "polars") -> dict[str, object]:
+    """Season stats, features, model and predictions for `window` (no API: the refresh job's upcoming
+    schedule is left out), each a Dagster run; their results by step."""
+    from dagster import AssetKey
+
+    from nhl_assets.definitions import GOLD_FEATURES_JOB, MODEL_JOB, PREDICTIONS_JOB, REFRESH_JOB
+    from nhl_assets.runs import QUIET, materialize_window
+
+    engine_config = {"resources": {"engine": {"config": {"engine": engine}}}}
+    return {
+        "season stats": defs.resolve_job_def(REFRESH_JOB).execute_in_process(
+            instance=instance, run_config=QUIET, asset_selection=[AssetKey(["gold", "skater_season_stats"])]),
+        "features": materialize_window(defs, window, instance, GOLD_FEATURES_JOB, run_config=engine_config),
+        "model": defs.resolve_job_def(MODEL_JOB).execute_in_process(instance=instance, run_config=QUIET),
+        "predictions": materialize_window(defs, window, instance, PREDICTIONS_JOB),
+    }
+
+
+def _notes(result) -> dict[str, str]:
+    """The `note` metadata of each materialization of a run, by table."""
+    return {"/".join(e.asset_key.path): e.materialization.metadata["note"].value
+            for e in result.get_asset_materialization_events() if "note" in e.materialization.metadata}
+
+
+def _checks(result) -> dict[str, object]:
+    return {f"{'/'.join(e.asset_key.path)}:{e.check_name}": e for e in result.get_asset_check_evaluations()}
+
+
+@pytest.mark.parametrize("engine", ["polars", "spark"])
+@pytest.mark.parametrize("state", ["empty", "missing"])
+def test_every_gold_step_over_an_empty_or_missing_silver_writes_empty_tables_and_says_why(
+        state, engine, warehouse_env, monkeypatch):
+    """The issue's crash: gold features over a silver without games failed with a traceback. Every gold step
+    now writes its table empty (with its schema) and records why; the Spark engine is never started for it."""
+    import shutil
+
+    from nhl_assets.gold.assets import GOLD_TABLES, MODEL_SCHEMA
+
+    mg._CHECKED.clear()
+    wh = Warehouse(os.environ["NHL_WAREHOUSE"])
+    mg.ensure_current(wh)  # a fresh warehouse: every table created empty by the migrations
+    silver_tables = ("silver/player_game_stats", "silver/team_game_stats")
+    if state == "missing":
+        for table in silver_tables:
+            shutil.rmtree(wh.uri(table))
+        assert not any(wh.exists(t) for t in silver_tables)
+    window = DateWindow.of("2024-10-01", "2024-10-05")
+    results = _gold_runs(build_definitions(), DagsterInstance.ephemeral(), window, engine)
+    assert all(r.success for r in results.values())
+    assert {t: wh.row_count(t) for t in GOLD_TABLES} == {t: 0 for t in GOLD_TABLES}
+    names = set(wh.read_arrow("gold/player_game_features").schema.names)
+    assert set(PLAYER_FEATURE_SCHEMA) <= names
+    assert wh.read_arrow("gold/sog_model").schema.names == MODEL_SCHEMA.names
+    assert "I_F_shotsOnGoal" in wh.read_arrow("gold/skater_season_stats").schema.names  # the table's own columns
+    said = "does not exist" if state == "missing" else "holds no games"
+    assert said in _notes(results["season stats"])["gold/skater_season_stats"]
+    notes = _notes(results["features"])
+    assert notes["gold/player_game_features"] == notes["gold/team_game_features"]
+    if state == "empty":
+        assert notes["gold/player_game_features"] == (
+            "silver/player_game_stats holds no games in 2023-10-01...2024-10-05: wrote 0 rows to "
+            "gold/player_game_features and gold/team_game_features for 2024-10-01...2024-10-05")
+    else:
+        assert notes["gold/player_game_features"].startswith("silver/player_game_stats does not exist")
+    assert _notes(results["model"])["gold/sog_model"].startswith("no model trained: gold/player_game_features "
+                                                                 "holds no games")
+    assert "gold/sog_model holds no model" in _notes(results["predictions"])["gold/sog_predictions"]
+    engines = {e.materialization.metadata["engine"].value
+               for e in results["features"].get_asset_materialization_events()}
+    assert engines == {engine}  # the run was configured for this engine, and did not need it
+    checks = _checks(results["features"])
+    assert all(c.passed for c in checks.values()) and len(checks) == 4
+    model_check = _checks(results["model"])["gold/sog_model:beats_last7_baseline"]
+    assert not model_check.passed and model_check.severity.value == "WARN"
+
+
+def _write_silver(wh: Warehouse, league, window: DateWindow) -> None:
+    """Silver player and team stats of `window`, parsed straight from the simulator's payloads."""
+    from nhl_assets.catalog import partition_by
+
+    games = [GameInputs(g.id, d, league.play_by_play_payload(g.id), league.shiftcharts_payload(g.id))
+             for d in window.days() for g in league.games_on(d) if g.game_type in (2, 3)]
+    frames = build_silver(games)
+    for table, frame in (("silver/player_game_stats", frames.players), ("silver/team_game_stats", frames.teams)):
+        wh.replace_window(table, frame.to_arrow(), window, partition_by=partition_by(table))
+
+
+def test_the_model_step_over_too_little_history_trains_nothing_and_says_so(league, warehouse_env):
+    from nhl_assets.definitions import MODEL_JOB
+    from nhl_assets.gold.assets import MODEL_SCHEMA
+    from nhl_assets.runs import QUIET
+
+    mg._CHECKED.clear()
+    wh = Warehouse(os.environ["NHL_WAREHOUSE"])
+    mg.ensure_current(wh)
+    window = DateWindow.of("2024-11-01", "2024-11-03")  # three game dates: too few to train and score a model
+    _write_silver(wh, league, window)
+    defs, instance = build_definitions(), DagsterInstance.ephemeral()
+    results = _gold_runs(defs, instance, window)
+    assert all(r.success for r in results.values())
+    features = wh.row_count("gold/player_game_features")
+    assert features > 500 and wh.row_count("gold/skater_season_stats") > 0
+    note = _notes(results["model"])["gold/sog_model"]
+    assert note == (f"no model trained: too little history to train: {features:,} played player-games on 3 game "
+                    "date(s); the model needs played games on 5+ dates; wrote 0 rows to gold/sog_model")
+    assert wh.row_count("gold/sog_model") == 0 and wh.row_count("gold/sog_predictions") == 0
+    one_each = _checks(results["predictions"])["gold/sog_predictions:one_per_feature_row"]
+    assert not one_each.passed and "holds no model" in one_each.description  # features without a prediction
+    # a model already in use stays in use: a short retraining window never replaces it with nothing
+    previous = {"trainedAt": datetime(2024, 10, 30, tzinfo=timezone.utc), "modelName": "earlier", "model": b"x"}
+    import pyarrow as pa
+
+    wh.replace_all("gold/sog_model", pa.Table.from_pylist([previous], schema=MODEL_SCHEMA))
+    version = wh.version("gold/sog_model")
+    again = defs.resolve_job_def(MODEL_JOB).execute_in_process(instance=instance, run_config=QUIET)
+    assert again.success and wh.version("gold/sog_model") == version
+    assert "not retrained: too little history" in _notes(again)["gold/sog_model"]
+    assert "stays in use" in _notes(again)["gold/sog_model"]

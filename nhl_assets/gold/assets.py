@@ -38,7 +38,7 @@ from nhl_assets.resources import EngineResource, WarehouseResource
 from nhl_assets.storage.delta import Warehouse
 from nhl_assets.transform import features as tf
 from nhl_assets.transform import model as tm
-from nhl_assets.transform.season_stats import SEASON_KEY, skater_season_stats
+from nhl_assets.transform.season_stats import SEASON_KEY, season_schema, skater_season_stats
 
 PLAYER_FEATURES = "gold/player_game_features"
 TEAM_FEATURES = "gold/team_game_features"
@@ -77,11 +77,12 @@ def _window_dep(table: str) -> AssetDep:
     return AssetDep(key(table), partition_mapping=mapping)
 
 
-def _history(wh: Warehouse, table: str, until: date, columns: list[str]) -> pl.DataFrame:
-    """Every row of `table` dated up to `until` (the features' whole past), only the needed columns."""
+def _history(wh: Warehouse, table: str, until: date, columns: list[str]) -> pl.DataFrame | None:
+    """Every row of `table` dated up to `until` (the features' whole past), only the needed columns; None
+    when the table does not exist."""
     t = wh.read_arrow(table, DateWindow(settings.start_date(), until) if until >= settings.start_date() else None,
                       columns=columns)
-    return pl.DataFrame() if t is None else pl.from_arrow(t)
+    return None if t is None else pl.from_arrow(t)
 
 
 def _read(wh: Warehouse, table: str, window: DateWindow | None = None) -> pl.DataFrame | None:
@@ -91,6 +92,25 @@ def _read(wh: Warehouse, table: str, window: DateWindow | None = None) -> pl.Dat
 
 def _unique(frame: pl.DataFrame, cols: list[str]) -> int:
     return frame.height - frame.select(cols).unique().height if frame.height else 0
+
+
+def _empty_of(wh: Warehouse, table: str, fallback: dict[str, pl.DataType]) -> pl.DataFrame:
+    """No rows, with `table`'s stored schema (what its migrations declared and writes evolved), so an empty
+    refresh writes the columns the table already has; `fallback` where the table does not exist."""
+    dt = wh.open(table)
+    if dt is None:
+        return pl.DataFrame(schema=fallback)
+    return pl.from_arrow(pa.schema(dt.schema().to_arrow()).empty_table())
+
+
+def _missing_input(table: str, frame: pl.DataFrame | None, span: DateWindow | None = None) -> str | None:
+    """Why a gold step has nothing to compute from `table` (`frame`, read over the dates `span`), or None:
+    the message the step logs and records instead of failing on an empty or missing upstream."""
+    if frame is None:
+        return f"{table} does not exist (`nhl-assets migrate status` shows the tables' migrations)"
+    if frame.is_empty():
+        return f"{table} holds no games" + (f" in {span}" if span is not None else "")
+    return None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -140,13 +160,24 @@ def gold_game_features(context: AssetExecutionContext, warehouse: WarehouseResou
     players = _history(wh, SILVER_PLAYERS, window.end, _COUNT_PLAYER_COLUMNS if spark else tf.PLAYER_COLUMNS)
     teams = _history(wh, SILVER_TEAMS, window.end, _COUNT_TEAM_COLUMNS if spark else tf.TEAM_COLUMNS)
     upcoming = _read(wh, UPCOMING)
-    if players.is_empty():
-        players = pl.DataFrame(schema={c: t for c, t in _silver_schema(wh, SILVER_PLAYERS).items()
-                                       if c in tf.PLAYER_COLUMNS})
-        teams = pl.DataFrame(schema={c: t for c, t in _silver_schema(wh, SILVER_TEAMS).items() if c in tf.TEAM_COLUMNS})
-    context.log.info(f"gold features: {window} on the {engine.name} engine")
-    pf, tfe = engine.game_features(wh, window.start, window.end, players, teams, upcoming)
-    expected_players, expected_teams = _expected_rows(players, teams, upcoming, window)
+    past = DateWindow(settings.start_date(), max(window.end, settings.start_date()))
+    gap = _missing_input(SILVER_PLAYERS, players, past) or _missing_input(SILVER_TEAMS, teams, past)
+    if gap is not None:
+        # no game played up to the window's end: nothing to featurize, and no lineup to expect for upcoming
+        # games; the window is written empty (either engine), so the tables say so too
+        note = f"{gap}: wrote 0 rows to {PLAYER_FEATURES} and {TEAM_FEATURES} for {window}"
+        context.log.warning(note)
+        pf, tfe = pl.DataFrame(schema=tf.PLAYER_FEATURE_SCHEMA), pl.DataFrame(schema=tf.TEAM_FEATURE_SCHEMA)
+        players = teams = pl.DataFrame()
+        expected_players = expected_teams = 0
+    else:
+        context.log.info(f"gold features: {window} on the {engine.name} engine")
+        pf, tfe = engine.game_features(wh, window.start, window.end, players, teams, upcoming)
+        expected_players, expected_teams = _expected_rows(players, teams, upcoming, window)
+        note = None if pf.height else (f"no game of {window} in {SILVER_PLAYERS} or {UPCOMING}: wrote 0 rows to "
+                                       f"{PLAYER_FEATURES} and {TEAM_FEATURES}")
+        if note:
+            context.log.info(note)
     run_id = context.run.run_id
     writes = {PLAYER_FEATURES: engine.replace_window(wh, PLAYER_FEATURES, pf, window, run_id=run_id,
                                                      partition_by=partition_by(PLAYER_FEATURES)),
@@ -167,17 +198,12 @@ def gold_game_features(context: AssetExecutionContext, warehouse: WarehouseResou
             **w.metadata(), "dagster/row_count": frame.height, "dagster/uri": MetadataValue.path(w.uri),
             "games": frame.get_column("gameId").n_unique() if frame.height else 0,
             "upcoming_player_rows": upcoming_rows, "history_rows_read": players.height, "wall_time_s": wall,
-            "engine": engine.name})
+            "engine": engine.name, **({"note": note} if note else {})})
 
 
 #: what `_expected_rows` needs of silver (a narrow read when the features themselves run on Spark)
 _COUNT_PLAYER_COLUMNS = ["gameId", "gameDate", "situation", "playerTeam"]
 _COUNT_TEAM_COLUMNS = ["gameId", "gameDate", "situation"]
-
-
-def _silver_schema(wh: Warehouse, table: str) -> dict[str, pl.DataType]:
-    dt = wh.open(table)
-    return dict(pl.from_arrow(dt.schema().to_arrow().empty_table()).schema) if dt is not None else {}
 
 
 def _expected_rows(players: pl.DataFrame, teams: pl.DataFrame, upcoming: pl.DataFrame | None,
@@ -220,8 +246,15 @@ def _expected_rows(players: pl.DataFrame, teams: pl.DataFrame, upcoming: pl.Data
 def skater_season_stats_asset(context: AssetExecutionContext, warehouse: WarehouseResource):
     wh = warehouse.get()
     players = _read(wh, SILVER_PLAYERS)
-    players = players if players is not None else pl.DataFrame()
-    out = skater_season_stats(players)
+    gap = _missing_input(SILVER_PLAYERS, players)
+    if players is None:  # no silver to take the columns from: the season table keeps its own
+        players = pl.DataFrame()
+        out = _empty_of(wh, SEASON_STATS, season_schema({}))
+    else:
+        out = skater_season_stats(players)
+    note = f"{gap}: wrote 0 rows to {SEASON_STATS}" if gap else None
+    if note:
+        context.log.warning(note)
     write = wh.replace_all(SEASON_STATS, out.to_arrow(), run_id=context.run.run_id)
     dups = _unique(out, list(SEASON_KEY))
     yield AssetCheckResult(check_name="unique_key", passed=dups == 0, metadata={"duplicate_keys": dups})
@@ -235,7 +268,8 @@ def skater_season_stats_asset(context: AssetExecutionContext, warehouse: Warehou
                            metadata={k: f"silver {a}, season table {b}" for k, (a, b) in sums.items()})
     yield MaterializeResult(metadata={**write.metadata(), "dagster/row_count": out.height,
                                       "seasons": out.get_column("season").n_unique() if out.height else 0,
-                                      "players": out.get_column("playerId").n_unique() if out.height else 0})
+                                      "players": out.get_column("playerId").n_unique() if out.height else 0,
+                                      **({"note": note} if note else {})})
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -258,8 +292,10 @@ def sog_model(context: AssetExecutionContext, warehouse: WarehouseResource):
     started = time.monotonic()
     wh = warehouse.get()
     features = _read(wh, PLAYER_FEATURES)
-    if features is None or features.is_empty():
-        raise ValueError("gold/player_game_features is empty: materialize the feature partitions first")
+    reason = _missing_input(PLAYER_FEATURES, features) or tm.untrainable_reason(features)
+    if reason is not None:
+        yield from _model_not_trained(context, wh, reason)
+        return
     trained = tm.train(features)
     now = datetime.now(timezone.utc)
     metrics = {k: v.as_dict() for k, v in trained.evaluations.items()}
@@ -298,6 +334,25 @@ def sog_model(context: AssetExecutionContext, warehouse: WarehouseResource):
         "wall_time_s": round(time.monotonic() - started, 3)})
 
 
+def _model_not_trained(context: AssetExecutionContext, wh: Warehouse, reason: str):
+    """The model step over too little history (silver empty or missing upstream, or a few dates only): no
+    training; the model in use stays, or with none yet the table holds no row. Says why in the log, the
+    check's description and the materialization's metadata, instead of failing the run."""
+    previous = _read(wh, MODEL)
+    if previous is not None and not previous.is_empty():
+        latest = previous.sort("trainedAt").row(-1, named=True)
+        note = f"not retrained: {reason}; the model trained at {latest['trainedAt']} stays in use"
+        metadata = {"kept_previous_model": True, "dagster/row_count": previous.height}
+    else:
+        write = wh.replace_all(MODEL, MODEL_SCHEMA.empty_table(), run_id=context.run.run_id)
+        note = f"no model trained: {reason}; wrote 0 rows to {MODEL}"
+        metadata = {**write.metadata(), "dagster/row_count": 0}
+    context.log.warning(note)
+    yield AssetCheckResult(check_name="beats_last7_baseline", passed=False, severity=AssetCheckSeverity.WARN,
+                           description=note, metadata={"trained": False})
+    yield MaterializeResult(metadata={**metadata, "note": note})
+
+
 # ----------------------------------------------------------------------------------------------------
 # predictions (partitioned, upcoming week included)
 # ----------------------------------------------------------------------------------------------------
@@ -325,13 +380,25 @@ def gold_sog_predictions(context: AssetExecutionContext, warehouse: WarehouseRes
     wh = warehouse.get()
     features = _read(wh, PLAYER_FEATURES, window)
     models = _read(wh, MODEL)
-    if models is None or models.is_empty():
-        raise ValueError("gold/sog_model has no model yet: materialize it first")
-    latest = models.sort("trainedAt").row(-1, named=True)
+    gap = _missing_input(PLAYER_FEATURES, features, window)
     features = features if features is not None else pl.DataFrame(schema=tf.PLAYER_FEATURE_SCHEMA)
-    new = tm.predict(features, tm.load(latest["model"]), latest["trainedAt"], latest["trainedThrough"],
-                     datetime.now(timezone.utc))
+    if models is None or models.is_empty():
+        # nothing to predict with (gold/sog_model says why): no new prediction; pre-game ones stay on record
+        latest = None
+        new = pl.DataFrame(schema=tm.PREDICTION_SCHEMA)
+    else:
+        latest = models.sort("trainedAt").row(-1, named=True)
+        new = tm.predict(features, tm.load(latest["model"]), latest["trainedAt"], latest["trainedThrough"],
+                         datetime.now(timezone.utc))
     out = tm.carry_over(new, _read(wh, PREDICTIONS, window))
+    note = None
+    if latest is None:
+        note = (f"{MODEL} holds no model (see its materialization): wrote {out.height} rows to {PREDICTIONS} "
+                f"for {window}")
+    elif gap is not None:
+        note = f"{gap}: wrote {out.height} rows to {PREDICTIONS}"
+    if note:
+        context.log.warning(note)
     write = wh.replace_window(PREDICTIONS, out.to_arrow(), window, run_id=context.run.run_id,
                               partition_by=partition_by(PREDICTIONS))
     dups = _unique(out, ["gameId", "playerId"])
@@ -339,7 +406,7 @@ def gold_sog_predictions(context: AssetExecutionContext, warehouse: WarehouseRes
                            metadata={"duplicate_keys": dups})
     matched = out.join(features.select("gameId", "playerId"), on=["gameId", "playerId"], how="semi").height
     yield AssetCheckResult(asset_key=key(PREDICTIONS), check_name="one_per_feature_row",
-                           passed=matched == features.height,
+                           passed=matched == features.height, description=note,
                            metadata={"predictions": out.height, "feature_rows": features.height,
                                      "kept_pregame_predictions_without_feature_row": out.height - matched})
     played = out.filter(pl.col("actualShots").is_not_null())
@@ -347,6 +414,6 @@ def gold_sog_predictions(context: AssetExecutionContext, warehouse: WarehouseRes
         **write.metadata(), "dagster/row_count": out.height,
         "upcoming_rows": out.height - played.height, "played_rows": played.height,
         "out_of_sample_played": played.filter(~pl.col("inSample")).height,
-        "model_trained_at": str(latest["trainedAt"]),
+        "model_trained_at": str(latest["trainedAt"]) if latest else None, **({"note": note} if note else {}),
         "mae_played": round(float((played.get_column("expectedShots") - played.get_column("actualShots")).abs().mean()), 4)
         if played.height else None})

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from nhl_assets import settings
 from nhl_assets.catalog import META_OPERATIONS
+from nhl_assets.cliargs import iso_datetime, non_negative_int, on_parsed, positive_int
 from nhl_assets.storage.delta import DEFAULT_RETENTION_HOURS, StorageError, Warehouse
 
 OPERATIONS_SCHEMA = pa.schema([
@@ -112,9 +113,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     try:
         if args.version is not None:
             target = args.version
-        else:
-            when = datetime.fromisoformat(args.timestamp)
-            target = wh.version_at(args.table, when if when.tzinfo else when.replace(tzinfo=timezone.utc))
+        else:  # an aware datetime (`iso_datetime`: UTC when the argument gave no offset)
+            target = wh.version_at(args.table, args.timestamp)
         current = wh.version(args.table)
         if current is None:
             raise StorageError(f"{args.table} does not exist")
@@ -233,15 +233,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = add("history", cmd_history, "A table's versions: operation, run id, window, rows added/removed.")
     p.add_argument("table")
-    p.add_argument("--limit", type=int, default=None, help="newest N versions only")
-    p.add_argument("--count-rows", type=int, default=20, help="count the rows of the newest N versions")
+    p.add_argument("--limit", type=positive_int, default=None, help="newest N versions only")
+    p.add_argument("--count-rows", type=non_negative_int, default=20, help="count the rows of the newest N versions")
 
     p = add("restore", cmd_restore,
             "Restore a table to an earlier version or time (dry run unless --yes; history is kept).")
     p.add_argument("table")
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--version", type=int)
-    g.add_argument("--timestamp", help="ISO time, e.g. 2026-11-20T08:00:00Z (UTC when no offset)")
+    g.add_argument("--version", type=non_negative_int)
+    g.add_argument("--timestamp", type=iso_datetime, help="ISO time, e.g. 2026-11-20T08:00:00Z (UTC when no offset)")
     p.add_argument("--yes", action="store_true", help="really restore")
     p.add_argument("--reason", help="recorded with the restore")
 
@@ -249,9 +249,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = add("cdf", cmd_cdf, "A table's change data feed: rows inserted/deleted per version.")
     p.add_argument("table")
-    p.add_argument("--since-version", type=int, required=True)
-    p.add_argument("--until-version", type=int)
-    p.add_argument("--show", type=int, default=0, help="print the first N changed rows")
+    p.add_argument("--since-version", type=non_negative_int, required=True)
+    p.add_argument("--until-version", type=non_negative_int)
+    p.add_argument("--show", type=non_negative_int, default=0, help="print the first N changed rows")
+    on_parsed(p, _check_cdf_args)
 
     p = add("writer", cmd_writer, "Show or hand over the one Delta writer allowed on a table: delta-rs (default) "
                                   "or spark (delta-spark's native writer); dry run unless --yes.")
@@ -262,5 +263,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = add("vacuum", cmd_vacuum, "Remove unused files older than the retention window (dry run unless --yes).")
     p.add_argument("tables", nargs="*")
-    p.add_argument("--retention-hours", type=int, default=DEFAULT_RETENTION_HOURS)
+    p.add_argument("--retention-hours", type=non_negative_int, default=DEFAULT_RETENTION_HOURS,
+                   help="the storage guard refuses values under its floor and the tables' own retention")
     p.add_argument("--yes", action="store_true")
+
+
+def _check_cdf_args(args: argparse.Namespace) -> None:
+    """A change range runs forward."""
+    if args.until_version is not None and args.until_version < args.since_version:
+        raise ValueError(f"--until-version {args.until_version} is before --since-version {args.since_version}")

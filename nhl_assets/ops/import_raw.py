@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nhl_assets.bronze import importer
+from nhl_assets.cliargs import non_negative_int
 from nhl_assets.partitions import DateWindow
 
 LAYERS = ("bronze", "silver")
@@ -169,6 +170,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dir", help="folder of saved responses (searched recursively; .json or .json.gz, any names)")
     p.add_argument("--layers", default="bronze,silver", help="bronze, or bronze,silver (default)")
     p.add_argument("--dry-run", action="store_true", help="scan and report only; write nothing")
-    p.add_argument("--show", type=int, default=50, help="skipped/superseded files listed in the summary")
+    p.add_argument("--show", type=non_negative_int, default=50, help="skipped/superseded files listed in the summary")
     p.add_argument("--warehouse", help="warehouse root (default $NHL_WAREHOUSE or ./warehouse)")
     p.set_defaults(func=cmd_import_raw)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nhl_assets.automation.maintenance import MAINTENANCE_JOB, MAINTENANCE_OP
+from nhl_assets.cliargs import check_window, iso_date, non_negative_int, on_parsed
 from nhl_assets.storage.delta import DEFAULT_RETENTION_HOURS
 from nhl_assets.storage.maintenance import DEFAULT_TARGET_SIZE_MB, MIB, TableMaintenance
 
@@ -21,17 +22,21 @@ _UNIT = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": MIB, "gb": 1000*
 
 
 def target_size_mb(text: str) -> int:
-    """'64' (MiB), '64MiB', '100MB', '1GiB' -> whole MiB (at least 1); argparse type for --target-size."""
+    """'64' (MiB), '64MiB', '100MB', '1GiB' -> whole MiB (at least 1); argparse type for --target-size.
+    A size of zero is refused: compaction would have nothing to aim at."""
     m = _SIZE.match(text)
     if not m:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 64, 64MiB, 1GiB)")
+    if float(m.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     size = float(m.group(1)) * (_UNIT[m.group(2).lower()] if m.group(2) else MIB)
     return max(1, round(size / MIB))
 
 
 def run_config(args: argparse.Namespace) -> dict:
     """The job's run config from the command's options (the same fields as the launchpad's)."""
-    config = {"tables": args.tables or [], "start": args.start, "end": args.end, "target_size_mb": args.target_size,
+    config = {"tables": args.tables or [], "start": args.start.isoformat() if args.start else None,
+              "end": args.end.isoformat() if args.end else None, "target_size_mb": args.target_size,
               "retention_hours": args.retention_hours, "vacuum": not args.no_vacuum, "dry_run": args.dry_run}
     # Dagster's console logger stays quiet: the command prints the outcome (and any error) itself
     return {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
@@ -96,15 +101,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "vacuums files unused for longer than --retention-hours; prints files, bytes, versions and log "
                     "length before and after. Table contents never change.")
     p.add_argument("--tables", nargs="+", metavar="TABLE", help="tables to maintain (default: every table)")
-    p.add_argument("--start", help="first game date whose partitions are compacted, YYYY-MM-DD")
-    p.add_argument("--end", help="last game date whose partitions are compacted, YYYY-MM-DD")
+    p.add_argument("--start", type=iso_date, help="first game date whose partitions are compacted, YYYY-MM-DD")
+    p.add_argument("--end", type=iso_date, help="last game date whose partitions are compacted, YYYY-MM-DD")
     p.add_argument("--target-size", type=target_size_mb, default=DEFAULT_TARGET_SIZE_MB, metavar="SIZE",
                    help=f"compacted file size to aim at: MiB, or with a unit (64MiB, 1GiB); default "
                         f"{DEFAULT_TARGET_SIZE_MB}")
-    p.add_argument("--retention-hours", type=int, default=DEFAULT_RETENTION_HOURS,
+    p.add_argument("--retention-hours", type=non_negative_int, default=DEFAULT_RETENTION_HOURS,
                    help="vacuum only files unused for longer than this (refused below the floor and the tables' "
                         f"own retention); default {DEFAULT_RETENTION_HOURS}")
     p.add_argument("--dry-run", action="store_true", help="report what would be compacted and vacuumed; change nothing")
     p.add_argument("--no-vacuum", action="store_true", help="compact and checkpoint only")
     p.add_argument("--warehouse", help="warehouse root (default $NHL_WAREHOUSE or ./warehouse)")
     p.set_defaults(func=cmd_maintain)
+    on_parsed(p, _check_args)
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """The compaction range runs forward (either bound may be left open)."""
+    if args.start and args.end:
+        check_window(args.start, args.end)

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from nhl_assets.cliargs import fraction, iso_date, iso_datetime, non_negative_float, on_parsed, port
 from nhl_assets.simulator.faults import FaultConfig
 from nhl_assets.simulator.recorded import RecordedBackend, default_samples_dir
 from nhl_assets.simulator.server import LoopbackNHLServer, SimulatorBackend, _require_loopback
@@ -27,6 +28,21 @@ DEFAULT_FIRST_DATE = date(2023, 10, 1)
 DEFAULT_LAST_DATE = date(2026, 4, 16)
 
 _FAULT_FIELDS = set(FaultConfig.__dataclass_fields__)
+
+#: The hour (UTC) of the simulated clock on the day after a window: 15:00 UTC is 10:00 or 11:00 in New
+#: York, hours after the last game of the evening before ended and its shift chart was published.
+MORNING_AFTER_HOUR_UTC = 15
+
+
+def clock_after(last_day: date) -> datetime:
+    """The simulated clock the morning after `last_day` (15:00 UTC the next day).
+
+    Why: the simulator serves a game as final only once its clock is past the game's end, so a window of
+    game dates is whole exactly when the clock stands after its last day; and `/v1/schedule/now` then
+    answers that next day's week, the upcoming games the demo predicts.
+    """
+    day = last_day + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, MORNING_AFTER_HOUR_UTC, tzinfo=timezone.utc)
 
 
 def _parse_as_of(value: str | datetime | None) -> datetime | None:
@@ -89,30 +105,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "POST /_loopback/clock?as_of=ISO, POST /_loopback/faults (JSON FaultConfig).")
     p.add_argument("--mode", choices=("sim", "recorded"), default="sim")
     p.add_argument("--samples-dir", help="recorded payloads (default $NHL_SAMPLES_DIR or ../shared/nhl_samples)")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="simulator seed")
-    p.add_argument("--first-date", type=date.fromisoformat, default=DEFAULT_FIRST_DATE)
-    p.add_argument("--last-date", type=date.fromisoformat, default=DEFAULT_LAST_DATE)
-    p.add_argument("--as-of", help="simulated clock, ISO datetime (naive = UTC); default wall time")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="simulator seed (any integer: it is hashed)")
+    p.add_argument("--first-date", type=iso_date, default=DEFAULT_FIRST_DATE)
+    p.add_argument("--last-date", type=iso_date, default=DEFAULT_LAST_DATE)
+    p.add_argument("--as-of", type=iso_datetime, help="simulated clock, ISO datetime (naive = UTC); default wall time")
     p.add_argument("--host", default="127.0.0.1", help="loopback address to bind (others are refused)")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--fault-seed", type=int, default=0, help="seed of the fault decisions")
-    p.add_argument("--latency-ms", type=float, default=0.0)
-    p.add_argument("--latency-jitter-ms", type=float, default=0.0)
-    p.add_argument("--rate-429", type=float, default=0.0)
-    p.add_argument("--retry-after-s", type=float, default=1.0)
-    p.add_argument("--rate-5xx", type=float, default=0.0)
-    p.add_argument("--rate-timeout", type=float, default=0.0)
-    p.add_argument("--timeout-hold-s", type=float, default=30.0)
-    p.add_argument("--rate-truncated", type=float, default=0.0)
-    p.add_argument("--shift-missing-rate", type=float, default=0.0)
-    p.add_argument("--shift-late-rate", type=float, default=0.0)
-    p.add_argument("--shift-late-hours", type=float, default=30.0)
+    p.add_argument("--port", type=port, default=8765, help="TCP port (0: any free port)")
+    p.add_argument("--fault-seed", type=int, default=0, help="seed of the fault decisions (any integer: it is hashed)")
+    p.add_argument("--latency-ms", type=non_negative_float, default=0.0)
+    p.add_argument("--latency-jitter-ms", type=non_negative_float, default=0.0)
+    p.add_argument("--rate-429", type=fraction, default=0.0, help="share of requests answered 429 (0..1)")
+    p.add_argument("--retry-after-s", type=non_negative_float, default=1.0)
+    p.add_argument("--rate-5xx", type=fraction, default=0.0, help="share of requests answered 5xx (0..1)")
+    p.add_argument("--rate-timeout", type=fraction, default=0.0, help="share of requests held until timeout (0..1)")
+    p.add_argument("--timeout-hold-s", type=non_negative_float, default=30.0)
+    p.add_argument("--rate-truncated", type=fraction, default=0.0, help="share of bodies truncated (0..1)")
+    p.add_argument("--shift-missing-rate", type=fraction, default=0.0, help="share of shift charts never published")
+    p.add_argument("--shift-late-rate", type=fraction, default=0.0, help="share of shift charts published late")
+    p.add_argument("--shift-late-hours", type=non_negative_float, default=30.0)
     p.add_argument("--faults-json", help="file with a full FaultConfig as JSON (overrides the flags above)")
-    p.add_argument("--speed", type=float, default=0.0,
+    p.add_argument("--speed", type=non_negative_float, default=0.0,
                    help="with --as-of: simulated seconds per real second (e.g. 1800 = a game day every 48 s), so "
                         "days arrive on their own for a sensor watching the API")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     p.set_defaults(func=run_serve)
+    on_parsed(p, _check_serve_args)
+
+
+def _check_serve_args(args: argparse.Namespace) -> None:
+    """The simulated history must be a non-empty range of dates."""
+    if args.last_date < args.first_date:
+        raise ValueError(f"--last-date {args.last_date} is before --first-date {args.first_date}")
 
 
 def _advance_clock(server: Any, start: datetime, speed: float, stop: threading.Event) -> None:

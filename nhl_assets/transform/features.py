@@ -180,8 +180,11 @@ def player_features(players: pl.DataFrame, teams: pl.DataFrame, window_start: da
     label) and upcoming games of that window not played yet (expected lineups, label null).
 
     `players`/`teams` are silver rows of at least every game before `window_end` (more is harmless: only
-    games strictly before each row's date are used).
+    games strictly before each row's date are used). Without any silver row (an empty table, or a missing
+    one read as a frame without columns) there is no game to featurize and no lineup to expect: no rows.
     """
+    if players.is_empty() or teams.is_empty():
+        return pl.DataFrame(schema=PLAYER_FEATURE_SCHEMA)
     pg = player_games(players)
     tg = team_games(teams)
     in_window = pl.col("gameDate").is_between(window_start, window_end)
@@ -219,7 +222,13 @@ def player_features(players: pl.DataFrame, teams: pl.DataFrame, window_start: da
 
 def team_features(teams: pl.DataFrame, window_start: date, window_end: date,
                   upcoming: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Feature rows for both teams of every game dated in the window (played or upcoming)."""
+    """Feature rows for both teams of every game dated in the window (played or upcoming).
+
+    Without any silver row (empty, or a frame without columns for a missing table) there are none: the
+    same rule as `player_features`, so the two tables always describe the same games.
+    """
+    if teams.is_empty():
+        return pl.DataFrame(schema=TEAM_FEATURE_SCHEMA)
     tg = team_games(teams)
     in_window = pl.col("gameDate").is_between(window_start, window_end)
     played = tg.filter(in_window).select("gameId", "team", "gameDate", "season", "opponent", "home",

@@ -25,7 +25,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import mean_absolute_error, mean_poisson_deviance, mean_squared_error
 
-from nhl_assets.transform.features import PLAYER_FEATURES
+from nhl_assets.transform.features import PLAYER_FEATURE_SCHEMA, PLAYER_FEATURES
 
 LABEL = "shotsOnGoal"
 MODEL_NAME = "HistGradientBoostingRegressor(loss='poisson')"
@@ -33,6 +33,9 @@ PARAMS: dict[str, Any] = {"loss": "poisson", "learning_rate": 0.05, "max_iter": 
                           "min_samples_leaf": 40, "l2_regularization": 1.0, "early_stopping": False,
                           "random_state": 0}
 _EPS = 1e-6
+#: Fewest game dates with played games the model trains on: the latest 20% of dates are held back to
+#: score it, so fewer dates would leave it almost nothing to learn from or to be judged on.
+MIN_TRAIN_DATES = 5
 
 
 @dataclass
@@ -133,14 +136,35 @@ def split_dates(frame: pl.DataFrame, holdout_fraction: float) -> date:
     return dates[int(len(dates) * (1 - holdout_fraction))]
 
 
+def _played(features: pl.DataFrame) -> pl.DataFrame:
+    """The labelled rows (games played), oldest first; none for a frame without columns."""
+    if features.is_empty():
+        return pl.DataFrame(schema=PLAYER_FEATURE_SCHEMA)
+    return features.filter(pl.col(LABEL).is_not_null() & ~pl.col("isUpcoming")).sort("gameDate", "gameId",
+                                                                                      "playerId")
+
+
+def untrainable_reason(features: pl.DataFrame) -> str | None:
+    """Why `train` cannot fit a model on `features` (too few game dates with played games), or None.
+
+    Asked before training so that a short or empty history is reported as such (the model step then
+    writes no model and says why) instead of failing inside scikit-learn or the split.
+    """
+    data = _played(features)
+    dates = data.get_column("gameDate").n_unique()
+    if dates < MIN_TRAIN_DATES:
+        return (f"too little history to train: {data.height:,} played player-games on {dates} game date(s); "
+                f"the model needs played games on {MIN_TRAIN_DATES}+ dates")
+    return None
+
+
 def train(features: pl.DataFrame, holdout_fraction: float = 0.2, importance_rows: int = 15_000) -> TrainedModel:
     """Fit on the earlier dates, score the held-back latest dates against the baselines, then refit on
     everything for production (the reported figures are the held-back ones)."""
-    data = features.filter(pl.col(LABEL).is_not_null() & ~pl.col("isUpcoming")).sort("gameDate", "gameId",
-                                                                                      "playerId")
-    if data.get_column("gameDate").n_unique() < 5:
-        raise ValueError(f"too little history to train: {data.height} player-games on "
-                         f"{data.get_column('gameDate').n_unique()} dates (need 5+ dates)")
+    reason = untrainable_reason(features)
+    if reason is not None:
+        raise ValueError(reason)
+    data = _played(features)
     cut = split_dates(data, holdout_fraction)
     train_df, test_df = data.filter(pl.col("gameDate") < cut), data.filter(pl.col("gameDate") >= cut)
     y_train, y_test = train_df.get_column(LABEL).to_numpy(), test_df.get_column(LABEL).to_numpy()
