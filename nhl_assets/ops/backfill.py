@@ -31,6 +31,7 @@ from rich.table import Table
 from nhl_assets import settings
 from nhl_assets.bronze import tables as bt
 from nhl_assets.bronze.importer import date_ranges
+from nhl_assets.cliargs import check_window, iso_date, non_negative_float, non_negative_int, on_parsed, positive_int
 from nhl_assets.partitions import DateWindow
 from nhl_assets.storage.delta import Warehouse
 
@@ -453,16 +454,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from nhl_assets.demo import ensure_dagster_home
 
     console = Console(soft_wrap=True)
-    layers = {x.strip() for x in args.layers.split(",") if x.strip()}
-    if not layers or not layers <= set(LAYERS):
-        console.print(f"[red]--layers takes a comma-separated subset of {', '.join(LAYERS)}[/red]")
-        return 2
-    if args.end < args.start:
-        console.print(f"[red]--end {args.end} is before --start {args.start}[/red]")
-        return 2
-    if args.incomplete_only and "bronze" not in layers:
-        console.print("[red]--incomplete-only re-fetches from the API: --layers must include bronze[/red]")
-        return 2
+    layers = set(args.layers)
     if args.warehouse:
         os.environ["NHL_WAREHOUSE"] = args.warehouse
     ensure_dagster_home()
@@ -477,34 +469,15 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return exit_code(report, layers)
 
 
-def _iso_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
-
-
-def _at_least(minimum: float, kind=int):
-    def parse(value: str):
-        try:
-            number = kind(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-        if number < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return number
-    return parse
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "backfill", help="Load a date range in chunks as Dagster runs (resumable; progress and summary).",
         description=__doc__.split("\n\n")[1])
-    p.add_argument("--start", required=True, type=_iso_date, help="first game date, YYYY-MM-DD")
-    p.add_argument("--end", required=True, type=_iso_date, help="last game date, YYYY-MM-DD")
-    p.add_argument("--layers", default="bronze,silver,gold", help="subset of bronze,silver,gold")
-    p.add_argument("--chunk-days", type=_at_least(1), default=30, help="game dates per run (one run = one chunk)")
-    p.add_argument("--rate", type=_at_least(0.0, float), default=None,
+    p.add_argument("--start", required=True, type=iso_date, help="first game date, YYYY-MM-DD")
+    p.add_argument("--end", required=True, type=iso_date, help="last game date, YYYY-MM-DD")
+    p.add_argument("--layers", type=layers_arg, default=frozenset(LAYERS), help="subset of bronze,silver,gold")
+    p.add_argument("--chunk-days", type=positive_int, default=30, help="game dates per run (one run = one chunk)")
+    p.add_argument("--rate", type=non_negative_float, default=None,
                    help="client-side requests/s (default: the resource's; 0 = no limit)")
     p.add_argument("--force", action="store_true",
                    help="run every chunk again, even those an earlier run of this backfill completed (for example "
@@ -512,12 +485,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--incomplete-only", action="store_true",
                    help="run no chunk: only re-fetch what the range's incomplete games lack (bronze/games.missing), "
                         "then silver (and gold) for their dates")
-    p.add_argument("--retry-passes", type=_at_least(0), default=3,
+    p.add_argument("--retry-passes", type=non_negative_int, default=3,
                    help="passes over the incomplete games after the chunks (0 = none; default 3)")
-    p.add_argument("--retry-backoff", type=_at_least(0.0, float), default=10.0,
+    p.add_argument("--retry-backoff", type=non_negative_float, default=10.0,
                    help="seconds before the first retry pass, doubling before each next one (default 10)")
     p.add_argument("--warehouse", help="warehouse root (default $NHL_WAREHOUSE or ./warehouse)")
     p.set_defaults(func=cmd_backfill)
+    on_parsed(p, _check_args)
+
+
+def layers_arg(text: str) -> frozenset[str]:
+    """`--layers`: a comma-separated, non-empty subset of `LAYERS`."""
+    layers = frozenset(x.strip() for x in text.split(",") if x.strip())
+    if not layers or not layers <= set(LAYERS):
+        raise argparse.ArgumentTypeError(f"must be a comma-separated subset of {','.join(LAYERS)}, got {text!r}")
+    return layers
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    check_window(args.start, args.end, first=settings.start_date(),
+                 first_what="NHL_START_DATE, the first game-date partition")
+    if args.incomplete_only and "bronze" not in args.layers:
+        raise ValueError("--incomplete-only re-fetches from the API: --layers must include bronze")
 
 
 if __name__ == "__main__":
