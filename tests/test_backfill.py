@@ -320,3 +320,34 @@ def test_faults_and_a_sigkill_mid_backfill_then_a_restart_equal_a_clean_backfill
         assert a.height == b.height and a.equals(b), f"{table}: {a.height} rows after faults + kill, {b.height} clean"
     ledger = pl.from_arrow(Warehouse(faulty).read_arrow("bronze/games"))
     assert ledger.get_column("isComplete").all() and ledger.get_column("gameId").is_unique().all()
+
+
+def test_a_retry_asks_only_for_what_the_ledger_lacks():
+    from nhl_assets.bronze.tables import endpoints_to_retry
+
+    row = {"isComplete": False, "hasBoxscore": True, "hasPlayByPlay": True, "hasShiftChart": False}
+    assert endpoints_to_retry(row) == ("shift_chart",)
+    assert endpoints_to_retry({**row, "hasPlayByPlay": False}) == ("play_by_play", "shift_chart")
+    assert endpoints_to_retry({**row, "isComplete": True, "hasShiftChart": True}) == ()
+    assert endpoints_to_retry(None) == ("boxscore", "play_by_play", "shift_chart")  # a game bronze never saw
+    # incomplete although every flag is set (cannot say what is missing): ask for everything again
+    assert endpoints_to_retry({**row, "hasShiftChart": True}) == ("boxscore", "play_by_play", "shift_chart")
+
+
+def test_an_incomplete_game_within_the_sensors_reach_passes_the_check(sim_server, warehouse_env, monkeypatch):
+    from datetime import datetime, timezone
+
+    from dagster import AssetCheckKey
+
+    point_api_at(monkeypatch, sim_server)
+    mg._CHECKED.clear()
+    sim_server.set_clock(datetime(2023, 11, 5, 15, 0, tzinfo=timezone.utc))  # the API's today: 2023-11-05
+    sim_server.set_faults(FaultConfig(shift_missing_rate=1.0))
+    instance = DagsterInstance.ephemeral()
+    run_backfill(DateWindow.of("2023-11-02"), {"bronze"}, chunk_days=1, instance=instance, run_config=FAST_API,
+                 console=_silent(), retry_passes=0)
+    key = AssetCheckKey(AssetKey(["bronze", "games"]), "no_incomplete_beyond_sensor")
+    event = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].event
+    evaluation = event.dagster_event.event_specific_data
+    assert evaluation.passed and evaluation.metadata["today"].value == "2023-11-05"
+    assert evaluation.metadata["sensor_horizon"].value == "2023-10-26"
