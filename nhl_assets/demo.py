@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +24,8 @@ from nhl_assets.partitions import UPCOMING_DAYS, DateWindow, game_date_partition
 from nhl_assets.simulator.cli import DEFAULT_FIRST_DATE as SIM_FIRST_DATE
 from nhl_assets.simulator.cli import DEFAULT_LAST_DATE as SIM_LAST_DATE
 from nhl_assets.simulator.cli import clock_after
+from nhl_assets.ops.launch import ensure_dagster_home
+from nhl_assets.ops.summary import print_summary, summarize
 from nhl_assets.storage.delta import Warehouse
 
 DEFAULT_SEED = 7
@@ -81,48 +82,6 @@ def samples_dir() -> Path:
     """NHL_SAMPLES_DIR, default `../shared/nhl_samples` beside the repository."""
     default = Path(__file__).resolve().parents[1].parent / "shared" / "nhl_samples"
     return Path(os.environ.get("NHL_SAMPLES_DIR") or default)
-
-
-def ensure_dagster_home() -> str:
-    home = os.environ.get("DAGSTER_HOME") or os.path.abspath(".dagster_home")
-    os.makedirs(home, exist_ok=True)
-    config = Path(home) / "dagster.yaml"
-    if not config.exists():  # a local demo instance: no telemetry banner, nothing sent anywhere
-        config.write_text("telemetry:\n  enabled: false\n")
-    os.environ["DAGSTER_HOME"] = home
-    return home
-
-
-@dataclass(frozen=True)
-class TableSummary:
-    table: str
-    rows: int
-    partitions: int | None
-    version: int
-
-
-def summarize(wh: Warehouse, tables: list[str]) -> list[TableSummary]:
-    """Rows, distinct game-date partitions and Delta version of each existing table."""
-    out = []
-    for table in tables:
-        dt = wh.open(table)
-        if dt is None:
-            continue
-        dataset = dt.to_pyarrow_dataset()
-        partitions = None  # game-date (Dagster) partitions, whatever the Delta layout
-        if "gameDate" in dataset.schema.names:
-            partitions = len(set(dataset.to_table(columns=["gameDate"]).column("gameDate").to_pylist()))
-        out.append(TableSummary(table, dataset.count_rows(), partitions, dt.version()))
-    return out
-
-
-def print_summary(console: Console, summaries: list[TableSummary], title: str) -> None:
-    table = Table(title=title)
-    for col in ("table", "rows", "partitions", "Delta version"):
-        table.add_column(col, justify="left" if col == "table" else "right")
-    for s in summaries:
-        table.add_row(s.table, f"{s.rows:,}", "-" if s.partitions is None else str(s.partitions), str(s.version))
-    console.print(table)
 
 
 def window_games(wh: Warehouse, window: DateWindow) -> int:

@@ -117,9 +117,7 @@ class EngineResource(LazyPySparkResource):
 
     @property
     def name(self) -> str:
-        from nhl_assets.engine import check_engine
-
-        return check_engine(self.engine) if self.engine else settings.engine()
+        return settings.check_engine(self.engine) if self.engine else settings.engine()
 
     def build_silver(self, wh: Warehouse, window: "DateWindow") -> "SilverWindow":
         """Silver for `window` from bronze (parsed, reconciled, validated), ready for the storage module."""

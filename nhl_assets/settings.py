@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from typing import Literal
 
 DEFAULT_WAREHOUSE = "./warehouse"
 DEFAULT_API_WEB_URL = "https://api-web.nhle.com"
@@ -50,11 +51,18 @@ def start_date() -> date:
 
 
 DEFAULT_ENGINE = "polars"
+EngineName = Literal["polars", "spark"]
+ENGINES: tuple[str, ...] = ("polars", "spark")
 
 
-def engine() -> str:
+def check_engine(name: str) -> EngineName:
+    """`name` if it is a known engine, else a clear error listing the known ones."""
+    if name not in ENGINES:
+        raise ValueError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)} (NHL_ENGINE)")
+    return name  # type: ignore[return-value]
+
+
+def engine() -> EngineName:
     """Engine of the silver parse and the gold feature transforms: `polars` (in-process, the default) or
     `spark` (dagster-pyspark; local mode unless the deployment's Spark config says otherwise)."""
-    from nhl_assets.engine import check_engine
-
     return check_engine(_env("NHL_ENGINE", DEFAULT_ENGINE).lower())

@@ -124,7 +124,8 @@ def test_spark_equals_polars_on_the_recorded_games(recorded_server, tmp_path, mo
 
 
 def test_native_delta_needs_the_jars_and_says_so(tmp_path, monkeypatch):
-    from nhl_assets.engine.spark_io import SparkEngineError, has_delta_jars, read_delta, spark_session
+    from nhl_assets.engine.spark_io import SparkEngineError, read_delta, spark_session
+    from nhl_assets.storage.spark_native import has_delta_jars
 
     spark = spark_session({"spark.master": "local[2]", "spark.driver.memory": "2g"})
     if has_delta_jars(spark):

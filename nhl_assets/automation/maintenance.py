@@ -30,10 +30,10 @@ from pydantic import Field
 
 from nhl_assets import settings
 from nhl_assets.catalog import META_MIGRATIONS, META_OPERATIONS, TABLES
-from nhl_assets.ops.commands import _record_operation  # the ledger `restore` and `vacuum` write to
 from nhl_assets.resources import WarehouseResource
 from nhl_assets.storage.delta import DEFAULT_RETENTION_HOURS, Warehouse
 from nhl_assets.storage.maintenance import DEFAULT_TARGET_SIZE_MB, MIB, TableMaintenance, maintain_table
+from nhl_assets.storage.operations import record_operation
 
 MAINTENANCE_JOB = "nhl_maintenance"
 MAINTENANCE_OP = "maintain_tables"
@@ -112,7 +112,7 @@ def maintain_tables(context: OpExecutionContext, config: MaintenanceConfig, ware
         if table in TABLES:
             context.log_event(AssetObservation(asset_key=AssetKey(table.split("/")), metadata=r.metadata()))
         if not config.dry_run:
-            _record_operation(wh, "maintain", table, r.detail())
+            record_operation(wh, "maintain", table, r.detail())
     yield Output(results, metadata={
         "tables": MetadataValue.md(summary_markdown(results)), "dry_run": config.dry_run,
         "files_before": sum(r.before.files for r in results), "files_after": sum(r.after.files for r in results),

@@ -10,19 +10,6 @@ parity test runs both on the same bronze and compares every silver and feature t
   parser in `nhl_assets.parse`), assembled and validated exactly like the polars engine.
 * `spark_features`: the leakage-free gold features as Spark SQL window functions and as-of joins.
 
-No Dagster imports here: `nhl_assets.resources.EngineResource` wires an engine into the assets.
+No Dagster imports here: `nhl_assets.resources.EngineResource` wires an engine into the assets. The engine
+names are declared with the setting that chooses one (`nhl_assets.settings.ENGINES`, `NHL_ENGINE`).
 """
-
-from __future__ import annotations
-
-from typing import Literal
-
-EngineName = Literal["polars", "spark"]
-ENGINES: tuple[str, ...] = ("polars", "spark")
-
-
-def check_engine(name: str) -> EngineName:
-    """`name` if it is a known engine, else a clear error listing the known ones."""
-    if name not in ENGINES:
-        raise ValueError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)} (NHL_ENGINE)")
-    return name  # type: ignore[return-value]

@@ -27,6 +27,7 @@ from pyspark.sql.pandas.types import from_arrow_schema
 
 from nhl_assets.partitions import DateWindow, season_of
 from nhl_assets.storage.delta import Warehouse
+from nhl_assets.storage.spark_native import SparkEngineError, require_delta_jars
 
 #: Spark settings the engine needs whatever the deployment adds: UTC session time (timestamps stay UTC),
 #: Arrow transfer, small Arrow batches (bronze rows carry 100-400 KB JSON bodies each), few shuffle
@@ -49,10 +50,6 @@ DEFAULT_SPARK_CONFIG: dict[str, str] = {
 UNSUPPORTED_READER_FEATURES = frozenset({"deletionVectors", "columnMapping"})
 
 
-class SparkEngineError(RuntimeError):
-    """The Spark engine cannot do what was asked (missing jars, unsupported table features)."""
-
-
 def spark_session(config: Mapping[str, Any] | None = None) -> SparkSession:
     """A Spark session with the engine's defaults under `config` (which wins), Python workers on this
     interpreter so they import this project from the same environment."""
@@ -65,23 +62,6 @@ def spark_session(config: Mapping[str, Any] | None = None) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
-
-
-def has_delta_jars(spark: SparkSession) -> bool:
-    """Whether delta-spark is on the session's classpath (it cannot be downloaded on offline machines)."""
-    try:
-        spark.sparkContext._jvm.java.lang.Class.forName("io.delta.tables.DeltaTable")  # type: ignore[union-attr]
-        return True
-    except Exception:  # py4j raises its own error type for ClassNotFoundException
-        return False
-
-
-def require_delta_jars(spark: SparkSession) -> None:
-    if not has_delta_jars(spark):
-        raise SparkEngineError(
-            "native Delta reads/writes need the delta-spark jars on the Spark classpath (for example "
-            "spark.jars.packages=io.delta:delta-spark_2.13:<version>, or the jar files in spark.jars); "
-            "they are not present, so use the default path (native_delta=false), which needs no jars")
 
 
 def _file_filters(dt: DeltaTable, window: DateWindow | None, date_column: str) -> list[tuple] | None:

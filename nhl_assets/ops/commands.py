@@ -7,24 +7,14 @@ without `--dry-run`), goes through the same storage guards as the assets, and pr
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
 
-import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
 from nhl_assets import settings
-from nhl_assets.catalog import META_OPERATIONS
 from nhl_assets.cliargs import iso_datetime, non_negative_int, on_parsed, positive_int
 from nhl_assets.storage.delta import DEFAULT_RETENTION_HOURS, StorageError, Warehouse
-
-OPERATIONS_SCHEMA = pa.schema([
-    pa.field("at", pa.timestamp("us", tz="UTC"), nullable=False),
-    pa.field("command", pa.string(), nullable=False),
-    pa.field("table", pa.string()),
-    pa.field("detail", pa.string()),
-])
-
+from nhl_assets.storage.operations import record_operation
 
 def _console() -> Console:
     """Long lines (plans, errors) are not wrapped, so they can be grepped and copied whole."""
@@ -33,13 +23,6 @@ def _console() -> Console:
 
 def _warehouse(args: argparse.Namespace) -> Warehouse:
     return Warehouse(args.warehouse or settings.warehouse_root())
-
-
-def _record_operation(wh: Warehouse, command: str, table: str, detail: str) -> None:
-    """Append to `_meta/operations`: who restored or vacuumed what, beside the tables' own history."""
-    row = {"at": datetime.now(timezone.utc), "command": command, "table": table, "detail": detail}
-    Warehouse(wh.root, wh.storage_options, create_missing=True).append(
-        META_OPERATIONS, pa.Table.from_pylist([row], schema=OPERATIONS_SCHEMA), operation=command)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -127,7 +110,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
             console.print("[yellow]dry run: nothing changed; add --yes to restore[/yellow]")
             return 0
         res = wh.restore(args.table, target, reason=args.reason or "nhl-assets restore")
-        _record_operation(wh, "restore", args.table,
+        record_operation(wh, "restore", args.table,
                           f"restored version {target} over version {current} ({rows_now} rows replaced by "
                           f"{res['rows']}); new version {res['new_version']}; reason: {args.reason or '-'}")
         console.print(f"restored: {args.table} is now version {res['new_version']} with {res['rows']:,} rows "
@@ -173,7 +156,7 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
             console.print(f"{t}: {len(files)} file(s) older than {args.retention_hours} h and unused "
                           f"{'removed' if args.yes else 'would be removed (dry run; --yes to remove)'}")
             if args.yes and files:
-                _record_operation(wh, "vacuum", t, f"{len(files)} files, retention {args.retention_hours} h")
+                record_operation(wh, "vacuum", t, f"{len(files)} files, retention {args.retention_hours} h")
     except StorageError as exc:
         console.print(f"[red]{exc}[/red]")
         return 1
@@ -194,7 +177,7 @@ def cmd_writer(args: argparse.Namespace) -> int:
                           f"with every {owner} job stopped)")
             return 0
         version = wh.set_writer(args.table, args.to, reason=args.reason or "")
-        _record_operation(wh, "writer", args.table, f"{owner} -> {args.to} at version {version}: {args.reason or ''}")
+        record_operation(wh, "writer", args.table, f"{owner} -> {args.to} at version {version}: {args.reason or ''}")
         console.print(f"{args.table}: now written by {args.to} (version {version})")
     except (StorageError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")

@@ -48,7 +48,7 @@ def run_import(folder: Path, windows: list[DateWindow], instance: DagsterInstanc
     Stops at the first failed run (re-running the command is safe: the import is idempotent)."""
     from nhl_assets.bronze.assets import IMPORT_JOB
     from nhl_assets.definitions import SILVER_REPLAY_JOB, build_definitions
-    from nhl_assets.runs import QUIET
+    from nhl_assets.ops.launch import QUIET
 
     defs = defs or build_definitions()
     results = []
@@ -133,7 +133,7 @@ def print_result(console: Console, results) -> None:
 
 def cmd_import_raw(args: argparse.Namespace) -> int:
     from nhl_assets import settings
-    from nhl_assets.demo import ensure_dagster_home
+    from nhl_assets.ops.launch import ensure_dagster_home
     from nhl_assets.storage.delta import Warehouse
 
     console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)  # piped: no 80-column cut

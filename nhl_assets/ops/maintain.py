@@ -68,7 +68,7 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     import os
 
     from nhl_assets.definitions import build_definitions
-    from nhl_assets.demo import ensure_dagster_home
+    from nhl_assets.ops.launch import ensure_dagster_home
 
     console = Console(soft_wrap=True)
     if not console.is_terminal:  # piped or logged: keep each table row on one line

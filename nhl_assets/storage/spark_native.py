@@ -12,7 +12,7 @@ meanwhile (`WriterConflict`), so two Delta implementations never race on one tab
 from __future__ import annotations
 
 import orjson
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
@@ -20,11 +20,30 @@ from nhl_assets.partitions import DateWindow
 from nhl_assets.storage.delta import RowsOutsideWindow, TableMissing, Warehouse, WriteResult, WriterConflict, writer_of
 
 
+class SparkEngineError(RuntimeError):
+    """The Spark engine cannot do what was asked (missing jars, unsupported table features)."""
+
+
+def has_delta_jars(spark: SparkSession) -> bool:
+    """Whether delta-spark is on the session's classpath (it cannot be downloaded on offline machines)."""
+    try:
+        spark.sparkContext._jvm.java.lang.Class.forName("io.delta.tables.DeltaTable")  # type: ignore[union-attr]
+        return True
+    except Exception:  # py4j raises its own error type for ClassNotFoundException
+        return False
+
+
+def require_delta_jars(spark: SparkSession) -> None:
+    if not has_delta_jars(spark):
+        raise SparkEngineError(
+            "native Delta reads/writes need the delta-spark jars on the Spark classpath (for example "
+            "spark.jars.packages=io.delta:delta-spark_2.13:<version>, or the jar files in spark.jars); "
+            "they are not present, so use the default path (native_delta=false), which needs no jars")
+
+
 def replace_window_spark(wh: Warehouse, table: str, df: DataFrame, window: DateWindow, *,
                          date_column: str = "gameDate", run_id: str | None = None) -> WriteResult:
     """Replace `window`'s rows of `table` with `df` through delta-spark, in one commit."""
-    from nhl_assets.engine.spark_io import require_delta_jars
-
     require_delta_jars(df.sparkSession)
     dt = wh.open(table)
     if dt is None:

@@ -1,0 +1,94 @@
+"""Launching the project's jobs in-process from the command line, exactly as Dagster would.
+
+A range run is tagged like a single-run backfill (`dagster/asset_partition_range_start|end`), so the
+assets see the same `partition_key_range` they get from `dagster asset materialize --partition-range`
+or from a UI backfill. Used by `nhl-assets backfill` and `import-raw` (and by the demo and the tests
+through `nhl_assets.runs`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
+
+from nhl_assets import settings
+from nhl_assets.definitions import (
+    GOLD_FEATURES_JOB,
+    MODEL_JOB,
+    PARTITIONED_JOB,
+    PREDICTIONS_JOB,
+    REFRESH_JOB,
+)
+from nhl_assets.partitions import UPCOMING_DAYS, DateWindow
+from nhl_assets.storage.delta import Warehouse
+
+def ensure_dagster_home() -> str:
+    home = os.environ.get("DAGSTER_HOME") or os.path.abspath(".dagster_home")
+    os.makedirs(home, exist_ok=True)
+    config = Path(home) / "dagster.yaml"
+    if not config.exists():  # a local demo instance: no telemetry banner, nothing sent anywhere
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = home
+    return home
+
+
+#: Run config that keeps Dagster's console logger at INFO (the in-process default is DEBUG).
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
+def materialize_window(defs: Definitions, window: DateWindow, instance: DagsterInstance,
+                       job_name: str = PARTITIONED_JOB, raise_on_error: bool = True,
+                       run_config: dict | None = None) -> ExecuteInProcessResult:
+    """Materialize every partitioned asset of `job_name` for `window` in one run."""
+    job = defs.resolve_job_def(job_name)
+    return job.execute_in_process(
+        instance=instance,
+        run_config={**QUIET, **(run_config or {})},
+        tags={"dagster/asset_partition_range_start": window.start.isoformat(),
+              "dagster/asset_partition_range_end": window.end.isoformat()},
+        raise_on_error=raise_on_error,
+    )
+
+
+def refresh_unpartitioned(defs: Definitions, instance: DagsterInstance, raise_on_error: bool = True,
+                          run_config: dict | None = None) -> ExecuteInProcessResult:
+    """Recompute every unpartitioned (refresh) asset from its upstream."""
+    return defs.resolve_job_def(REFRESH_JOB).execute_in_process(
+        instance=instance, run_config={**QUIET, **(run_config or {})}, raise_on_error=raise_on_error)
+
+
+def upcoming_until(window: DateWindow) -> date:
+    """Last date of the upcoming games stored in gold/upcoming_schedule (at most a week past `window`)."""
+    t = Warehouse(settings.warehouse_root()).read_arrow("gold/upcoming_schedule", columns=["gameDate"])
+    dates = [d for d in (t.column("gameDate").to_pylist() if t is not None else []) if d > window.end]
+    return min(max(dates), window.end + timedelta(days=UPCOMING_DAYS + 1)) if dates else window.end
+
+
+def timed_steps(steps: dict[str, float], log):
+    def step(name: str, fn) -> None:
+        started = time.monotonic()
+        fn()
+        steps[name] = round(time.monotonic() - started, 3)
+        if log:
+            log(f"{name}: {steps[name]:.1f} s")
+
+    return step
+
+
+def run_gold(defs: Definitions, window: DateWindow, instance: DagsterInstance, *, run_config: dict | None = None,
+             model: bool = True, log=None) -> dict[str, float]:
+    """Everything below silver for `window`: refresh (upcoming schedule, season stats), features for the
+    window and the upcoming games after it, the model, predictions for the same dates."""
+    steps: dict[str, float] = {}
+    step = timed_steps(steps, log)
+    step("refresh", lambda: refresh_unpartitioned(defs, instance, run_config=run_config))
+    gold = DateWindow(window.start, upcoming_until(window))
+    step("gold features", lambda: materialize_window(defs, gold, instance, GOLD_FEATURES_JOB))
+    if model:
+        step("model", lambda: defs.resolve_job_def(MODEL_JOB).execute_in_process(instance=instance, run_config=QUIET))
+        step("predictions", lambda: materialize_window(defs, gold, instance, PREDICTIONS_JOB))
+    return steps

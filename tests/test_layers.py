@@ -1,0 +1,139 @@
+"""The package's layers, read from its import graph (imports inside functions included).
+
+Layers import downward only: the pure core (`parse`, `transform`) and the leaf modules import nothing of
+the wiring; `source` and `storage` stand on those alone; the demo and benchmark harness (`demo`, `runs`,
+`simulator.history`) is imported by no production module. The wiring above `storage` (resources, engine,
+bronze/silver/gold assets, automation, ops) still forms one cycle that issue 14 is taking apart: the last
+test pins its members so that the cycle can only shrink.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "nhl_assets"
+#: The harness: code for the demo, the tests and the benchmarks, never for production.
+HARNESS = ("nhl_assets.demo", "nhl_assets.runs", "nhl_assets.simulator.history")
+#: What each lower layer may import of the package (besides itself).
+ALLOWED = {
+    "parse": set(),
+    "transform": {"parse"},
+    "settings": set(),
+    "cliargs": set(),
+    "versions": set(),
+    "catalog": set(),
+    "partitions": {"settings"},
+    "source": {"settings"},
+    "storage": {"catalog", "partitions", "settings"},
+}
+#: Units still in the wiring's cycle (issue 14): a unit may leave this set, none may join it.
+CYCLE_AT_MOST = {"automation", "bronze", "definitions", "engine", "gold", "ops", "resources", "silver"}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> Iterator[tuple[str, int]]:
+    """(imported module of the package, line) for every import in `path`, at any depth."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from ((a.name, node.lineno) for a in node.names if a.name.startswith("nhl_assets"))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            if base == "nhl_assets":  # `from nhl_assets import settings`: the names are modules
+                yield from ((f"nhl_assets.{a.name}", node.lineno) for a in node.names)
+            elif base.startswith("nhl_assets."):
+                yield base, node.lineno
+
+
+def _unit(module: str) -> str:
+    """The sub-package or top-level module a module belongs to (`nhl_assets.silver.build` -> `silver`)."""
+    return module.split(".")[1]
+
+
+def _graph() -> dict[str, dict[str, list[str]]]:
+    """unit -> imported unit -> where (`file:line`)."""
+    graph: dict[str, dict[str, list[str]]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = _unit(_module_name(path)) if _module_name(path) != "nhl_assets" else None
+        if source is None:
+            continue
+        for target, line in _imports(path):
+            if _unit(target) != source:
+                graph.setdefault(source, {}).setdefault(_unit(target), []).append(
+                    f"{path.relative_to(PACKAGE.parent)}:{line}")
+    return graph
+
+
+def _cycles(graph: dict[str, dict[str, list[str]]]) -> list[set[str]]:
+    """Strongly connected components of more than one unit (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[set[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, {}):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(component)
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_graph_is_read_with_imports_inside_functions():
+    graph = _graph()
+    # `ops.backfill` imports the Definitions inside a function only: it must be seen
+    assert any("nhl_assets/ops/backfill.py" in w for w in graph["ops"]["definitions"])
+    assert _cycles({"a": {"b": []}, "b": {"c": []}, "c": {"a": []}, "d": {"a": []}}) == [{"a", "b", "c"}]
+
+
+@pytest.mark.parametrize("unit", sorted(ALLOWED))
+def test_lower_layers_import_only_what_is_below_them(unit):
+    imported = _graph().get(unit, {})
+    assert {u: w for u, w in imported.items() if u not in ALLOWED[unit]} == {}
+
+
+def test_no_production_module_imports_the_harness():
+    offending = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = _module_name(path)
+        if module in HARNESS or module == "nhl_assets.cli":  # the command line may start the demo
+            continue
+        offending += [f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}"
+                      for target, line in _imports(path) if target in HARNESS]
+    assert offending == []
+
+
+def test_the_wiring_cycle_only_shrinks():
+    cycles = _cycles(_graph())
+    members = set().union(*cycles) if cycles else set()
+    assert len(cycles) <= 1 and members <= CYCLE_AT_MOST, (
+        f"new units in an import cycle: {sorted(members - CYCLE_AT_MOST)}; cycles: {cycles}")
