@@ -13,7 +13,6 @@ from dagster import DagsterInstance, build_sensor_context
 from nhl_assets.automation.plan import Cursor, DayState, plan_bronze
 from nhl_assets.resources import AutomationConfig
 from nhl_assets.definitions import build_definitions
-from nhl_assets.ops import migrate as mg
 from nhl_assets.ops.snapshot import fingerprint
 from nhl_assets.partitions import DateWindow
 from nhl_assets.resources import NHLApiResource, WarehouseResource
@@ -123,7 +122,6 @@ def test_a_week_of_sensor_ticks_ends_equal_to_a_clean_backfill(sim_server, leagu
     point_api_at(monkeypatch, sim_server)
     live, clean = str(tmp_path / "live"), str(tmp_path / "clean")
     monkeypatch.setenv("NHL_WAREHOUSE", live)
-    mg._CHECKED.clear()
     week = [date(2023, 11, 6) + timedelta(days=i) for i in range(7)]
     games = {d: [g.id for g in league.games_on(d) if g.game_type in (2, 3)] for d in week}
     late_shift, corrected = games[week[1]][0], games[week[2]][0]
@@ -177,7 +175,6 @@ def test_a_week_of_sensor_ticks_ends_equal_to_a_clean_backfill(sim_server, leagu
 
     # the same final data, loaded once from scratch
     monkeypatch.setenv("NHL_WAREHOUSE", clean)
-    mg._CHECKED.clear()
     last_played = clocks[-1].date() - timedelta(days=1)  # the final tick's today is not played yet
     run_pipeline(build_definitions(), DateWindow.of("2023-10-20", last_played), DagsterInstance.ephemeral(),
                  run_config=FAST_API)

@@ -10,7 +10,6 @@ import pytest
 
 from nhl_assets.cli import main as cli_main
 from nhl_assets.demo import RECORDED_WINDOW, SIM_WINDOW, demo_window, sim_clock
-from nhl_assets.ops import migrate as mg
 from nhl_assets.partitions import DateWindow
 from nhl_assets.simulator.cli import clock_after
 from nhl_assets.storage.delta import Warehouse
@@ -40,7 +39,6 @@ def demo_env(tmp_path, monkeypatch):
                         ("NHL_API_WEB_URL", "http://127.0.0.1:9"), ("NHL_API_STATS_URL", "http://127.0.0.1:9")):
         monkeypatch.setenv(name, str(value))
     monkeypatch.delenv("NHL_START_DATE", raising=False)
-    mg._CHECKED.clear()
     return Warehouse(str(tmp_path / "warehouse"))
 
 

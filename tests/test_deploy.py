@@ -71,7 +71,6 @@ def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server
 
     from nhl_assets.resources import AutomationConfig
     from nhl_assets.definitions import build_definitions
-    from nhl_assets.ops import migrate as mg
     from nhl_assets.ops.backfill import run_backfill
     from nhl_assets.partitions import DateWindow
     from nhl_assets.resources import NHLApiResource, WarehouseResource
@@ -88,7 +87,6 @@ def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("NHL_WAREHOUSE", str(tmp_path / "warehouse"))
     point_api_at(monkeypatch, sim_server)
-    mg._CHECKED.clear()
     sim_server.set_clock(datetime(2023, 11, 7, 9, 0, tzinfo=timezone.utc))
     instance = DagsterInstance.get()
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
