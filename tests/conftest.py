@@ -1,20 +1,15 @@
-"""Shared fixtures: the loopback NHL API (recorded payloads or simulator) and an isolated warehouse."""
+"""Shared fixtures: the loopback NHL API (recorded payloads or simulator) and an isolated warehouse.
+
+Plain helpers and constants are in helpers.py."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from nhl_assets.source.client import SourceSettings
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def samples_dir() -> Path:
-    return Path(os.environ.get("NHL_SAMPLES_DIR") or REPO.parent / "shared" / "nhl_samples")
+from .helpers import point_api_at, samples_dir
 
 
 @pytest.fixture(scope="session")
@@ -56,14 +51,6 @@ def sim_server(league) -> Iterator:
         server.stop()
 
 
-def fast_settings(server, **overrides) -> SourceSettings:
-    """Source settings for tests: the loopback server, short backoff, no rate limit."""
-    values = dict(web_url=server.web_url, stats_url=server.stats_url, timeout_s=2.0, max_attempts=4,
-                  backoff_initial_s=0.01, backoff_max_s=0.05, rate_per_second=0.0, concurrency=4)
-    values.update(overrides)
-    return SourceSettings(**values)
-
-
 @pytest.fixture
 def warehouse_env(tmp_path, monkeypatch) -> Path:
     """An empty warehouse for the test, via NHL_WAREHOUSE (the public interface)."""
@@ -72,6 +59,8 @@ def warehouse_env(tmp_path, monkeypatch) -> Path:
     return root
 
 
-def point_api_at(monkeypatch, server) -> None:
-    monkeypatch.setenv("NHL_API_WEB_URL", server.web_url)
-    monkeypatch.setenv("NHL_API_STATS_URL", server.stats_url)
+@pytest.fixture
+def sim_env(sim_server, warehouse_env, monkeypatch):
+    """The simulator as the live API (via NHL_API_*_URL) and an empty warehouse."""
+    point_api_at(monkeypatch, sim_server)
+    return sim_server

@@ -20,8 +20,7 @@ from nhl_assets.runs import execute_request, run_pipeline
 from nhl_assets.simulator.faults import FaultConfig
 from nhl_assets.storage.delta import Warehouse
 
-from .conftest import point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, point_api_at
 
 TODAY = date(2023, 11, 10)
 NOW = 1_700_000_000.0  # epoch seconds of the tick

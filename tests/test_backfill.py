@@ -20,8 +20,7 @@ from nhl_assets.simulator.faults import FaultConfig, ScriptedFault
 from nhl_assets.storage.delta import Warehouse
 from nhl_assets.versions import VOLATILE
 
-from .conftest import point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, point_api_at
 
 
 def test_layers_choose_the_chunk_job():

@@ -8,7 +8,6 @@ import argparse
 import importlib.util
 import sys
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,8 @@ from nhl_assets import cliargs
 from nhl_assets.cli import build_parser
 from nhl_assets.cli import main as cli_main
 
-REPO = Path(__file__).resolve().parents[1]
+from .helpers import REPO
+
 BENCHMARKS = ("bronze_backfill", "full_history", "gold_refresh", "incremental_day", "maintenance_replay",
               "silver_season")
 

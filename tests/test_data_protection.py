@@ -34,10 +34,8 @@ from nhl_assets.runs import materialize_window
 from nhl_assets.silver import build as sb
 from nhl_assets.storage.delta import RetentionTooShort, TableMissing, Warehouse
 
-from .conftest import point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, REPO, point_api_at
 
-REPO = Path(__file__).resolve().parents[1]
 WINDOW = DateWindow.of("2023-11-04", "2023-11-05")
 DATA_TABLES = [t for t in TABLES if not TABLES[t].refresh]
 SILVER_STATS = [sb.PLAYERS, sb.TEAMS, sb.GOALIES, sb.SCHEDULE]

@@ -8,6 +8,8 @@ from dagster import AssetKey, DailyPartitionsDefinition
 from nhl_assets.bronze.tables import BRONZE_TABLES
 from nhl_assets.partitions import DateWindow, game_date_partitions, season_of
 
+from .helpers import REPO
+
 
 def test_definitions_expose_table_keys():
     from nhl_assets.definitions import PARTITIONED_JOB, REFRESH_JOB, build_definitions
@@ -63,8 +65,6 @@ def test_dagster_cli_loads_the_code_location():
 
 def test_workspace_yaml_validates():
     """`dagster dev` in the repo root loads workspace.yaml -> nhl_assets.definitions."""
-    from .conftest import REPO
-
     out = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
                          capture_output=True, text=True, timeout=120, cwd=str(REPO))
     assert out.returncode == 0, out.stderr[-2000:]

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import FAST_API, REPO, point_api_at
+
 pytestmark = pytest.mark.slow
 
-DEPLOY_YAML = Path(__file__).resolve().parents[1] / "nhl_assets" / "deploy" / "dagster.yaml"
+DEPLOY_YAML = REPO / "nhl_assets" / "deploy" / "dagster.yaml"
 
 
 def _free_port() -> int:
@@ -75,9 +77,6 @@ def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server
     from nhl_assets.partitions import DateWindow
     from nhl_assets.resources import NHLApiResource, WarehouseResource
     from nhl_assets.runs import drive_sensor
-
-    from .conftest import point_api_at
-    from .test_bronze_assets import FAST_API
 
     for k, v in postgres.items():
         monkeypatch.setenv(k, v)

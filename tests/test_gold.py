@@ -26,8 +26,7 @@ from nhl_assets.transform.features import (
 )
 from nhl_assets.transform.season_stats import skater_season_stats
 
-from .conftest import point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, point_api_at
 
 
 @pytest.fixture(scope="module")

@@ -32,8 +32,7 @@ from nhl_assets.silver import build as sb
 from nhl_assets.source.client import NHLSource
 from nhl_assets.storage.delta import Warehouse
 
-from .conftest import REPO, fast_settings, point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, REPO, fast_settings, point_api_at
 
 WINDOW = DateWindow.of("2023-11-04", "2023-11-05")
 DEAD_API = "http://127.0.0.1:9"  # the discard port: nothing listens, every request would fail at once

@@ -26,7 +26,8 @@ from nhl_assets.simulator.faults import FaultConfig, SchemaDrift, ScriptedFault,
 from nhl_assets.simulator.recorded import RecordedBackend, default_samples_dir
 from nhl_assets.simulator.server import Backend, LoopbackNHLServer, SimulatorBackend, shiftchart_game_id
 
-REPO = Path(__file__).resolve().parents[1]
+from .helpers import REPO
+
 GAME = 2023020204  # MIN @ BUF 2023-11-10: recorded boxscore, play-by-play and shift chart
 #: The resource string nhl-api-py's game_center.shift_chart_data builds (before httpx encodes it).
 NHLPY_SHIFT_RESOURCE = ("en/shiftcharts?cayenneExp=gameId={gid} and ((duration != '00:00' and typeCode = 517) "

@@ -19,8 +19,7 @@ from nhl_assets.partitions import DateWindow
 from nhl_assets.runs import materialize_window
 from nhl_assets.storage.delta import Warehouse
 
-from .conftest import point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, point_api_at
 
 pytestmark = pytest.mark.slow
 BUCKET = "nhl-warehouse"

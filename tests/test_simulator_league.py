@@ -22,8 +22,9 @@ import pytest
 
 from nhl_assets.simulator.league import LeagueConfig, SimGame, SimulatedLeague
 
+from .helpers import samples_dir
+
 UTC = timezone.utc
-SAMPLES = Path(os.environ.get("NHL_SAMPLES_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "nhl_samples"))
 SEASONS = (2023, 2024, 2025)
 
 
@@ -38,9 +39,10 @@ def league() -> SimulatedLeague:
 
 
 def _samples_dir() -> Path:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"recorded NHL samples not found at {SAMPLES} (set NHL_SAMPLES_DIR)")
-    return SAMPLES
+    folder = samples_dir()
+    if not folder.is_dir():
+        pytest.skip(f"recorded NHL samples not found at {folder} (set NHL_SAMPLES_DIR)")
+    return folder
 
 
 def _load(path: Path):

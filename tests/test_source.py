@@ -12,7 +12,7 @@ from nhl_assets.simulator.faults import FaultConfig, ScriptedFault
 from nhl_assets.source.client import NHLPayloadError, NHLSource, NHLSourceError, SourceSettings, parse_retry_after
 from nhl_assets.source.games import fetch_schedules
 
-from .conftest import fast_settings
+from .helpers import fast_settings
 
 GAME = 2023020204
 BOX = rf"/v1/gamecenter/{GAME}/boxscore"

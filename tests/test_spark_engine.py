@@ -25,8 +25,7 @@ from nhl_assets.runs import materialize_window, run_pipeline, upcoming_until
 from nhl_assets.simulator.faults import FaultConfig, ScriptedFault
 from nhl_assets.storage.delta import Warehouse
 
-from .conftest import point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, point_api_at
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow,
               pytest.mark.skipif(not (shutil.which("java") or os.environ.get("JAVA_HOME")),
