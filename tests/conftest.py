@@ -1,15 +1,55 @@
-"""Shared fixtures: the loopback NHL API (recorded payloads or simulator) and an isolated warehouse.
+"""Shared fixtures: the loopback NHL API (recorded payloads or simulator) and an isolated warehouse; the
+guard that keeps tests marked `unit` pure.
 
 Plain helpers and constants are in helpers.py."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .helpers import point_api_at, samples_dir
+
+#: Markers a `unit` test cannot carry (the unit selection must stay fast).
+NOT_UNIT = ("slow", "spark")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    both = [f"{item.nodeid} ({m})" for item in items if item.get_closest_marker("unit")
+            for m in NOT_UNIT if item.get_closest_marker(m)]
+    if both:
+        raise pytest.UsageError("tests marked both unit and slow/spark: " + ", ".join(both))
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_stay_pure(request, monkeypatch) -> None:
+    """A test marked `unit` fails, naming what it did, as soon as it opens or binds a socket, starts a
+    subprocess, creates a Dagster instance (every run and sensor evaluation needs one) or opens or writes a
+    Delta table. Other tests are untouched."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+    import dagster
+    import deltalake
+
+    import nhl_assets.storage.delta as storage
+
+    def refuse(what: str):
+        def refused(*_args, **_kwargs):
+            pytest.fail(f"a test marked unit must not {what}: drop the marker or keep the test pure",
+                        pytrace=False)
+        return refused
+
+    for name in ("connect", "connect_ex", "bind"):
+        monkeypatch.setattr(socket.socket, name, refuse("open or bind a socket"))
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse("start a subprocess"))
+    monkeypatch.setattr(dagster.DagsterInstance, "__init__", refuse("create a Dagster instance (a run or sensor)"))
+    monkeypatch.setattr(deltalake.DeltaTable, "__init__", refuse("open a Delta table"))
+    monkeypatch.setattr(deltalake.DeltaTable, "create", refuse("create a Delta table"))
+    monkeypatch.setattr(storage, "write_deltalake", refuse("write a Delta table"))
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,7 @@ def plan(days, cursor=None, **kw):
     return {d.day: d.reason for d in out}, given_up, cursor
 
 
+@pytest.mark.unit
 def test_plan_fetches_new_final_dates_and_waits_for_unplayed_ones():
     got, _, _ = plan([st(TODAY, final=2, fetched=False, games=0, ledger_final=0),
                       st(TODAY - timedelta(days=1), final=0, fetched=False, games=0, ledger_final=0),
@@ -44,6 +45,7 @@ def test_plan_fetches_new_final_dates_and_waits_for_unplayed_ones():
     assert got == {TODAY: "new", TODAY - timedelta(days=2): "new"}  # the day without games is recorded once
 
 
+@pytest.mark.unit
 def test_plan_rerequests_incomplete_dates_until_complete_or_given_up():
     late = TODAY - timedelta(days=3)
     cursor = Cursor(tick=10, last_request={late.isoformat(): NOW - 30 * 60})
@@ -64,6 +66,7 @@ def test_plan_rerequests_incomplete_dates_until_complete_or_given_up():
     assert given_up == []
 
 
+@pytest.mark.unit
 def test_plan_lookback_refetches_recent_complete_dates_once_a_day():
     recent, older = TODAY - timedelta(days=1), TODAY - timedelta(days=4)
     got, _, cursor = plan([st(recent), st(older)])

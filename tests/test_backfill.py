@@ -23,6 +23,7 @@ from nhl_assets.versions import VOLATILE
 from .helpers import FAST_API, point_api_at
 
 
+@pytest.mark.unit
 def test_layers_choose_the_chunk_job():
     assert job_for({"bronze", "silver", "gold"}) == "nhl_partitions"
     assert job_for({"bronze"}) == "nhl_bronze" and job_for({"silver"}) == "nhl_silver_replay"
@@ -313,6 +314,7 @@ def test_faults_and_a_sigkill_mid_backfill_then_a_restart_equal_a_clean_backfill
     assert ledger.get_column("isComplete").all() and ledger.get_column("gameId").is_unique().all()
 
 
+@pytest.mark.unit
 def test_a_retry_asks_only_for_what_the_ledger_lacks():
     from nhl_assets.bronze.tables import endpoints_to_retry
 

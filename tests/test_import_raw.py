@@ -166,6 +166,7 @@ def test_a_file_changed_after_the_scan_is_refused(tmp_path, league):
         im.load(saved)
 
 
+@pytest.mark.unit
 def test_date_ranges_split_off_seasons_into_separate_runs():
     d = date.fromisoformat
     assert im.date_ranges([d("2024-04-10"), d("2023-10-10"), d("2023-11-25"), d("2023-12-24")]) == [
