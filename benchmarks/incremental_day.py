@@ -41,7 +41,6 @@ def main() -> None:
 
     from nhl_assets.resources import AutomationConfig
     from nhl_assets.definitions import build_definitions
-    from nhl_assets.ops import migrate as mg
     from nhl_assets.partitions import DateWindow
     from nhl_assets.resources import NHLApiResource, WarehouseResource
     from nhl_assets.runs import drive_sensor, run_pipeline
@@ -69,7 +68,6 @@ def main() -> None:
             wh = os.path.join(tmp, f"run{i}")
             shutil.copytree(base, wh)
             os.environ["NHL_WAREHOUSE"] = wh
-            mg._CHECKED.clear()
             defs, instance = build_definitions(), DagsterInstance.ephemeral()
             resources = {"nhl_api": NHLApiResource(rate_per_second=0), "warehouse": WarehouseResource(),
                          "automation": AutomationConfig()}

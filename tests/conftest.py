@@ -1,20 +1,55 @@
-"""Shared fixtures: the loopback NHL API (recorded payloads or simulator) and an isolated warehouse."""
+"""Shared fixtures: the loopback NHL API (recorded payloads or simulator) and an isolated warehouse; the
+guard that keeps tests marked `unit` pure.
+
+Plain helpers and constants are in helpers.py."""
 
 from __future__ import annotations
 
-import os
+import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from nhl_assets.source.client import SourceSettings
+from .helpers import point_api_at, samples_dir
 
-REPO = Path(__file__).resolve().parents[1]
+#: Markers a `unit` test cannot carry (the unit selection must stay fast).
+NOT_UNIT = ("slow", "spark")
 
 
-def samples_dir() -> Path:
-    return Path(os.environ.get("NHL_SAMPLES_DIR") or REPO.parent / "shared" / "nhl_samples")
+def pytest_collection_modifyitems(config, items) -> None:
+    both = [f"{item.nodeid} ({m})" for item in items if item.get_closest_marker("unit")
+            for m in NOT_UNIT if item.get_closest_marker(m)]
+    if both:
+        raise pytest.UsageError("tests marked both unit and slow/spark: " + ", ".join(both))
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_stay_pure(request, monkeypatch) -> None:
+    """A test marked `unit` fails, naming what it did, as soon as it opens or binds a socket, starts a
+    subprocess, creates a Dagster instance (every run and sensor evaluation needs one) or opens or writes a
+    Delta table. Other tests are untouched."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+    import dagster
+    import deltalake
+
+    import nhl_assets.storage.delta as storage
+
+    def refuse(what: str):
+        def refused(*_args, **_kwargs):
+            pytest.fail(f"a test marked unit must not {what}: drop the marker or keep the test pure",
+                        pytrace=False)
+        return refused
+
+    for name in ("connect", "connect_ex", "bind"):
+        monkeypatch.setattr(socket.socket, name, refuse("open or bind a socket"))
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse("start a subprocess"))
+    monkeypatch.setattr(dagster.DagsterInstance, "__init__", refuse("create a Dagster instance (a run or sensor)"))
+    monkeypatch.setattr(deltalake.DeltaTable, "__init__", refuse("open a Delta table"))
+    monkeypatch.setattr(deltalake.DeltaTable, "create", refuse("create a Delta table"))
+    monkeypatch.setattr(storage, "write_deltalake", refuse("write a Delta table"))
 
 
 @pytest.fixture(scope="session")
@@ -56,14 +91,6 @@ def sim_server(league) -> Iterator:
         server.stop()
 
 
-def fast_settings(server, **overrides) -> SourceSettings:
-    """Source settings for tests: the loopback server, short backoff, no rate limit."""
-    values = dict(web_url=server.web_url, stats_url=server.stats_url, timeout_s=2.0, max_attempts=4,
-                  backoff_initial_s=0.01, backoff_max_s=0.05, rate_per_second=0.0, concurrency=4)
-    values.update(overrides)
-    return SourceSettings(**values)
-
-
 @pytest.fixture
 def warehouse_env(tmp_path, monkeypatch) -> Path:
     """An empty warehouse for the test, via NHL_WAREHOUSE (the public interface)."""
@@ -72,6 +99,8 @@ def warehouse_env(tmp_path, monkeypatch) -> Path:
     return root
 
 
-def point_api_at(monkeypatch, server) -> None:
-    monkeypatch.setenv("NHL_API_WEB_URL", server.web_url)
-    monkeypatch.setenv("NHL_API_STATS_URL", server.stats_url)
+@pytest.fixture
+def sim_env(sim_server, warehouse_env, monkeypatch):
+    """The simulator as the live API (via NHL_API_*_URL) and an empty warehouse."""
+    point_api_at(monkeypatch, sim_server)
+    return sim_server

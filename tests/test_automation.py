@@ -13,7 +13,6 @@ from dagster import DagsterInstance, build_sensor_context
 from nhl_assets.automation.plan import Cursor, DayState, plan_bronze
 from nhl_assets.resources import AutomationConfig
 from nhl_assets.definitions import build_definitions
-from nhl_assets.ops import migrate as mg
 from nhl_assets.ops.snapshot import fingerprint
 from nhl_assets.partitions import DateWindow
 from nhl_assets.resources import NHLApiResource, WarehouseResource
@@ -21,8 +20,7 @@ from nhl_assets.runs import execute_request, run_pipeline
 from nhl_assets.simulator.faults import FaultConfig
 from nhl_assets.storage.delta import Warehouse
 
-from .conftest import point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, point_api_at
 
 TODAY = date(2023, 11, 10)
 NOW = 1_700_000_000.0  # epoch seconds of the tick
@@ -39,6 +37,7 @@ def plan(days, cursor=None, **kw):
     return {d.day: d.reason for d in out}, given_up, cursor
 
 
+@pytest.mark.unit
 def test_plan_fetches_new_final_dates_and_waits_for_unplayed_ones():
     got, _, _ = plan([st(TODAY, final=2, fetched=False, games=0, ledger_final=0),
                       st(TODAY - timedelta(days=1), final=0, fetched=False, games=0, ledger_final=0),
@@ -46,6 +45,7 @@ def test_plan_fetches_new_final_dates_and_waits_for_unplayed_ones():
     assert got == {TODAY: "new", TODAY - timedelta(days=2): "new"}  # the day without games is recorded once
 
 
+@pytest.mark.unit
 def test_plan_rerequests_incomplete_dates_until_complete_or_given_up():
     late = TODAY - timedelta(days=3)
     cursor = Cursor(tick=10, last_request={late.isoformat(): NOW - 30 * 60})
@@ -66,6 +66,7 @@ def test_plan_rerequests_incomplete_dates_until_complete_or_given_up():
     assert given_up == []
 
 
+@pytest.mark.unit
 def test_plan_lookback_refetches_recent_complete_dates_once_a_day():
     recent, older = TODAY - timedelta(days=1), TODAY - timedelta(days=4)
     got, _, cursor = plan([st(recent), st(older)])
@@ -123,7 +124,6 @@ def test_a_week_of_sensor_ticks_ends_equal_to_a_clean_backfill(sim_server, leagu
     point_api_at(monkeypatch, sim_server)
     live, clean = str(tmp_path / "live"), str(tmp_path / "clean")
     monkeypatch.setenv("NHL_WAREHOUSE", live)
-    mg._CHECKED.clear()
     week = [date(2023, 11, 6) + timedelta(days=i) for i in range(7)]
     games = {d: [g.id for g in league.games_on(d) if g.game_type in (2, 3)] for d in week}
     late_shift, corrected = games[week[1]][0], games[week[2]][0]
@@ -177,7 +177,6 @@ def test_a_week_of_sensor_ticks_ends_equal_to_a_clean_backfill(sim_server, leagu
 
     # the same final data, loaded once from scratch
     monkeypatch.setenv("NHL_WAREHOUSE", clean)
-    mg._CHECKED.clear()
     last_played = clocks[-1].date() - timedelta(days=1)  # the final tick's today is not played yet
     run_pipeline(build_definitions(), DateWindow.of("2023-10-20", last_played), DagsterInstance.ephemeral(),
                  run_config=FAST_API)

@@ -14,17 +14,16 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from rich.console import Console
 
 from nhl_assets.catalog import TABLES
-from nhl_assets.ops import migrate as mg
 from nhl_assets.ops.backfill import backfill_id, exit_code, job_for, run_backfill
 from nhl_assets.partitions import DateWindow
 from nhl_assets.simulator.faults import FaultConfig, ScriptedFault
 from nhl_assets.storage.delta import Warehouse
 from nhl_assets.versions import VOLATILE
 
-from .conftest import point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, point_api_at
 
 
+@pytest.mark.unit
 def test_layers_choose_the_chunk_job():
     assert job_for({"bronze", "silver", "gold"}) == "nhl_partitions"
     assert job_for({"bronze"}) == "nhl_bronze" and job_for({"silver"}) == "nhl_silver_replay"
@@ -37,7 +36,6 @@ def test_backfill_runs_chunks_stops_on_failure_and_resumes(sim_server, warehouse
     """On a persistent instance (SQLite files, PostgreSQL) silver of a chunk overlaps bronze of the next;
     an in-memory instance runs them one after another. The outcome is the same."""
     point_api_at(monkeypatch, sim_server)
-    mg._CHECKED.clear()
     window = DateWindow.of("2023-11-01", "2023-11-06")
     (tmp_path / "dagster").mkdir()
     instance = DagsterInstance.local_temp(str(tmp_path / "dagster")) if instance_kind == "persistent" \
@@ -93,7 +91,6 @@ def _silent() -> Console:
 def test_a_backfill_retries_only_what_is_missing_and_silver_follows(sim_server, warehouse_env, monkeypatch,
                                                                    tmp_path):
     point_api_at(monkeypatch, sim_server)
-    mg._CHECKED.clear()
     window = DateWindow.of("2023-11-01", "2023-11-04")
     probe = Warehouse(str(tmp_path / "probe"))  # which game to break: the first of 2023-11-03
     monkeypatch.setenv("NHL_WAREHOUSE", probe.root)
@@ -101,7 +98,6 @@ def test_a_backfill_retries_only_what_is_missing_and_silver_follows(sim_server, 
                  run_config=FAST_API, console=_silent())
     game = _game_on(probe, "2023-11-03")
     monkeypatch.setenv("NHL_WAREHOUSE", str(warehouse_env))
-    mg._CHECKED.clear()
     # the shift chart fails every attempt of the chunk's run (FAST_API: 3 attempts), then recovers
     sim_server.set_faults(FaultConfig(script=[ScriptedFault(rf"shiftcharts.*gameId={game}", statuses=[503] * 3)]))
     sim_server.reset_stats()
@@ -134,7 +130,6 @@ def test_a_game_that_stays_incomplete_is_listed_fails_the_command_and_incomplete
     from nhl_assets.cli import main as cli_main
 
     point_api_at(monkeypatch, sim_server)
-    mg._CHECKED.clear()
     home = tmp_path / "dagster_home"
     home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(home))
@@ -177,7 +172,6 @@ def test_the_summary_names_each_incomplete_game_what_it_lacks_and_how_to_resume(
     from nhl_assets.ops.backfill import print_report
 
     point_api_at(monkeypatch, sim_server)
-    mg._CHECKED.clear()
     sim_server.set_faults(FaultConfig(shift_missing_rate=1.0))
     window = DateWindow.of("2023-11-02")
     report = run_backfill(window, {"bronze"}, chunk_days=1, instance=DagsterInstance.ephemeral(),
@@ -207,7 +201,6 @@ def test_the_same_backfill_into_two_warehouses_fills_both_and_a_restored_table_r
 
     def backfill(root: str):
         monkeypatch.setenv("NHL_WAREHOUSE", root)
-        mg._CHECKED.clear()
         return run_backfill(window, layers, chunk_days=2, instance=instance, run_config=FAST_API, console=_silent(),
                             retry_backoff_s=0)
 
@@ -309,7 +302,6 @@ def test_faults_and_a_sigkill_mid_backfill_then_a_restart_equal_a_clean_backfill
     sim_server.set_faults(FaultConfig())
     clean = str(tmp_path / "clean")
     monkeypatch.setenv("NHL_WAREHOUSE", clean)
-    mg._CHECKED.clear()
     report = run_backfill(window, {"bronze", "silver"}, chunk_days=3, instance=DagsterInstance.ephemeral(),
                           run_config=FAST_API, console=_silent())
     assert not report.failed and not report.incomplete
@@ -322,6 +314,7 @@ def test_faults_and_a_sigkill_mid_backfill_then_a_restart_equal_a_clean_backfill
     assert ledger.get_column("isComplete").all() and ledger.get_column("gameId").is_unique().all()
 
 
+@pytest.mark.unit
 def test_a_retry_asks_only_for_what_the_ledger_lacks():
     from nhl_assets.bronze.tables import endpoints_to_retry
 
@@ -340,7 +333,6 @@ def test_an_incomplete_game_within_the_sensors_reach_passes_the_check(sim_server
     from dagster import AssetCheckKey
 
     point_api_at(monkeypatch, sim_server)
-    mg._CHECKED.clear()
     sim_server.set_clock(datetime(2023, 11, 5, 15, 0, tzinfo=timezone.utc))  # the API's today: 2023-11-05
     sim_server.set_faults(FaultConfig(shift_missing_rate=1.0))
     instance = DagsterInstance.ephemeral()

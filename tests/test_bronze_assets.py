@@ -9,7 +9,6 @@ import sys
 from datetime import date, datetime, timezone
 
 import polars as pl
-import pytest
 from dagster import AssetKey, DagsterInstance
 
 from nhl_assets.bronze import tables as bt
@@ -19,21 +18,12 @@ from nhl_assets.runs import materialize_window, refresh_unpartitioned
 from nhl_assets.simulator.faults import FaultConfig, ScriptedFault
 from nhl_assets.storage.delta import Warehouse
 
-from .conftest import point_api_at
-
-FAST_API = {"resources": {"nhl_api": {"config": {"backoff_initial_s": 0.01, "backoff_max_s": 0.05,
-                                                  "max_attempts": 3, "rate_per_second": 0}}}}
+from .helpers import FAST_API, point_api_at, read
 
 
 def run(window: DateWindow, defs=None, raise_on_error: bool = True):
     return materialize_window(defs or build_definitions(), window, DagsterInstance.ephemeral(),
                               raise_on_error=raise_on_error, run_config=FAST_API)
-
-
-def read(table: str) -> pl.DataFrame:
-    wh = Warehouse(os.environ["NHL_WAREHOUSE"])
-    t = wh.read_arrow(table)
-    return pl.DataFrame() if t is None else pl.from_arrow(t)
 
 
 def fingerprint(table: str, with_fetch: bool = False) -> list[tuple]:
@@ -68,12 +58,6 @@ def data_commits() -> dict[str, int]:
 
 
 # --------------------------------------------------------------------------- simulator-backed
-
-
-@pytest.fixture
-def sim_env(sim_server, warehouse_env, monkeypatch):
-    point_api_at(monkeypatch, sim_server)
-    return sim_server
 
 
 def test_range_rerun_is_idempotent_one_commit_per_table(sim_env):

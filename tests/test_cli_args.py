@@ -8,7 +8,6 @@ import argparse
 import importlib.util
 import sys
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,8 @@ from nhl_assets import cliargs
 from nhl_assets.cli import build_parser
 from nhl_assets.cli import main as cli_main
 
-REPO = Path(__file__).resolve().parents[1]
+from .helpers import REPO
+
 BENCHMARKS = ("bronze_backfill", "full_history", "gold_refresh", "incremental_day", "maintenance_replay",
               "silver_season")
 
@@ -41,6 +41,7 @@ def subcommand_parsers() -> dict[str, argparse.ArgumentParser]:
 # ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("kind, good, bad", [
     (cliargs.positive_int, {"1": 1, "30": 30}, {"0": "must be > 0, got 0", "-3": "must be > 0, got -3",
                                                 "1.5": "must be an integer, got '1.5'", "x": "must be an integer"}),
@@ -68,6 +69,7 @@ def test_argument_types_accept_their_range_and_name_what_they_reject(kind, good,
             kind(text)
 
 
+@pytest.mark.unit
 def test_check_window_names_the_argument_and_the_bound():
     cliargs.check_window(date(2024, 1, 1), date(2024, 1, 1), first=date(2024, 1, 1), last=date(2024, 1, 1))
     with pytest.raises(ValueError, match="^--end 2024-01-01 is before --start 2024-02-01$"):
@@ -79,6 +81,7 @@ def test_check_window_names_the_argument_and_the_bound():
                              last_what="the last day")
 
 
+@pytest.mark.unit
 def test_a_failing_check_after_parsing_is_an_argparse_error(capsys):
     parser = argparse.ArgumentParser(prog="tool")
     parser.add_argument("--n", type=cliargs.positive_int, default=1)
@@ -122,16 +125,19 @@ def unchecked_arguments(parser: argparse.ArgumentParser) -> list[str]:
     return bad
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", list(subcommand_parsers()))
 def test_every_nhl_assets_argument_is_validated(name):
     assert unchecked_arguments(subcommand_parsers()[name]) == []
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", BENCHMARKS)
 def test_every_benchmark_argument_is_validated(name):
     assert unchecked_arguments(benchmark(name).build_parser()) == []
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("argv, message", [
     (["demo", "--latency-ms", "-1"], "argument --latency-ms: must be >= 0, got -1"),
     (["demo", "--rate", "-2"], "argument --rate: must be >= 0, got -2"),
@@ -178,6 +184,7 @@ def test_nhl_assets_rejects_out_of_range_arguments_with_exit_code_2(argv, messag
     assert exit_.value.code == 2 and f"nhl-assets {argv[0]}: error: {message}" in err, err
 
 
+@pytest.mark.unit
 def test_the_demo_refuses_a_window_before_nhl_start_date(capsys, monkeypatch):
     monkeypatch.setenv("NHL_START_DATE", "2024-10-01")
     with pytest.raises(SystemExit) as exit_:
@@ -186,6 +193,7 @@ def test_the_demo_refuses_a_window_before_nhl_start_date(capsys, monkeypatch):
                                       "partition (2024-10-01)") in capsys.readouterr().err
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name, argv, message", [
     ("full_history", ["--latency-ms", "-1"], "argument --latency-ms: must be >= 0, got -1"),
     ("full_history", ["--repeat", "0"], "argument --repeat: must be > 0, got 0"),
@@ -220,6 +228,7 @@ def test_benchmarks_reject_out_of_range_arguments_with_exit_code_2(name, argv, m
     assert exit_.value.code == 2 and f"error: {message}" in err, err
 
 
+@pytest.mark.unit
 def test_zero_latency_is_a_valid_benchmark_run_whose_api_bound_ratio_is_n_a(capsys):
     bb = benchmark("bronze_backfill")
     assert bb.api_bound_s(624, 150.0, 4) == pytest.approx(23.4)

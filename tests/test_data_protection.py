@@ -34,10 +34,8 @@ from nhl_assets.runs import materialize_window
 from nhl_assets.silver import build as sb
 from nhl_assets.storage.delta import RetentionTooShort, TableMissing, Warehouse
 
-from .conftest import point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, REPO, point_api_at
 
-REPO = Path(__file__).resolve().parents[1]
 WINDOW = DateWindow.of("2023-11-04", "2023-11-05")
 DATA_TABLES = [t for t in TABLES if not TABLES[t].refresh]
 SILVER_STATS = [sb.PLAYERS, sb.TEAMS, sb.GOALIES, sb.SCHEDULE]
@@ -48,7 +46,6 @@ BACKFILL_TABLES = [t for t in DATA_TABLES if TABLES[t].layer in ("bronze", "silv
 def env(sim_server, warehouse_env, monkeypatch):
     point_api_at(monkeypatch, sim_server)
     monkeypatch.setenv("COLUMNS", "250")  # rich tables in full width, as in a terminal
-    mg._CHECKED.clear()  # each test has its own warehouse: bootstrap it again
     return sim_server
 
 
@@ -106,6 +103,24 @@ def test_asset_writes_never_create_tables(tmp_path):
     w = Warehouse(str(tmp_path / "wh"))
     with pytest.raises(TableMissing, match="migrate apply"):
         w.replace_window(bt.GAMES, pa.table({"gameDate": pa.array([date(2023, 10, 1)])}), DateWindow.of("2023-10-01"))
+
+
+def test_runs_check_the_migrations_again_only_when_the_ledger_changed(tmp_path, monkeypatch):
+    """The check a run makes when it opens the warehouse is skipped while the ledger is the one last checked;
+    a warehouse deleted or migrated since, at the same path, is checked again with nothing reset by hand."""
+    checks: list[bool] = []  # auto_only of every full check
+    real_apply = mg.apply
+    monkeypatch.setattr(mg, "apply", lambda *a, **kw: checks.append(kw["auto_only"]) or real_apply(*a, **kw))
+    w = Warehouse(str(tmp_path / "wh"))
+    every = len(mg.load_migrations())
+    assert len(mg.ensure_current(w)) == every and checks == [False]  # a new warehouse: every migration
+    assert mg.ensure_current(w) == [] and checks == [False]  # the same ledger: not read again
+    shutil.rmtree(w.root)  # the warehouse deleted under a long-running process
+    assert len(mg.ensure_current(w)) == every and checks == [False, False]  # bootstrapped again
+    mg.rollback(w, log=lambda _msg: None)  # another process rolls back 0004 (create-only: AUTO)
+    assert [m["migration"] for m in mg.ensure_current(w)] == ["0004"] and checks == [False, False, True]
+    assert mg.ensure_current(w) == [] and checks == [False, False, True]
+    assert [s.status for s in mg.states(w)] == ["applied"] * every
 
 
 def _old_layout(env) -> dict:

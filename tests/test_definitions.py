@@ -3,10 +3,13 @@
 import subprocess
 import sys
 
+import pytest
 from dagster import AssetKey, DailyPartitionsDefinition
 
 from nhl_assets.bronze.tables import BRONZE_TABLES
 from nhl_assets.partitions import DateWindow, game_date_partitions, season_of
+
+from .helpers import REPO
 
 
 def test_definitions_expose_table_keys():
@@ -33,6 +36,7 @@ def test_definitions_expose_table_keys():
     assert upcoming.partitions_def is None  # refreshed whole
 
 
+@pytest.mark.unit
 def test_start_date_from_environment(monkeypatch):
     monkeypatch.setenv("NHL_START_DATE", "2024-10-01")
     keys = game_date_partitions().get_partition_keys()
@@ -46,6 +50,7 @@ def test_start_date_from_environment(monkeypatch):
         raise AssertionError("a malformed NHL_START_DATE must be refused")
 
 
+@pytest.mark.unit
 def test_date_window_helpers():
     w = DateWindow.of("2023-10-30", "2023-11-02")
     assert len(w) == 4 and [str(c) for c in w.chunks(3)] == ["2023-10-30...2023-11-01", "2023-11-02"]
@@ -63,8 +68,6 @@ def test_dagster_cli_loads_the_code_location():
 
 def test_workspace_yaml_validates():
     """`dagster dev` in the repo root loads workspace.yaml -> nhl_assets.definitions."""
-    from .conftest import REPO
-
     out = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
                          capture_output=True, text=True, timeout=120, cwd=str(REPO))
     assert out.returncode == 0, out.stderr[-2000:]

@@ -10,12 +10,12 @@ import pytest
 
 from nhl_assets.cli import main as cli_main
 from nhl_assets.demo import RECORDED_WINDOW, SIM_WINDOW, demo_window, sim_clock
-from nhl_assets.ops import migrate as mg
 from nhl_assets.partitions import DateWindow
 from nhl_assets.simulator.cli import clock_after
 from nhl_assets.storage.delta import Warehouse
 
 
+@pytest.mark.unit
 def test_the_simulated_clock_is_the_morning_after_the_window():
     assert sim_clock(SIM_WINDOW) == datetime(2023, 11, 6, 15, 0, tzinfo=timezone.utc)  # the default, as before
     assert sim_clock(DateWindow.of("2024-11-01", "2024-11-20")) == datetime(2024, 11, 21, 15, tzinfo=timezone.utc)
@@ -23,6 +23,7 @@ def test_the_simulated_clock_is_the_morning_after_the_window():
     assert clock_after(date(2024, 2, 28)) == datetime(2024, 2, 29, 15, tzinfo=timezone.utc)  # leap day
 
 
+@pytest.mark.unit
 def test_the_demo_window_defaults_and_bounds():
     assert demo_window(None, None, recorded=False) == SIM_WINDOW
     assert demo_window(None, None, recorded=True) == RECORDED_WINDOW
@@ -40,7 +41,6 @@ def demo_env(tmp_path, monkeypatch):
                         ("NHL_API_WEB_URL", "http://127.0.0.1:9"), ("NHL_API_STATS_URL", "http://127.0.0.1:9")):
         monkeypatch.setenv(name, str(value))
     monkeypatch.delenv("NHL_START_DATE", raising=False)
-    mg._CHECKED.clear()
     return Warehouse(str(tmp_path / "warehouse"))
 
 

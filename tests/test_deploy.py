@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import FAST_API, REPO, point_api_at
+
 pytestmark = pytest.mark.slow
 
-DEPLOY_YAML = Path(__file__).resolve().parents[1] / "nhl_assets" / "deploy" / "dagster.yaml"
+DEPLOY_YAML = REPO / "nhl_assets" / "deploy" / "dagster.yaml"
 
 
 def _free_port() -> int:
@@ -71,14 +73,10 @@ def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server
 
     from nhl_assets.resources import AutomationConfig
     from nhl_assets.definitions import build_definitions
-    from nhl_assets.ops import migrate as mg
     from nhl_assets.ops.backfill import run_backfill
     from nhl_assets.partitions import DateWindow
     from nhl_assets.resources import NHLApiResource, WarehouseResource
     from nhl_assets.runs import drive_sensor
-
-    from .conftest import point_api_at
-    from .test_bronze_assets import FAST_API
 
     for k, v in postgres.items():
         monkeypatch.setenv(k, v)
@@ -88,7 +86,6 @@ def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("NHL_WAREHOUSE", str(tmp_path / "warehouse"))
     point_api_at(monkeypatch, sim_server)
-    mg._CHECKED.clear()
     sim_server.set_clock(datetime(2023, 11, 7, 9, 0, tzinfo=timezone.utc))
     instance = DagsterInstance.get()
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"

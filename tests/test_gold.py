@@ -26,8 +26,7 @@ from nhl_assets.transform.features import (
 )
 from nhl_assets.transform.season_stats import skater_season_stats
 
-from .conftest import point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, point_api_at
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +157,6 @@ def test_a_pre_game_prediction_is_kept_once_the_game_is_played(silver):
 @pytest.mark.slow
 def test_the_whole_graph_predicts_the_upcoming_games_and_keeps_them(sim_server, warehouse_env, monkeypatch):
     point_api_at(monkeypatch, sim_server)
-    mg._CHECKED.clear()
     sim_server.set_clock(datetime(2023, 10, 25, 15, 0, tzinfo=timezone.utc))
     defs, instance = build_definitions(), DagsterInstance.ephemeral()
     run_pipeline(defs, DateWindow.of("2023-10-10", "2023-10-24"), instance, run_config=FAST_API)
@@ -254,7 +252,6 @@ def test_every_gold_step_over_an_empty_or_missing_silver_writes_empty_tables_and
 
     from nhl_assets.gold.assets import GOLD_TABLES, MODEL_SCHEMA
 
-    mg._CHECKED.clear()
     wh = Warehouse(os.environ["NHL_WAREHOUSE"])
     mg.ensure_current(wh)  # a fresh warehouse: every table created empty by the migrations
     silver_tables = ("silver/player_game_stats", "silver/team_game_stats")
@@ -308,7 +305,6 @@ def test_the_model_step_over_too_little_history_trains_nothing_and_says_so(leagu
     from nhl_assets.gold.assets import MODEL_SCHEMA
     from nhl_assets.runs import QUIET
 
-    mg._CHECKED.clear()
     wh = Warehouse(os.environ["NHL_WAREHOUSE"])
     mg.ensure_current(wh)
     window = DateWindow.of("2024-11-01", "2024-11-03")  # three game dates: too few to train and score a model

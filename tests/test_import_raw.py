@@ -32,8 +32,7 @@ from nhl_assets.silver import build as sb
 from nhl_assets.source.client import NHLSource
 from nhl_assets.storage.delta import Warehouse
 
-from .conftest import REPO, fast_settings, point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, REPO, fast_settings, point_api_at
 
 WINDOW = DateWindow.of("2023-11-04", "2023-11-05")
 DEAD_API = "http://127.0.0.1:9"  # the discard port: nothing listens, every request would fail at once
@@ -167,6 +166,7 @@ def test_a_file_changed_after_the_scan_is_refused(tmp_path, league):
         im.load(saved)
 
 
+@pytest.mark.unit
 def test_date_ranges_split_off_seasons_into_separate_runs():
     d = date.fromisoformat
     assert im.date_ranges([d("2024-04-10"), d("2023-10-10"), d("2023-11-25"), d("2023-12-24")]) == [

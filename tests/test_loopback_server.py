@@ -26,7 +26,8 @@ from nhl_assets.simulator.faults import FaultConfig, SchemaDrift, ScriptedFault,
 from nhl_assets.simulator.recorded import RecordedBackend, default_samples_dir
 from nhl_assets.simulator.server import Backend, LoopbackNHLServer, SimulatorBackend, shiftchart_game_id
 
-REPO = Path(__file__).resolve().parents[1]
+from .helpers import REPO
+
 GAME = 2023020204  # MIN @ BUF 2023-11-10: recorded boxscore, play-by-play and shift chart
 #: The resource string nhl-api-py's game_center.shift_chart_data builds (before httpx encodes it).
 NHLPY_SHIFT_RESOURCE = ("en/shiftcharts?cayenneExp=gameId={gid} and ((duration != '00:00' and typeCode = 517) "
@@ -525,6 +526,7 @@ def test_control_endpoints_steer_faults_and_clock(fake: Callable[..., LoopbackNH
     assert server.stats()["total"] == 2
 
 
+@pytest.mark.unit
 def test_fault_config_json_round_trip_and_validation() -> None:
     config = FaultConfig(seed=1, latency_ms=150, rate_429=0.1, retry_after_s=2, shift_missing_games=[3, 1],
                          not_final_games=[7], schema_drift=SchemaDrift(drop_fields=["plays[].situationCode"]),
@@ -539,6 +541,7 @@ def test_fault_config_json_round_trip_and_validation() -> None:
 
 # -- loopback only, CLI ------------------------------------------------------------------------------
 
+@pytest.mark.unit
 def test_only_loopback_addresses_are_bound() -> None:
     for host in ("0.0.0.0", "192.168.1.10", "example.com"):
         with pytest.raises(ValueError, match="loopback"):

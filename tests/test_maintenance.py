@@ -20,7 +20,7 @@ from nhl_assets.partitions import DateWindow
 from nhl_assets.storage import maintenance as mt
 from nhl_assets.storage.delta import RetentionTooShort, Warehouse
 
-from .conftest import REPO
+from .helpers import REPO
 
 HISTORY = DateWindow.of("2023-10-10", "2023-10-17")  # eight game dates, each written as its own runs
 SILVER_STATS = ("silver/player_game_stats", "silver/team_game_stats", "silver/goalie_game_stats", "silver/schedule")

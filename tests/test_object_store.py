@@ -19,8 +19,7 @@ from nhl_assets.partitions import DateWindow
 from nhl_assets.runs import materialize_window
 from nhl_assets.storage.delta import Warehouse
 
-from .conftest import point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, point_api_at
 
 pytestmark = pytest.mark.slow
 BUCKET = "nhl-warehouse"
@@ -62,7 +61,6 @@ def s3(monkeypatch):
 def test_the_pipeline_runs_on_an_s3_warehouse(s3, sim_server, monkeypatch):
     point_api_at(monkeypatch, sim_server)
     monkeypatch.setenv("NHL_WAREHOUSE", s3)
-    mg._CHECKED.clear()
     window = DateWindow.of("2023-11-04", "2023-11-05")
     defs = build_definitions()
     for _ in range(2):  # idempotent on object storage too

@@ -3,8 +3,11 @@
 from datetime import date, datetime, timezone
 
 import orjson
+import pytest
 
 from nhl_assets.parse.schedule import played_games, upcoming_games
+
+pytestmark = pytest.mark.unit
 
 
 def test_played_games_from_a_recorded_final_week(nhl_samples):

@@ -35,6 +35,7 @@ def load(path: Path) -> dict:
 # ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("code", "away", "home"), [
     ("1551", "5on5", "5on5"),
     ("1451", "4on5", "5on4"),   # away shorthanded: home power play
@@ -54,6 +55,7 @@ def test_situation_of_a_code_from_each_side(code, away, home):
     assert sit.situation_pair(state) == (sit.situation(state, AWAY), sit.situation(state, HOME))
 
 
+@pytest.mark.unit
 def test_malformed_codes_are_not_states():
     assert sit.parse_code(None) is None and sit.parse_code("15a1") is None and sit.parse_code("151") is None
     assert not sit.is_timeline_state(sit.parse_code("1010"))  # penalty shot: an instant, not a stretch of play
@@ -97,6 +99,7 @@ def _team_counts(payload: dict, gid: int, kind: str) -> dict[tuple[str, str], in
     return {(r["team"], r["situation"]): r[col] for r in frames.teams.select("team", "situation", col).to_dicts()}
 
 
+@pytest.mark.unit
 @pytest.mark.samples
 @pytest.mark.parametrize(("path", "sort_order", "kind", "expected", "what"), HAND_CHECKED,
                          ids=[h[4] for h in HAND_CHECKED])
@@ -118,6 +121,7 @@ def _recorded_pbp(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*.json") if "play_by_play" in p.name)
 
 
+@pytest.mark.unit
 @pytest.mark.samples
 def test_every_recorded_play_by_play_parses_and_goals_equal_the_final_score(nhl_samples):
     """Team goals from events (shootout excluded) = final score minus the shootout winner's extra goal."""
@@ -146,6 +150,7 @@ def test_every_recorded_play_by_play_parses_and_goals_equal_the_final_score(nhl_
     assert len(checked) == len({g.game_id for g in games}) and shootouts > 0
 
 
+@pytest.mark.unit
 @pytest.mark.samples
 def test_event_counts_per_situation_equal_a_direct_count_of_the_codes(nhl_samples):
     """An independent count: every shot, goal and hit by its own situationCode from the owner's side."""
@@ -184,6 +189,7 @@ def test_event_counts_per_situation_equal_a_direct_count_of_the_codes(nhl_sample
 # ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.samples
 @pytest.mark.parametrize("pbp", ["2023020204_play_by_play.json", "2023020204_play_by_play_earlier_fetch.json"])
 def test_recorded_game_reconciles_exactly_with_its_boxscore(nhl_samples, pbp):
@@ -235,6 +241,7 @@ _TEAM_PENALTIES = ["team", "situation", "penaltiesFor", "penalityMinutesFor", "p
                    "penalityMinutesAgainst"]
 
 
+@pytest.mark.unit
 @pytest.mark.samples
 @pytest.mark.parametrize("owner", [True, False], ids=["team named by eventOwnerTeamId", "team of the server"])
 def test_bench_minor_counts_for_the_team_and_not_for_the_player_who_serves_it(nhl_samples, owner):
@@ -263,6 +270,7 @@ def test_bench_minor_counts_for_the_team_and_not_for_the_player_who_serves_it(nh
         .get_column("penalityMinutesFor").item() == 10  # Greenway 2, Johnson 2, Mittelstadt 4, the bench 2
 
 
+@pytest.mark.unit
 @pytest.mark.samples
 def test_penalty_naming_nobody_rejects_its_game(nhl_samples):
     """No committer, no server, no owner team: nobody can be charged, so the game is rejected, not guessed."""
@@ -276,6 +284,7 @@ def test_penalty_naming_nobody_rejects_its_game(nhl_samples):
         [(2023020204, "names no committing player, team or serving player")]
 
 
+@pytest.mark.unit
 @pytest.mark.samples
 def test_penalty_served_by_a_teammate_counts_for_the_player_who_committed_it(nhl_samples):
     """A penalty naming both (a goalie's, served by a skater): the committer is charged, the server is not."""
@@ -287,6 +296,7 @@ def test_penalty_served_by_a_teammate_counts_for_the_player_who_committed_it(nhl
     assert _all_row(frames, PETERKA)["penalityMinutes"] == 2 and _all_row(frames, OKPOSO)["penalityMinutes"] == 0
 
 
+@pytest.mark.unit
 @pytest.mark.samples
 def test_recorded_bench_minors_count_for_their_team_only(nhl_samples):
     """Every real bench minor names only who serves it; he is charged what he committed himself, no more,
@@ -320,6 +330,7 @@ def test_recorded_bench_minors_count_for_their_team_only(nhl_samples):
             if r["penalityMinutesFor"]} == dict(team_minutes)
 
 
+@pytest.mark.unit
 @pytest.mark.samples
 def test_legacy_and_current_boxscore_schemas_parse_to_the_same_numbers(nhl_samples):
     legacy = boxscore_players(load(nhl_samples / "legacy/2023020032_boxscore_fetched_2023-11-29_legacy_schema.json"))

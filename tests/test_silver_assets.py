@@ -6,7 +6,6 @@ import os
 from datetime import date
 
 import polars as pl
-import pytest
 from dagster import AssetKey, DagsterInstance, Definitions, define_asset_job
 
 from nhl_assets.bronze import tables as bt
@@ -17,15 +16,9 @@ from nhl_assets.silver import build as sb
 from nhl_assets.simulator.faults import FaultConfig, SchemaDrift, ScriptedFault
 from nhl_assets.storage.delta import Warehouse
 
-from .conftest import point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, read
 
 WINDOW = DateWindow.of("2023-11-04", "2023-11-05")
-
-
-def read(table: str) -> pl.DataFrame:
-    t = Warehouse(os.environ["NHL_WAREHOUSE"]).read_arrow(table)
-    return pl.DataFrame() if t is None else pl.from_arrow(t)
 
 
 def run(window: DateWindow, job: str = PARTITIONED_JOB, defs=None, instance=None):
@@ -37,12 +30,6 @@ def checks(result) -> dict[tuple[str, str], object]:
     return {(e.asset_key.to_user_string(), e.check_name): e
             for e in (ev.event_specific_data for ev in result.all_events
                       if ev.event_type_value == "ASSET_CHECK_EVALUATION")}
-
-
-@pytest.fixture
-def sim_env(sim_server, warehouse_env, monkeypatch):
-    point_api_at(monkeypatch, sim_server)
-    return sim_server
 
 
 def test_silver_tables_reconcile_and_pass_checks(sim_env, league):

@@ -22,8 +22,9 @@ import pytest
 
 from nhl_assets.simulator.league import LeagueConfig, SimGame, SimulatedLeague
 
+from .helpers import samples_dir
+
 UTC = timezone.utc
-SAMPLES = Path(os.environ.get("NHL_SAMPLES_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "nhl_samples"))
 SEASONS = (2023, 2024, 2025)
 
 
@@ -38,9 +39,10 @@ def league() -> SimulatedLeague:
 
 
 def _samples_dir() -> Path:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"recorded NHL samples not found at {SAMPLES} (set NHL_SAMPLES_DIR)")
-    return SAMPLES
+    folder = samples_dir()
+    if not folder.is_dir():
+        pytest.skip(f"recorded NHL samples not found at {folder} (set NHL_SAMPLES_DIR)")
+    return folder
 
 
 def _load(path: Path):
@@ -238,6 +240,7 @@ def test_construction_and_generation_are_fast(league: SimulatedLeague) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_regular_seasons_have_the_nhl_format(league: SimulatedLeague) -> None:
     games = _all_games(league)
     for y in SEASONS:
@@ -281,6 +284,7 @@ def test_regular_seasons_have_the_nhl_format(league: SimulatedLeague) -> None:
             d += timedelta(days=1)
 
 
+@pytest.mark.unit
 def test_nobody_plays_twice_a_day_and_summer_is_empty(league: SimulatedLeague) -> None:
     for d in league.dates_with_games():
         teams = [t for g in league.games_on(d) for t in (g.home_abbrev, g.away_abbrev)]
@@ -300,6 +304,7 @@ def test_nobody_plays_twice_a_day_and_summer_is_empty(league: SimulatedLeague) -
     assert league.play_by_play_payload(2026030111) is None
 
 
+@pytest.mark.unit
 def test_team_identities_follow_the_real_league(league: SimulatedLeague) -> None:
     abbrevs = {y: {(g.home_abbrev, g.home_id) for g in _all_games(league) if _season_of(g) == y} for y in SEASONS}
     assert ("ARI", 53) in abbrevs[2023] and not any(a == "UTA" for a, _ in abbrevs[2023])
@@ -348,6 +353,7 @@ def test_playoffs_are_four_best_of_seven_rounds(league: SimulatedLeague) -> None
         assert min(st[t] for t in teams_by_round[1]) >= sorted(st.values())[6]  # the weakest never get in
 
 
+@pytest.mark.unit
 def test_rosters_carry_over_and_trades_happen(league: SimulatedLeague) -> None:
     teams_of: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
     for g in _all_games(league):
@@ -413,6 +419,7 @@ def test_play_by_play_matches_real_structure(league: SimulatedLeague) -> None:
             "takeaway", "stoppage", "delayed-penalty", "period-start", "period-end", "game-end"} <= seen
 
 
+@pytest.mark.unit
 def test_boxscore_and_shift_chart_match_real_structure(league: SimulatedLeague) -> None:
     base = _samples_dir()
     real = _load(base / "games" / "2023020204_boxscore.json")
@@ -448,6 +455,7 @@ def test_boxscore_and_shift_chart_match_real_structure(league: SimulatedLeague) 
     assert {r["eventDescription"] for r in sc["data"] if r["typeCode"] == 505} <= {"EVG", "PPG", "SHG", "ENG"}
 
 
+@pytest.mark.unit
 def test_schedule_matches_real_structure(league: SimulatedLeague) -> None:
     base = _samples_dir()
     files = sorted((base / "schedules").glob("schedule_*.json")) + sorted((base / "schedules" / "weekly_2024-25").glob("*.json"))
@@ -481,6 +489,7 @@ def test_schedule_matches_real_structure(league: SimulatedLeague) -> None:
     assert series and all(g["seriesStatus"]["neededToWin"] == 4 for g in series)
 
 
+@pytest.mark.unit
 def test_payload_sizes_are_close_to_the_real_ones(league: SimulatedLeague) -> None:
     base = _samples_dir()
     real_pbp = [len(orjson.dumps(_load(f))) for f in sorted(base.glob("kraken_*/play_by_play/*.json"))
@@ -725,6 +734,7 @@ def test_shift_lengths_and_goalie_shifts_are_realistic(recounted) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_as_of_states_follow_the_clock(league: SimulatedLeague) -> None:
     g = league.game(2024020500)
     before = g.start_utc - timedelta(hours=3)

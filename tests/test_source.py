@@ -12,7 +12,7 @@ from nhl_assets.simulator.faults import FaultConfig, ScriptedFault
 from nhl_assets.source.client import NHLPayloadError, NHLSource, NHLSourceError, SourceSettings, parse_retry_after
 from nhl_assets.source.games import fetch_schedules
 
-from .conftest import fast_settings
+from .helpers import fast_settings
 
 GAME = 2023020204
 BOX = rf"/v1/gamecenter/{GAME}/boxscore"
@@ -140,10 +140,12 @@ def test_schedule_failure_names_the_date(recorded_server):
             fetch_schedules(source, [date(2024, 10, 9), date(2024, 10, 10)])
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("value,expected", [("3", 3.0), ("0", 0.0), ("garbage", None), (None, None)])
 def test_parse_retry_after(value, expected):
     assert parse_retry_after(value) == expected
 
 
+@pytest.mark.unit
 def test_parse_retry_after_http_date():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == pytest.approx(10.0)

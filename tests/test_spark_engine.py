@@ -20,14 +20,12 @@ from dagster import DagsterInstance
 
 from nhl_assets.definitions import GOLD_FEATURES_JOB, SILVER_REPLAY_JOB, build_definitions
 from nhl_assets.demo import RECORDED_WINDOW
-from nhl_assets.ops import migrate as mg
 from nhl_assets.partitions import DateWindow
 from nhl_assets.runs import materialize_window, run_pipeline, upcoming_until
 from nhl_assets.simulator.faults import FaultConfig, ScriptedFault
 from nhl_assets.storage.delta import Warehouse
 
-from .conftest import point_api_at
-from .test_bronze_assets import FAST_API
+from .helpers import FAST_API, point_api_at
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow,
               pytest.mark.skipif(not (shutil.which("java") or os.environ.get("JAVA_HOME")),
@@ -63,13 +61,11 @@ def _polars_then_spark(tmp_path: Path, monkeypatch, server, window: DateWindow) 
     polars_root, spark_root = tmp_path / "polars", tmp_path / "spark"
     monkeypatch.setenv("NHL_WAREHOUSE", str(polars_root))
     point_api_at(monkeypatch, server)
-    mg._CHECKED.clear()
     defs = build_definitions()
     run_pipeline(defs, window, DagsterInstance.ephemeral(), run_config=FAST_API, model=False)
     gold_window = DateWindow(window.start, upcoming_until(window))
     shutil.copytree(polars_root, spark_root)
     monkeypatch.setenv("NHL_WAREHOUSE", str(spark_root))
-    mg._CHECKED.clear()
     before = {t: Warehouse(str(spark_root)).version(t) for t in SILVER + GOLD}
     instance = DagsterInstance.ephemeral()
     server.reset_stats()
@@ -131,7 +127,6 @@ def test_native_delta_needs_the_jars_and_says_so(tmp_path, monkeypatch):
     if has_delta_jars(spark):
         pytest.skip("delta-spark jars are on this classpath: the refusal cannot be shown")
     monkeypatch.setenv("NHL_WAREHOUSE", str(tmp_path / "wh"))
-    mg._CHECKED.clear()
     from nhl_assets.resources import WarehouseResource
 
     wh = WarehouseResource().get()  # bootstraps every table

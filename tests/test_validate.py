@@ -1,8 +1,11 @@
 """Expectations before a silver write: whole groups are rejected with the first failing reason."""
 
 import polars as pl
+import pytest
 
 from nhl_assets.parse.validate import Expectations, split_valid
+
+pytestmark = pytest.mark.unit
 
 EXP = Expectations("silver/player_game_stats", ("gameId", "playerId", "situation"), ("gameId", "playerId"),
                    ("I_F_goals", "icetime"))

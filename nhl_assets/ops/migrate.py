@@ -489,22 +489,39 @@ def rollback(wh: Warehouse, *, force: bool = False, dry_run: bool = False, log: 
         return {"migration": m.id, "dry_run": False, "restore": plan}
 
 
-_CHECKED: set[str] = set()
+#: (warehouse root, migrations folder) -> the ledger's stamp right after that warehouse was last checked.
+_CHECKED: dict[tuple[str, str], tuple[str, int]] = {}
+
+
+def _ledger_stamp(wh: Warehouse) -> tuple[str, int] | None:
+    """Which migration ledger the warehouse holds now: the Delta table's id (new whenever the table is
+    created again, e.g. a deleted warehouse bootstrapped anew) and its version (moves with every migration
+    applied or rolled back, by any process); None without a ledger. Reads the Delta log only, no rows."""
+    dt = wh.open(META_MIGRATIONS)
+    return None if dt is None else (dt.metadata().id, dt.version())
 
 
 def ensure_current(wh: Warehouse, log: Log | None = None) -> list[dict[str, Any]]:
-    """Called when a run opens the warehouse (once per process and root).
+    """Called when a run opens the warehouse; checks again only when its migration ledger changed.
 
     A brand-new warehouse (no ledger, no table) gets every migration: there is nothing to protect yet.
     An existing one gets only the pending migrations that merely create tables (`AUTO`); anything else
     waits for `nhl-assets migrate apply`, and writes the old layout refuses say so.
+
+    The check reads the ledger and every migration file; it is skipped while the ledger is the one seen
+    after the last check of this root (one Delta log read). A warehouse that is new, deleted, re-created or
+    migrated since (here or by another process) is therefore checked again, and nothing needs resetting.
     """
-    if wh.root in _CHECKED:
+    key = (wh.root, str(migrations_dir()))
+    stamp = _ledger_stamp(wh)
+    if stamp is not None and _CHECKED.get(key) == stamp:
         return []
     quiet: Log = log or (lambda _msg: None)
     from nhl_assets.catalog import TABLES
 
-    fresh = not wh.exists(META_MIGRATIONS) and not any(wh.exists(t) for t in TABLES)
+    fresh = stamp is None and not any(wh.exists(t) for t in TABLES)
     done = apply(wh, auto_only=not fresh, log=quiet)
-    _CHECKED.add(wh.root)
+    after = _ledger_stamp(wh)
+    if after is not None:
+        _CHECKED[key] = after
     return done
