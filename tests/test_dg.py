@@ -24,7 +24,7 @@ import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from .conftest import REPO
+from .helpers import REPO
 
 BIN = Path(sys.executable).parent
 DG = BIN / "dg"

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit  # reads source files as text: no import of the package, no I/O beyond that
+
 PACKAGE = Path(__file__).resolve().parents[1] / "nhl_assets"
 #: The harness: code for the demo, the tests and the benchmarks, never for production.
 HARNESS = ("nhl_assets.demo", "nhl_assets.runs", "nhl_assets.simulator.history")

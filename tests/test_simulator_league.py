@@ -9,7 +9,6 @@ below deliberately uses only the payloads (never simulator internals).
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import time
