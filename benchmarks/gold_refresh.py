@@ -36,7 +36,7 @@ def peak_rss_mb() -> float:
 
 def write_silver(root: str, seed: int) -> int:
     from nhl_assets import catalog
-    from nhl_assets.ops.migrate import ensure_current
+    from nhl_assets.storage.migrations import ensure_current
     from nhl_assets.parse.game_stats import GameInputs, build_silver
     from nhl_assets.partitions import DateWindow
     from nhl_assets.simulator.league import LeagueConfig, SimulatedLeague

@@ -78,7 +78,7 @@ class WarehouseResource(ConfigurableResource):
         """The warehouse, with its migrations current: a new warehouse is bootstrapped (every migration),
         an existing one gets pending create-only migrations; anything else needs `nhl-assets migrate apply`
         (writes to a table whose definition lags then fail naming that command)."""
-        from nhl_assets.ops.migrate import ensure_current
+        from nhl_assets.storage.migrations import ensure_current
 
         options = {k: v for k, v in self.storage.str_dict().items() if k != "provider"} or None
         wh = Warehouse(self.root or settings.warehouse_root(), storage_options=options)

@@ -13,7 +13,7 @@ from dagster import DagsterInstance, build_sensor_context
 from nhl_assets.automation.plan import Cursor, DayState, plan_bronze
 from nhl_assets.resources import AutomationConfig
 from nhl_assets.definitions import build_definitions
-from nhl_assets.ops.snapshot import fingerprint
+from nhl_assets.storage.snapshot import fingerprint
 from nhl_assets.partitions import DateWindow
 from nhl_assets.resources import NHLApiResource, WarehouseResource
 from nhl_assets.runs import execute_request, run_pipeline

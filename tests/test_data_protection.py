@@ -26,8 +26,8 @@ from nhl_assets.bronze import tables as bt
 from nhl_assets.catalog import TABLES
 from nhl_assets.cli import main as cli_main
 from nhl_assets.definitions import PARTITIONED_JOB, build_definitions
-from nhl_assets.ops import migrate as mg
-from nhl_assets.ops.snapshot import fingerprint, snapshot
+from nhl_assets.storage import migrations as mg
+from nhl_assets.storage.snapshot import fingerprint, snapshot
 from nhl_assets.ops.verify import failed, verify
 from nhl_assets.partitions import DateWindow
 from nhl_assets.runs import materialize_window

@@ -11,7 +11,7 @@ import pytest
 from dagster import DagsterInstance
 
 from nhl_assets.definitions import build_definitions
-from nhl_assets.ops import migrate as mg
+from nhl_assets.storage import migrations as mg
 from nhl_assets.parse.game_stats import GameInputs, build_silver
 from nhl_assets.partitions import DateWindow
 from nhl_assets.runs import run_pipeline

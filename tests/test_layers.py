@@ -2,9 +2,10 @@
 
 Layers import downward only: the pure core (`parse`, `transform`) and the leaf modules import nothing of
 the wiring; `source` and `storage` stand on those alone; the demo and benchmark harness (`demo`, `runs`,
-`simulator.history`) is imported by no production module. The wiring above `storage` (resources, engine,
-bronze/silver/gold assets, automation, ops) still forms one cycle that issue 14 is taking apart: the last
-test pins its members so that the cycle can only shrink.
+`simulator.history`) is imported by no production module. Above `storage`, the resources, the engines and
+the bronze and silver packages still form one cycle (the engine resource builds silver, whose package also
+holds the assets that take the resource) that issue 14 is taking apart: the last test pins its members so
+that the cycle can only shrink.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ ALLOWED = {
     "storage": {"catalog", "partitions", "settings"},
 }
 #: Units still in the wiring's cycle (issue 14): a unit may leave this set, none may join it.
-CYCLE_AT_MOST = {"automation", "bronze", "definitions", "engine", "gold", "ops", "resources", "silver"}
+CYCLE_AT_MOST = {"bronze", "engine", "resources", "silver"}
 
 
 def _module_name(path: Path) -> str:

@@ -45,7 +45,7 @@ def _write_gold_day(wh: Warehouse, day: date) -> None:
 @pytest.fixture(scope="module")
 def built_history(tmp_path_factory, league) -> Path:
     """A warehouse written one date at a time with two-day lookbacks: one file per day per table."""
-    from nhl_assets.ops.migrate import ensure_current
+    from nhl_assets.storage.migrations import ensure_current
     from nhl_assets.simulator.history import build_day_by_day
 
     root = tmp_path_factory.mktemp("history") / "warehouse"

@@ -13,7 +13,7 @@ import pytest
 from dagster import DagsterInstance
 
 from nhl_assets.definitions import build_definitions
-from nhl_assets.ops import migrate as mg
+from nhl_assets.storage import migrations as mg
 from nhl_assets.ops.verify import failed, verify
 from nhl_assets.partitions import DateWindow
 from nhl_assets.runs import materialize_window

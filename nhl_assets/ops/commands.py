@@ -31,7 +31,7 @@ def _warehouse(args: argparse.Namespace) -> Warehouse:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from nhl_assets.ops import migrate as mg
+    from nhl_assets.storage import migrations as mg
 
     console = _console()
     wh = _warehouse(args)

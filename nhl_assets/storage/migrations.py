@@ -41,7 +41,7 @@ import pyarrow as pa
 from deltalake import Schema as DeltaSchema
 
 from nhl_assets.catalog import META_MIGRATIONS
-from nhl_assets.ops.snapshot import Snapshot, snapshot
+from nhl_assets.storage.snapshot import Snapshot, snapshot
 from nhl_assets.storage.delta import Warehouse
 
 Log = Callable[[str], None]
