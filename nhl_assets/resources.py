@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import Any, Optional, Union
 
 from dagster import ConfigurableResource
 from dagster_deltalake import AzureConfig, GcsConfig, LocalConfig, S3Config
@@ -13,16 +13,6 @@ from pydantic import Field
 from nhl_assets import settings
 from nhl_assets.source.client import NHLSource, SourceSettings
 from nhl_assets.storage.delta import Warehouse
-
-if TYPE_CHECKING:
-    from datetime import date
-
-    import polars as pl
-
-    from nhl_assets.partitions import DateWindow
-    from nhl_assets.silver.build import SilverWindow
-    from nhl_assets.storage.delta import WriteResult
-
 
 class NHLApiResource(ConfigurableResource):
     """NHL API access (nhl-api-py, routed, retried, rate limited). Unset URLs come from the environment."""
@@ -95,6 +85,10 @@ class EngineResource(LazyPySparkResource):
     `spark_config` goes to the session builder over the project's defaults (local mode on every core,
     UTC, Arrow); point `spark.master` at a cluster to scale out. `native_delta` reads with Spark's own
     Delta source where the delta-spark jars are on the classpath (refused with a clear error where not).
+
+    Configuration and the session only: what each engine computes is chosen where it is computed
+    (`nhl_assets.silver.engines`, `nhl_assets.gold.engines`), and how a result is committed by
+    `nhl_assets.engine.write`.
     """
 
     engine: Optional[str] = Field(default=None, description="polars | spark; default $NHL_ENGINE or polars.")
@@ -116,54 +110,10 @@ class EngineResource(LazyPySparkResource):
             self._spark_session = spark_session(self.spark_config)
 
     @property
-    def name(self) -> str:
+    def name(self) -> settings.EngineName:
         return settings.check_engine(self.engine) if self.engine else settings.engine()
 
-    def build_silver(self, wh: Warehouse, window: "DateWindow") -> "SilverWindow":
-        """Silver for `window` from bronze (parsed, reconciled, validated), ready for the storage module."""
-        if self.name == "spark":
-            from nhl_assets.engine import spark_silver
-
-            return spark_silver.build_window(self.spark_session, wh, window, native=self.native_delta)
-        from nhl_assets.silver.build import build_window
-
-        return build_window(wh, window, workers=self.workers or os.cpu_count() or 1)
-
-    def game_features(self, wh: Warehouse, start: "date", end: "date", players: "pl.DataFrame",
-                      teams: "pl.DataFrame", upcoming: "pl.DataFrame | None") -> tuple["pl.DataFrame", "pl.DataFrame"]:
-        """(player features, team features) for game dates start..end. The polars engine computes them from
-        `players`/`teams` (silver history up to `end`, already read); Spark reads silver itself."""
-        from nhl_assets.transform import features as tf
-
-        if self.name != "spark":
-            return (tf.player_features(players, teams, start, end, upcoming),
-                    tf.team_features(teams, start, end, upcoming))
-        import polars as pl
-
-        from nhl_assets.engine import spark_features as sf
-        from nhl_assets.engine.spark_io import from_arrow, read_delta, to_arrow
-        from nhl_assets.partitions import DateWindow
-
-        spark = self.spark_session
-        past = DateWindow(settings.start_date(), max(end, settings.start_date()))  # as the polars history read
-        sp = read_delta(spark, wh, "silver/player_game_stats", past, tf.PLAYER_COLUMNS, native=self.native_delta)
-        st = read_delta(spark, wh, "silver/team_game_stats", past, tf.TEAM_COLUMNS, native=self.native_delta)
-        if sp is None or st is None:
-            return pl.DataFrame(schema=tf.PLAYER_FEATURE_SCHEMA), pl.DataFrame(schema=tf.TEAM_FEATURE_SCHEMA)
-        up = from_arrow(spark, upcoming.to_arrow()) if upcoming is not None and upcoming.height else None
-        pf = pl.from_arrow(to_arrow(sf.player_features(sp, st, start, end, up)))
-        tfe = pl.from_arrow(to_arrow(sf.team_features(st, start, end, up)))
-        return pf.cast(tf.PLAYER_FEATURE_SCHEMA), tfe.cast(tf.TEAM_FEATURE_SCHEMA)
-
-    def replace_window(self, wh: Warehouse, table: str, frame: "pl.DataFrame", window: "DateWindow",
-                       **kwargs: Any) -> "WriteResult":
-        """Commit `frame` as `window` of `table`: through delta-rs (`Warehouse.replace_window`), or with
-        Spark's native Delta writer where this deployment enabled `native_delta` and the table was handed
-        to Spark (`nhl-assets writer TABLE spark`). Either way the window is replaced in one commit."""
-        if self.name == "spark" and self.native_delta and wh.writer(table) == "spark":
-            from nhl_assets.storage.spark_native import replace_window_spark
-
-            return replace_window_spark(wh, table, self.spark_session.createDataFrame(frame.to_arrow()), window,
-                                        date_column=kwargs.get("date_column", "gameDate"),
-                                        run_id=kwargs.get("run_id"))
-        return wh.replace_window(table, frame.to_arrow(), window, **kwargs)
+    @property
+    def parse_workers(self) -> int:
+        """Processes the polars engine parses a long silver window with."""
+        return self.workers or os.cpu_count() or 1

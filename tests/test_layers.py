@@ -2,10 +2,8 @@
 
 Layers import downward only: the pure core (`parse`, `transform`) and the leaf modules import nothing of
 the wiring; `source` and `storage` stand on those alone; the demo and benchmark harness (`demo`, `runs`,
-`simulator.history`) is imported by no production module. Above `storage`, the resources, the engines and
-the bronze and silver packages still form one cycle (the engine resource builds silver, whose package also
-holds the assets that take the resource) that issue 14 is taking apart: the last test pins its members so
-that the cycle can only shrink.
+`simulator.history`) is imported by no production module; and no two sub-packages import each other,
+directly or round a longer loop.
 """
 
 from __future__ import annotations
@@ -32,9 +30,8 @@ ALLOWED = {
     "partitions": {"settings"},
     "source": {"settings"},
     "storage": {"catalog", "partitions", "settings"},
+    "engine": {"partitions", "settings", "storage"},
 }
-#: Units still in the wiring's cycle (issue 14): a unit may leave this set, none may join it.
-CYCLE_AT_MOST = {"bronze", "engine", "resources", "silver"}
 
 
 def _module_name(path: Path) -> str:
@@ -135,8 +132,8 @@ def test_no_production_module_imports_the_harness():
     assert offending == []
 
 
-def test_the_wiring_cycle_only_shrinks():
-    cycles = _cycles(_graph())
-    members = set().union(*cycles) if cycles else set()
-    assert len(cycles) <= 1 and members <= CYCLE_AT_MOST, (
-        f"new units in an import cycle: {sorted(members - CYCLE_AT_MOST)}; cycles: {cycles}")
+def test_no_cycle_between_sub_packages():
+    graph = _graph()
+    cycles = _cycles(graph)
+    where = {f"{a} -> {b}": graph[a][b][:3] for c in cycles for a in c for b in graph.get(a, {}) if b in c}
+    assert cycles == [], f"import cycles: {cycles}; through {where}"

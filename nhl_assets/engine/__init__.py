@@ -6,10 +6,37 @@ parity test runs both on the same bronze and compares every silver and feature t
 
 * `spark_io`: Delta snapshot -> Spark DataFrame (the snapshot's Parquet files, listed by delta-rs, so no
   delta-spark jars are needed) and Spark DataFrame -> Arrow for the delta-rs commit.
-* `spark_silver`: the silver parse as Spark tasks (each task parses a share of the games with the pure
-  parser in `nhl_assets.parse`), assembled and validated exactly like the polars engine.
-* `spark_features`: the leakage-free gold features as Spark SQL window functions and as-of joins.
+* `write`: a result's commit, through delta-rs or, for a table handed to Spark, delta-spark.
+* `Engine`: what the layers read of the configured engine (`nhl_assets.resources.EngineResource`).
 
-No Dagster imports here: `nhl_assets.resources.EngineResource` wires an engine into the assets. The engine
-names are declared with the setting that chooses one (`nhl_assets.settings.ENGINES`, `NHL_ENGINE`).
+What each engine computes lives with the layer it computes: `nhl_assets.silver.engines` (the polars parse
+or `nhl_assets.silver.spark`) and `nhl_assets.gold.engines` (`nhl_assets.transform.features` or
+`nhl_assets.gold.spark_features`). No Dagster imports here. The engine names are declared with the
+setting that chooses one (`nhl_assets.settings.ENGINES`, `NHL_ENGINE`).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from nhl_assets.settings import EngineName
+
+
+class Engine(Protocol):
+    """What the layers need to know of the configured engine (`nhl_assets.resources.EngineResource`):
+    its name, the polars engine's parse processes, and the Spark session (created on first use)."""
+
+    @property
+    def name(self) -> EngineName: ...
+
+    @property
+    def parse_workers(self) -> int: ...
+
+    @property
+    def native_delta(self) -> bool: ...
+
+    @property
+    def spark_session(self) -> SparkSession: ...

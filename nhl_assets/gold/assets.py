@@ -33,6 +33,8 @@ from dagster import (
 
 from nhl_assets import settings
 from nhl_assets.catalog import partition_by
+from nhl_assets.engine.write import replace_window
+from nhl_assets.gold.engines import game_features
 from nhl_assets.partitions import DateWindow, gold_game_date_partitions
 from nhl_assets.resources import EngineResource, WarehouseResource
 from nhl_assets.storage.delta import Warehouse
@@ -172,16 +174,16 @@ def gold_game_features(context: AssetExecutionContext, warehouse: WarehouseResou
         expected_players = expected_teams = 0
     else:
         context.log.info(f"gold features: {window} on the {engine.name} engine")
-        pf, tfe = engine.game_features(wh, window.start, window.end, players, teams, upcoming)
+        pf, tfe = game_features(engine, wh, window.start, window.end, players, teams, upcoming)
         expected_players, expected_teams = _expected_rows(players, teams, upcoming, window)
         note = None if pf.height else (f"no game of {window} in {SILVER_PLAYERS} or {UPCOMING}: wrote 0 rows to "
                                        f"{PLAYER_FEATURES} and {TEAM_FEATURES}")
         if note:
             context.log.info(note)
     run_id = context.run.run_id
-    writes = {PLAYER_FEATURES: engine.replace_window(wh, PLAYER_FEATURES, pf, window, run_id=run_id,
+    writes = {PLAYER_FEATURES: replace_window(engine, wh, PLAYER_FEATURES, pf, window, run_id=run_id,
                                                      partition_by=partition_by(PLAYER_FEATURES)),
-              TEAM_FEATURES: engine.replace_window(wh, TEAM_FEATURES, tfe, window, run_id=run_id,
+              TEAM_FEATURES: replace_window(engine, wh, TEAM_FEATURES, tfe, window, run_id=run_id,
                                                    partition_by=partition_by(TEAM_FEATURES))}
     for table, frame, cols, expected in ((PLAYER_FEATURES, pf, ["gameId", "playerId"], expected_players),
                                          (TEAM_FEATURES, tfe, ["gameId", "team"], expected_teams)):

@@ -28,9 +28,11 @@ from dagster import (
 from nhl_assets import catalog, settings, versions
 from nhl_assets.bronze import tables as bt
 from nhl_assets.bronze.assets import OWNERS, table_key
+from nhl_assets.engine.write import replace_window
 from nhl_assets.partitions import DateWindow, game_date_partitions
 from nhl_assets.resources import EngineResource, WarehouseResource
 from nhl_assets.silver import build as sb
+from nhl_assets.silver.engines import build_silver
 
 #: Bump whenever parsing or stat definitions change: the UI then shows silver (and below) as stale.
 SILVER_CODE_VERSION = "2"  # 2: bench minors no longer charged to the player who serves them
@@ -105,9 +107,9 @@ def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResour
     window = DateWindow.from_key_range(context.partition_key_range)
     wh = warehouse.get()
     context.log.info(f"silver: parsing {window} on the {engine.name} engine")
-    built = engine.build_silver(wh, window)
+    built = build_silver(engine, wh, window)
     run_id = context.run.run_id
-    writes = {table: engine.replace_window(wh, table, built.frame(table), window, run_id=run_id,
+    writes = {table: replace_window(engine, wh, table, built.frame(table), window, run_id=run_id,
                                            partition_by=catalog.partition_by(table), description=DESCRIPTIONS[table],
                                            extra_metadata={"code_version": SILVER_CODE_VERSION})
               for table in sb.SILVER_TABLES}
