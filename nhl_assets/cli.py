@@ -10,7 +10,7 @@ from nhl_assets.cliargs import iso_date, non_negative_float, on_parsed, parse_ar
 
 
 def _add_demo(subparsers: argparse._SubParsersAction) -> None:
-    from nhl_assets import demo
+    from nhl_assets import demo  # deferred, like every subcommand module: `--help` loads only what it shows
 
     p = subparsers.add_parser(
         "demo", help="Materialize the graph offline against the loopback NHL API and print a summary.",
@@ -38,14 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nhl-assets", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_demo(subparsers)
-    from nhl_assets.simulator import cli as simulator_cli
+    from nhl_assets.simulator import cli as simulator_cli  # deferred: subcommand modules load with the parser
 
     simulator_cli.register(subparsers)
-    from nhl_assets.ops import backfill, commands, maintain
+    from nhl_assets.ops import backfill, commands, maintain  # deferred: as above
 
     commands.register(subparsers)
     backfill.register(subparsers)
-    from nhl_assets.ops import import_raw
+    from nhl_assets.ops import import_raw  # deferred: as above
 
     import_raw.register(subparsers)
     maintain.register(subparsers)

@@ -24,7 +24,7 @@ from nhl_assets.partitions import UPCOMING_DAYS, DateWindow, game_date_partition
 from nhl_assets.simulator.cli import DEFAULT_FIRST_DATE as SIM_FIRST_DATE
 from nhl_assets.simulator.cli import DEFAULT_LAST_DATE as SIM_LAST_DATE
 from nhl_assets.simulator.cli import clock_after
-from nhl_assets.ops.launch import ensure_dagster_home
+from nhl_assets.ops.instance import ensure_dagster_home
 from nhl_assets.ops.summary import print_summary, summarize
 from nhl_assets.storage.delta import Warehouse
 
@@ -97,7 +97,7 @@ def print_predictions(console: Console, wh: Warehouse, window: DateWindow, top: 
 
     import polars as pl
 
-    from nhl_assets.transform.model import untrainable_reason
+    from nhl_assets.transform.model import untrainable_reason  # deferred: scikit-learn, for the model table only
 
     models = wh.read_arrow("gold/sog_model")
     preds = wh.read_arrow("gold/sog_predictions")
@@ -134,6 +134,7 @@ def print_predictions(console: Console, wh: Warehouse, window: DateWindow, top: 
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    # deferred: the Definitions (every asset) and the simulator load when the demo runs, not for `--help`
     from nhl_assets.bronze.tables import BRONZE_TABLES
     from nhl_assets.definitions import build_definitions
     from nhl_assets.gold.upcoming import TABLE as UPCOMING

@@ -13,6 +13,7 @@ from pydantic import Field
 from nhl_assets import settings
 from nhl_assets.source.client import NHLSource, SourceSettings
 from nhl_assets.storage.delta import Warehouse
+from nhl_assets.storage.migrations import ensure_current
 
 class NHLApiResource(ConfigurableResource):
     """NHL API access (nhl-api-py, routed, retried, rate limited). Unset URLs come from the environment."""
@@ -68,8 +69,6 @@ class WarehouseResource(ConfigurableResource):
         """The warehouse, with its migrations current: a new warehouse is bootstrapped (every migration),
         an existing one gets pending create-only migrations; anything else needs `nhl-assets migrate apply`
         (writes to a table whose definition lags then fail naming that command)."""
-        from nhl_assets.storage.migrations import ensure_current
-
         options = {k: v for k, v in self.storage.str_dict().items() if k != "provider"} or None
         wh = Warehouse(self.root or settings.warehouse_root(), storage_options=options)
         ensure_current(wh)
@@ -105,7 +104,7 @@ class EngineResource(LazyPySparkResource):
 
     def _init_session(self) -> None:
         if self._spark_session is None:
-            from nhl_assets.engine.spark_io import spark_session
+            from nhl_assets.engine.spark_io import spark_session  # deferred: pyspark, only when Spark is used
 
             self._spark_session = spark_session(self.spark_config)
 

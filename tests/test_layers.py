@@ -132,6 +132,36 @@ def test_no_production_module_imports_the_harness():
     assert offending == []
 
 
+def _local_imports(path: Path) -> Iterator[int]:
+    """Lines of the package's imports that stand inside a function."""
+    tree = ast.parse(path.read_text())
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nhl_assets") or \
+                        isinstance(node, ast.Import) and any(a.name.startswith("nhl_assets") for a in node.names):
+                    yield node.lineno
+
+
+def _says_why(lines: list[str], lineno: int) -> bool:
+    """The import's line, or the comment above its block of imports, says why it is deferred."""
+    if "# deferred" in lines[lineno - 1] or "# pyspark" in lines[lineno - 1]:
+        return True
+    i = lineno - 2
+    while i >= 0 and lines[i].strip().startswith(("from ", "import ")) or i >= 0 and not lines[i].strip():
+        i -= 1
+    return i >= 0 and lines[i].strip().startswith(("# deferred", "# pyspark"))
+
+
+def test_imports_inside_functions_say_why_they_are_deferred():
+    unexplained = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        lines = path.read_text().splitlines()
+        unexplained += [f"{path.relative_to(PACKAGE.parent)}:{n}" for n in _local_imports(path)
+                        if not _says_why(lines, n)]
+    assert unexplained == []
+
+
 def test_no_cycle_between_sub_packages():
     graph = _graph()
     cycles = _cycles(graph)

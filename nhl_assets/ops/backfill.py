@@ -26,6 +26,7 @@ from rich.table import Table
 
 from nhl_assets import settings
 from nhl_assets.bronze import tables as bt
+from nhl_assets.catalog import TABLES
 from nhl_assets.cliargs import check_window, iso_date, non_negative_float, non_negative_int, on_parsed, positive_int
 from nhl_assets.ops.backfill_runs import (
     PIPELINED_STEPS,
@@ -35,6 +36,8 @@ from nhl_assets.ops.backfill_runs import (
     retry_incomplete,
     run_chunks,
 )
+from nhl_assets.ops.instance import ensure_dagster_home
+from nhl_assets.ops.summary import print_summary, summarize
 from nhl_assets.partitions import DateWindow
 from nhl_assets.storage.delta import Warehouse
 
@@ -144,6 +147,7 @@ def run_backfill(window: DateWindow, layers: set[str], *, chunk_days: int, insta
                  incomplete_only: bool = False, retry_passes: int = 3, retry_backoff_s: float = 10.0
                  ) -> BackfillReport:
     """Load `window` chunk by chunk as Dagster runs, retry its incomplete games, then gold once over the range."""
+    # deferred: the Definitions (every asset) load only when a backfill runs, not for `nhl-assets --help`
     from nhl_assets.definitions import build_definitions
     from nhl_assets.ops.launch import QUIET, run_gold
 
@@ -177,7 +181,7 @@ def run_backfill(window: DateWindow, layers: set[str], *, chunk_days: int, insta
 
 def _give_up_horizon() -> date:
     """The oldest date the sensor still re-requests (its default give_up_days, the Eastern wall clock)."""
-    from nhl_assets.resources import AutomationConfig
+    from nhl_assets.resources import AutomationConfig  # deferred: pyspark (dagster-pyspark), for the summary only
 
     today = datetime.now(ZoneInfo(settings.NHL_TIMEZONE)).date()
     return today - timedelta(days=AutomationConfig().give_up_days)
@@ -189,9 +193,6 @@ def resume_command(window: DateWindow, layers: set[str]) -> str:
 
 
 def print_report(console: Console, report: BackfillReport, window: DateWindow, layers: set[str]) -> None:
-    from nhl_assets.catalog import TABLES
-    from nhl_assets.ops.summary import print_summary, summarize
-
     table = Table(title=f"backfill {report.backfill_id} into {report.warehouse}")
     for col in ("chunks", "done now", "skipped (done before)", "failed", "incomplete after chunks", "retry passes",
                 "incomplete now", "wall s"):
@@ -231,8 +232,6 @@ def exit_code(report: BackfillReport, layers: set[str]) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from nhl_assets.ops.launch import ensure_dagster_home
-
     console = Console(soft_wrap=True)
     layers = set(args.layers)
     if args.warehouse:

@@ -104,7 +104,7 @@ def _execute_in_subprocess(instance: DagsterInstance, job: str, run_config: dict
 
 def _execute_request() -> int:
     """The child side of `_execute_in_subprocess`: read the request from stdin, run it, print the run id."""
-    from nhl_assets.definitions import build_definitions
+    from nhl_assets.definitions import build_definitions  # deferred: only the child process loads every asset
 
     request = deserialize_value(sys.stdin.read())
     instance = DagsterInstance.from_ref(request["instance"])

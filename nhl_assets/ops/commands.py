@@ -12,7 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from nhl_assets import settings
+from nhl_assets.catalog import TABLES
 from nhl_assets.cliargs import iso_datetime, non_negative_int, on_parsed, positive_int
+from nhl_assets.ops.verify import ERROR, WARN, failed, verify
+from nhl_assets.storage import migrations as mg
 from nhl_assets.storage.delta import DEFAULT_RETENTION_HOURS, StorageError, Warehouse
 from nhl_assets.storage.operations import record_operation
 
@@ -31,8 +34,6 @@ def _warehouse(args: argparse.Namespace) -> Warehouse:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from nhl_assets.storage import migrations as mg
-
     console = _console()
     wh = _warehouse(args)
     log = console.print
@@ -145,8 +146,6 @@ def cmd_cdf(args: argparse.Namespace) -> int:
 
 
 def cmd_vacuum(args: argparse.Namespace) -> int:
-    from nhl_assets.catalog import TABLES
-
     console = _console()
     wh = _warehouse(args)
     tables = args.tables or [t for t in TABLES if wh.exists(t)]
@@ -186,8 +185,6 @@ def cmd_writer(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from nhl_assets.ops.verify import ERROR, WARN, failed, verify
-
     console = _console()
     checks = verify(_warehouse(args))
     table = Table(title="nhl-assets verify")

@@ -13,26 +13,25 @@ import argparse
 import os
 import sys
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance
 from rich.console import Console
 from rich.table import Table
 
+from nhl_assets import settings
 from nhl_assets.bronze import importer
 from nhl_assets.cliargs import non_negative_int
-from nhl_assets.partitions import DateWindow
+from nhl_assets.ops.instance import ensure_dagster_home
+from nhl_assets.partitions import DateWindow, game_date_partitions
+from nhl_assets.storage.delta import Warehouse
 
 LAYERS = ("bronze", "silver")
 
 
 def plan_folder(folder: Path, wh) -> importer.ImportPlan:
     """The import plan of `folder` against the warehouse's ledger and the current partitions."""
-    from datetime import date
-
-    from nhl_assets import settings
-    from nhl_assets.partitions import game_date_partitions
-
     return importer.scan(folder, known_dates=importer.known_game_dates(wh), first=settings.start_date(),
                          last=date.fromisoformat(game_date_partitions().get_last_partition_key()))
 
@@ -46,6 +45,7 @@ def run_import(folder: Path, windows: list[DateWindow], instance: DagsterInstanc
                defs=None, console: Console | None = None) -> list:
     """Per window, the bronze import run and (when asked) the silver replay: their results, in order.
     Stops at the first failed run (re-running the command is safe: the import is idempotent)."""
+    # deferred: the Definitions (every asset) load only when an import runs, not for `nhl-assets --help`
     from nhl_assets.bronze.assets import IMPORT_JOB
     from nhl_assets.definitions import SILVER_REPLAY_JOB, build_definitions
     from nhl_assets.ops.launch import QUIET
@@ -132,10 +132,6 @@ def print_result(console: Console, results) -> None:
 
 
 def cmd_import_raw(args: argparse.Namespace) -> int:
-    from nhl_assets import settings
-    from nhl_assets.ops.launch import ensure_dagster_home
-    from nhl_assets.storage.delta import Warehouse
-
     console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)  # piped: no 80-column cut
     layers = {x.strip() for x in args.layers.split(",") if x.strip()}
     if "bronze" not in layers or not layers <= set(LAYERS):

@@ -8,10 +8,8 @@ through `nhl_assets.runs`).
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
@@ -25,16 +23,6 @@ from nhl_assets.definitions import (
 )
 from nhl_assets.partitions import UPCOMING_DAYS, DateWindow
 from nhl_assets.storage.delta import Warehouse
-
-def ensure_dagster_home() -> str:
-    home = os.environ.get("DAGSTER_HOME") or os.path.abspath(".dagster_home")
-    os.makedirs(home, exist_ok=True)
-    config = Path(home) / "dagster.yaml"
-    if not config.exists():  # a local demo instance: no telemetry banner, nothing sent anywhere
-        config.write_text("telemetry:\n  enabled: false\n")
-    os.environ["DAGSTER_HOME"] = home
-    return home
-
 
 #: Run config that keeps Dagster's console logger at INFO (the in-process default is DEBUG).
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}

@@ -6,6 +6,7 @@ the command cannot drift from what the schedule does: both execute the same op w
 """
 
 import argparse
+import os
 import re
 
 from dagster import DagsterInstance
@@ -14,6 +15,7 @@ from rich.table import Table
 
 from nhl_assets.automation.maintenance import MAINTENANCE_JOB, MAINTENANCE_OP
 from nhl_assets.cliargs import check_window, iso_date, non_negative_int, on_parsed
+from nhl_assets.ops.instance import ensure_dagster_home
 from nhl_assets.storage.delta import DEFAULT_RETENTION_HOURS
 from nhl_assets.storage.maintenance import DEFAULT_TARGET_SIZE_MB, MIB, TableMaintenance
 
@@ -65,10 +67,7 @@ def print_results(console: Console, results: list[TableMaintenance], dry_run: bo
 
 
 def cmd_maintain(args: argparse.Namespace) -> int:
-    import os
-
-    from nhl_assets.definitions import build_definitions
-    from nhl_assets.ops.launch import ensure_dagster_home
+    from nhl_assets.definitions import build_definitions  # deferred: every asset loads only when maintenance runs
 
     console = Console(soft_wrap=True)
     if not console.is_terminal:  # piped or logged: keep each table row on one line

@@ -58,7 +58,7 @@ def _parse_as_of(value: str | datetime | None) -> datetime | None:
 def build_league(seed: int = DEFAULT_SEED, first_date: date = DEFAULT_FIRST_DATE,
                  last_date: date = DEFAULT_LAST_DATE, **league_kw: Any) -> Any:
     """A `SimulatedLeague` (imported lazily: the recorded mode must work without the simulator)."""
-    from nhl_assets.simulator.league import LeagueConfig, SimulatedLeague
+    from nhl_assets.simulator.league import LeagueConfig, SimulatedLeague  # deferred: see the docstring
 
     return SimulatedLeague(LeagueConfig(seed=seed, first_date=first_date, last_date=last_date, **league_kw))
 

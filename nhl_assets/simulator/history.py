@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from nhl_assets.bronze import tables as bt
 from nhl_assets.partitions import DateWindow
+from nhl_assets.silver import build as sb
 from nhl_assets.source.client import RawResponse
 from nhl_assets.source.games import DayFetch, GameFetch
 from nhl_assets.storage.delta import Warehouse
@@ -67,8 +68,6 @@ def write_bronze(wh: Warehouse, day: date, tables: dict[str, pa.Table]) -> None:
 def write_silver(wh: Warehouse, window: DateWindow) -> int:
     """What the silver asset does for `window`: build from bronze, replace the window in every silver table.
     Returns the games parsed."""
-    from nhl_assets.silver import build as sb
-
     built = sb.build_window(wh, window)
     sb.write_window(wh, window, built)
     return built.games
@@ -90,8 +89,6 @@ def build_day_by_day(wh: Warehouse, league, window: DateWindow, *, lookback_days
 
     `after_day` runs after each date (tests use it to write gold the same way; benchmarks report progress).
     """
-    from nhl_assets.silver.build import SILVER_TABLES
-
     stats = HistoryStats()
     recent: deque[tuple[date, dict[str, pa.Table]]] = deque(maxlen=lookback_days)
     for day in window.days():
@@ -103,7 +100,7 @@ def build_day_by_day(wh: Warehouse, league, window: DateWindow, *, lookback_days
         if lookback_days:
             recent.append((day, tables))
         stats.games += write_silver(wh, DateWindow(day, day))
-        stats.silver_commits += len(SILVER_TABLES)
+        stats.silver_commits += len(sb.SILVER_TABLES)
         stats.days += 1
         if after_day is not None:
             after_day(day)

@@ -551,12 +551,12 @@ class SimulatedLeague:
     # ------------------------------------------------------------------ public: payloads
     def schedule_payload(self, d: date, as_of: datetime | None = None) -> dict:
         """Body of GET /v1/schedule/{d}: seven days starting at ``d``."""
-        from nhl_assets.simulator import league_payloads as lp
+        from nhl_assets.simulator import league_payloads as lp  # deferred: league_payloads imports this module
 
         return lp.schedule_payload(self, d, as_of)
 
     def boxscore_payload(self, game_id: int, as_of: datetime | None = None) -> dict | None:
-        from nhl_assets.simulator import league_payloads as lp
+        from nhl_assets.simulator import league_payloads as lp  # deferred: league_payloads imports this module
 
         meta = self._metas.get(game_id)
         if meta is None:
@@ -564,7 +564,7 @@ class SimulatedLeague:
         return lp.boxscore_payload(self, meta, as_of)
 
     def play_by_play_payload(self, game_id: int, as_of: datetime | None = None) -> dict | None:
-        from nhl_assets.simulator import league_payloads as lp
+        from nhl_assets.simulator import league_payloads as lp  # deferred: league_payloads imports this module
 
         meta = self._metas.get(game_id)
         if meta is None:
@@ -573,7 +573,7 @@ class SimulatedLeague:
 
     def shiftcharts_payload(self, game_id: int, as_of: datetime | None = None) -> dict:
         """``{"data": [...], "total": n}``; empty for unknown, unfinished or unpublished games."""
-        from nhl_assets.simulator import league_payloads as lp
+        from nhl_assets.simulator import league_payloads as lp  # deferred: league_payloads imports this module
 
         meta = self._metas.get(game_id)
         if meta is None:

@@ -40,7 +40,7 @@ from typing import Any
 import pyarrow as pa
 from deltalake import Schema as DeltaSchema
 
-from nhl_assets.catalog import META_MIGRATIONS
+from nhl_assets.catalog import META_MIGRATIONS, TABLES
 from nhl_assets.storage.snapshot import Snapshot, snapshot
 from nhl_assets.storage.delta import Warehouse
 
@@ -517,8 +517,6 @@ def ensure_current(wh: Warehouse, log: Log | None = None) -> list[dict[str, Any]
     if stamp is not None and _CHECKED.get(key) == stamp:
         return []
     quiet: Log = log or (lambda _msg: None)
-    from nhl_assets.catalog import TABLES
-
     fresh = stamp is None and not any(wh.exists(t) for t in TABLES)
     done = apply(wh, auto_only=not fresh, log=quiet)
     after = _ledger_stamp(wh)
