@@ -107,19 +107,26 @@ def test_asset_writes_never_create_tables(tmp_path):
 
 def test_runs_check_the_migrations_again_only_when_the_ledger_changed(tmp_path, monkeypatch):
     """The check a run makes when it opens the warehouse is skipped while the ledger is the one last checked;
-    a warehouse deleted or migrated since, at the same path, is checked again with nothing reset by hand."""
-    checks: list[bool] = []  # auto_only of every full check
-    real_apply = mg.apply
-    monkeypatch.setattr(mg, "apply", lambda *a, **kw: checks.append(kw["auto_only"]) or real_apply(*a, **kw))
+    a warehouse deleted or migrated since, at the same path, is checked again with nothing reset by hand. A
+    run bootstraps only a brand-new warehouse; pending migrations of an existing one stop it, naming the
+    command that applies them."""
+    reads: list[int] = []  # full checks (each reads the ledger's states)
+    real_states = mg.states
+    monkeypatch.setattr(mg, "states", lambda *a, **kw: reads.append(1) or real_states(*a, **kw))
     w = Warehouse(str(tmp_path / "wh"))
     every = len(mg.load_migrations())
-    assert len(mg.ensure_current(w)) == every and checks == [False]  # a new warehouse: every migration
-    assert mg.ensure_current(w) == [] and checks == [False]  # the same ledger: not read again
+    assert len(mg.ensure_current(w)) == every  # a new warehouse: every migration
+    checked = len(reads)
+    assert mg.ensure_current(w) == [] and len(reads) == checked  # the same ledger: not read again
     shutil.rmtree(w.root)  # the warehouse deleted under a long-running process
-    assert len(mg.ensure_current(w)) == every and checks == [False, False]  # bootstrapped again
-    mg.rollback(w, log=lambda _msg: None)  # another process rolls back 0004 (create-only: AUTO)
-    assert [m["migration"] for m in mg.ensure_current(w)] == ["0004"] and checks == [False, False, True]
-    assert mg.ensure_current(w) == [] and checks == [False, False, True]
+    assert len(mg.ensure_current(w)) == every  # bootstrapped again
+    mg.rollback(w, log=lambda _msg: None)  # another process rolls back 0004 (create-only)
+    with pytest.raises(mg.MigrationsPending, match=r"0004_gold_tables\).*nhl-assets migrate apply"):
+        mg.ensure_current(w)  # a run never migrates an existing warehouse
+    mg.apply(w, log=lambda _msg: None)  # the command does
+    checked = len(reads)
+    assert mg.ensure_current(w) == [] and len(reads) == checked + 1  # checked once more, then cached
+    assert mg.ensure_current(w) == [] and len(reads) == checked + 1
     assert [s.status for s in mg.states(w)] == ["applied"] * every
 
 

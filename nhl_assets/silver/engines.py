@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from nhl_assets.engine import Engine
 from nhl_assets.partitions import DateWindow
-from nhl_assets.silver.build import SilverWindow, build_window
+from nhl_assets.silver import build
 from nhl_assets.storage.delta import Warehouse
 
 
-def build_silver(engine: Engine, wh: Warehouse, window: DateWindow) -> SilverWindow:
+def build_silver(engine: Engine, wh: Warehouse, window: DateWindow) -> build.SilverWindow:
     """Silver for `window` from bronze (parsed, reconciled, validated), ready for the storage module."""
     if engine.name == "spark":
         from nhl_assets.silver import spark  # pyspark: imported only when the engine is Spark
 
         return spark.build_window(engine.spark_session, wh, window, native=engine.native_delta)
-    return build_window(wh, window, workers=engine.parse_workers)
+    return build.build_window(wh, window, workers=engine.parse_workers)

@@ -67,6 +67,16 @@ class MigrationError(RuntimeError):
     """A migration that was refused, or failed and was restored."""
 
 
+class MigrationsPending(MigrationError):
+    """The warehouse's tables lag the code's migrations: a run refuses to start before they are applied."""
+
+    def __init__(self, root: str, pending: list[str]) -> None:
+        super().__init__(f"the warehouse {root} has {len(pending)} pending migration(s) ({', '.join(pending)}): "
+                         "runs refuse to write until `nhl-assets migrate apply` has applied them (`nhl-assets "
+                         "migrate plan` shows what they change)")
+        self.pending = pending
+
+
 def migrations_dir() -> Path:
     """`$NHL_MIGRATIONS_DIR`, else `migrations/` at the top of the repository."""
     env = os.environ.get("NHL_MIGRATIONS_DIR")
@@ -504,9 +514,10 @@ def _ledger_stamp(wh: Warehouse) -> tuple[str, int] | None:
 def ensure_current(wh: Warehouse, log: Log | None = None) -> list[dict[str, Any]]:
     """Called when a run opens the warehouse; checks again only when its migration ledger changed.
 
-    A brand-new warehouse (no ledger, no table) gets every migration: there is nothing to protect yet.
-    An existing one gets only the pending migrations that merely create tables (`AUTO`); anything else
-    waits for `nhl-assets migrate apply`, and writes the old layout refuses say so.
+    A brand-new warehouse (no ledger, no table) gets every migration: there is nothing to protect yet, and a
+    newcomer's first materialization works. An existing one is never migrated by a run: a pending (or an
+    edited applied) migration raises `MigrationsPending` / `MigrationError` before anything is written, naming
+    `nhl-assets migrate apply`, so a table's definition only changes when someone asks for it.
 
     The check reads the ledger and every migration file; it is skipped while the ledger is the one seen
     after the last check of this root (one Delta log read). A warehouse that is new, deleted, re-created or
@@ -517,8 +528,18 @@ def ensure_current(wh: Warehouse, log: Log | None = None) -> list[dict[str, Any]
     if stamp is not None and _CHECKED.get(key) == stamp:
         return []
     quiet: Log = log or (lambda _msg: None)
-    fresh = stamp is None and not any(wh.exists(t) for t in TABLES)
-    done = apply(wh, auto_only=not fresh, log=quiet)
+    if stamp is None and not any(wh.exists(t) for t in TABLES):
+        done = apply(wh, log=quiet)
+    else:
+        st = states(wh)
+        changed = [s.migration.path.name for s in st if s.status == "changed"]
+        if changed:
+            raise MigrationError(f"applied migration file(s) changed since they were applied ({', '.join(changed)}):"
+                                 " restore the applied version and write a new migration instead")
+        pending = [f"{s.migration.id}_{s.migration.name}" for s in st if s.status == "pending"]
+        if pending:
+            raise MigrationsPending(wh.root, pending)
+        done = []
     after = _ledger_stamp(wh)
     if after is not None:
         _CHECKED[key] = after
