@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, define_asset_job
 
 from nhl_assets.automation.maintenance import maintenance_job, nhl_weekly_maintenance
-from nhl_assets.automation.sensors import build_sensor, nhl_daily_fallback
+from nhl_assets.automation.sensors import build_automation_sensor, build_sensor, nhl_daily_fallback
 from nhl_assets.catalog import TABLES, writes_tags
 from nhl_assets.bronze.assets import IMPORT_JOB, bronze_nhl_api
 from nhl_assets.gold.assets import gold_game_features, gold_sog_predictions, skater_season_stats_asset, sog_model
@@ -32,6 +32,14 @@ PARTITIONED_ASSETS = [bronze_nhl_api, silver_game_stats]
 REFRESH_ASSETS = [upcoming_schedule, skater_season_stats_asset]
 GOLD_ASSETS = [gold_game_features, sog_model, gold_sog_predictions]
 
+#: The job that materializes each asset below bronze the automation may request: the in-process driver
+#: (`runs.py`) runs a request through it, for its tags and so a run's job says which step it was.
+AUTOMATION_JOBS = {SILVER_REPLAY_JOB: [silver_game_stats], REFRESH_JOB: REFRESH_ASSETS,
+                   GOLD_FEATURES_JOB: [gold_game_features], MODEL_JOB: [sog_model],
+                   PREDICTIONS_JOB: [gold_sog_predictions]}
+#: Everything the automation sensor evaluates: all of it below bronze (bronze follows the NHL schedule).
+AUTOMATED = AssetSelection.assets(*(a for assets in AUTOMATION_JOBS.values() for a in assets))
+
 
 #: Which tables each job writes (see `catalog.writes_tags`): the production run queue allows one running
 #: writer per table, so two runs never race for the same table.
@@ -40,6 +48,8 @@ _S = writes_tags(*(t for t in TABLES if t.startswith("silver/")))
 _REFRESH = writes_tags("gold/upcoming_schedule", "gold/skater_season_stats")
 _FEATURES = writes_tags("gold/player_game_features", "gold/team_game_features")
 _MODEL, _PREDICTIONS = writes_tags("gold/sog_model"), writes_tags("gold/sog_predictions")
+#: The automation sensor's runs may write any table below bronze (see `build_automation_sensor`).
+AUTOMATION_RUN_TAGS = {**_S, **_REFRESH, **_FEATURES, **_MODEL, **_PREDICTIONS}
 
 
 def build_definitions() -> Definitions:
@@ -85,7 +95,8 @@ def build_definitions() -> Definitions:
     return Definitions(
         assets=[*PARTITIONED_ASSETS, *REFRESH_ASSETS, *GOLD_ASSETS],
         jobs=[*jobs, maintenance_job(writes_tags(*TABLES))],  # maintenance rewrites files of every layer
-        sensors=[build_sensor(jobs)],
+        sensors=[build_sensor([bronze_job]),
+                 build_automation_sensor(AUTOMATED, AUTOMATION_RUN_TAGS)],
         schedules=[nhl_daily_fallback, nhl_weekly_maintenance],
         resources={"nhl_api": NHLApiResource(), "warehouse": WarehouseResource(), "automation": AutomationConfig(),
                    "engine": EngineResource()},

@@ -1,14 +1,17 @@
-"""Automation: the bronze plan (pure), and a simulated week driven only by sensor ticks that ends with
-exactly the tables a clean backfill of the final data produces."""
+"""Automation: the bronze plan (pure), no private Dagster module anywhere, and a simulated week driven only
+by ticks of the NHL-schedule sensor (bronze) and of the assets' automation conditions (everything below)
+that ends with exactly the tables a clean backfill of the final data produces."""
 
 from __future__ import annotations
 
+import ast
 import time
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import polars as pl
 import pytest
-from dagster import DagsterInstance, build_sensor_context
+from dagster import DagsterInstance
 
 from nhl_assets.automation.plan import Cursor, DayState, plan_bronze
 from nhl_assets.resources import AutomationConfig
@@ -16,7 +19,7 @@ from nhl_assets.definitions import build_definitions
 from nhl_assets.storage.snapshot import fingerprint
 from nhl_assets.partitions import DateWindow
 from nhl_assets.resources import NHLApiResource, WarehouseResource
-from nhl_assets.runs import execute_request, run_pipeline
+from nhl_assets.runs import date_ranges, evaluate_automation, execute_request, execute_step, run_pipeline, tick_bronze
 from nhl_assets.simulator.faults import FaultConfig
 from nhl_assets.storage.delta import Warehouse
 
@@ -88,13 +91,25 @@ def _execute(defs, instance, request) -> bool:
 
 
 def _tick(defs, instance, cursor):
-    sensor = defs.resolve_sensor_def("nhl_pipeline_sensor")
-    ctx = build_sensor_context(instance=instance, cursor=cursor, repository_def=defs.get_repository_def(),
-                               resources={"nhl_api": FAST_SENSOR_API, "warehouse": WarehouseResource(),
-                                          "automation": AutomationConfig(retry_every_minutes=0, lookback_days=3)})
+    resources = {"nhl_api": FAST_SENSOR_API, "warehouse": WarehouseResource(),
+                 "automation": AutomationConfig(retry_every_minutes=0, lookback_days=3)}
     started = time.monotonic()
-    data = sensor.evaluate_tick(ctx)
+    data = tick_bronze(defs, instance, resources, cursor)
     return data, time.monotonic() - started
+
+
+def _settle(defs, instance, cursor, clock: datetime, requested: list, tick_times: list):
+    """Evaluate the automation conditions at `clock` and run what they request until they request nothing."""
+    for _ in range(20):
+        tick = evaluate_automation(defs, instance, cursor, evaluation_time=clock)
+        cursor = tick.cursor
+        tick_times.append(tick.seconds)
+        if not tick.steps:
+            return cursor
+        for step in tick.steps:
+            requested.append((clock, step.job_name, step.window, "automation"))
+            assert execute_step(defs, instance, step, api_config=FAST_API, raise_on_error=False).success, step
+    raise AssertionError(f"the automation never settled at {clock}")
 
 
 def _comparable(wh: Warehouse, table: str) -> tuple:
@@ -138,10 +153,13 @@ def test_a_week_of_sensor_ticks_ends_equal_to_a_clean_backfill(sim_server, leagu
     clocks = [datetime.combine(d + timedelta(days=1), datetime.min.time(), timezone.utc) + timedelta(hours=h)
               for d in week for h in (3, 15)]
     clocks += [clocks[-1] + timedelta(hours=24 * k) for k in (1, 2, 3)]  # let the late data arrive
+    # the automation starts (its first tick only records where it starts) before any bronze run
+    auto_cursor = _settle(defs, instance, None, clocks[0], requested, tick_times)
+    assert requested == []
     for n, clock in enumerate(clocks):
         sim_server.set_clock(clock)
         outage = n == 4
-        for _round in range(40):  # the sensor requests one step per tick; tick until it has nothing left
+        for _round in range(40):  # tick bronze, let the automation settle; until bronze has nothing new
             sim_server.set_faults(FaultConfig(rate_5xx=1.0) if outage else faults)
             data, seconds = _tick(defs, instance, cursor)
             sim_server.set_faults(faults)
@@ -152,15 +170,16 @@ def test_a_week_of_sensor_ticks_ends_equal_to_a_clean_backfill(sim_server, leagu
                 continue
             cursor = data.cursor or cursor
             retried = {(clock, r.partition_key) for r in data.run_requests if r.tags.get("nhl/reason") == "incomplete"}
-            if not data.run_requests or (retried and retried <= done_retries):
+            fresh = [r for r in data.run_requests if (clock, r.partition_key) not in done_retries]
+            if not fresh:
                 break  # nothing left but dates waiting for late data, already re-fetched at this clock
             done_retries |= retried
             for req in data.run_requests:
-                requested.append((clock, req.job_name, req.partition_key or req.tags.get(
-                    "dagster/asset_partition_range_start"), req.tags.get("nhl/reason")))
+                requested.append((clock, req.job_name, req.partition_key, req.tags.get("nhl/reason")))
                 assert _execute(defs, instance, req), req
+            auto_cursor = _settle(defs, instance, auto_cursor, clock, requested, tick_times)
         else:
-            raise AssertionError(f"the sensor never settled at {clock}")
+            raise AssertionError(f"the sensors never settled at {clock}")
     assert outage_seen
     reasons = {(job, reason) for _c, job, _p, reason in requested}
     assert ("nhl_bronze", "new") in reasons and ("nhl_bronze", "incomplete") in reasons
@@ -170,10 +189,15 @@ def test_a_week_of_sensor_ticks_ends_equal_to_a_clean_backfill(sim_server, leagu
     ledger = pl.from_arrow(w.read_arrow("bronze/games"))
     assert ledger.filter(pl.col("gameId") == late_shift).get_column("isComplete").to_list() == [True]
     assert ledger.get_column("isComplete").all()
-    # an identical re-fetch stops at bronze: lookbacks were requested, silver ran only on changes
-    silver_runs = [r for r in requested if r[1] == "nhl_silver_replay"]
-    bronze_runs = [r for r in requested if r[1] == "nhl_bronze"]
-    assert len(silver_runs) < len(bronze_runs)
+    # an identical re-fetch stops at bronze: lookbacks were requested, silver ran only on changed data
+    bronze_runs = [(c, date.fromisoformat(p)) for c, job, p, _r in requested if job == "nhl_bronze"]
+    silver_dates = {(c, d) for c, job, w, _r in requested if job == "nhl_silver_replay" for d in w.days()}
+    lookbacks = {(c, date.fromisoformat(p)) for c, job, p, r in requested if r == "lookback"}
+    assert len(silver_dates) < len(bronze_runs)
+    assert lookbacks - silver_dates, "every lookback re-fetch re-ran silver: data versions were ignored"
+    # below bronze every step ran on the automation's request
+    assert {job for _c, job, _p, r in requested if r == "automation"} == {
+        "nhl_silver_replay", "nhl_refresh", "nhl_gold_features", "nhl_model", "nhl_predictions"}
 
     # the same final data, loaded once from scratch
     monkeypatch.setenv("NHL_WAREHOUSE", clean)
@@ -187,5 +211,52 @@ def test_a_week_of_sensor_ticks_ends_equal_to_a_clean_backfill(sim_server, leagu
     hits = pl.from_arrow(w.read_arrow("silver/player_game_stats")).filter(
         (pl.col("gameId") == corrected) & (pl.col("situation") == "all"))
     assert hits.height > 0
-    print(f"scenario: {len(requested)} runs requested over {len(clocks)} clock steps; sensor tick median "
+    print(f"scenario: {len(requested)} runs requested over {len(clocks)} clock steps; tick median "
           f"{sorted(tick_times)[len(tick_times) // 2]:.2f} s, max {max(tick_times):.2f} s")
+
+
+def test_date_ranges_group_consecutive_dates_into_one_run_each():
+    keys = {"2023-11-03", "2023-11-01", "2023-11-02", "2023-11-05", "2023-11-08", "2023-11-07"}
+    assert [(w.start.day, w.end.day) for w in date_ranges(keys)] == [(1, 3), (5, 5), (7, 8)]
+    assert date_ranges(set()) == []
+
+
+def _private_dagster_uses(source: str) -> list[int]:
+    """Lines that import or reach a private Dagster module: `import dagster._x`, `from dagster._x import y`,
+    `dagster._x` after `import dagster`, `import_module("dagster._x")` / `__import__("dagster._x")`.
+    Parsed, not grepped, so prose that names such a module (like this docstring) is not a use."""
+    def private(name: object) -> bool:
+        return isinstance(name, str) and (name + ".").startswith("dagster._")
+
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import) and any(private(a.name) for a in node.names):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and private(node.module):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "dagster" \
+                and node.attr.startswith("_"):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and private(node.args[0].value) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                    "import_module", "__import__"):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_no_private_dagster_module_is_used():
+    """Private modules change without notice between releases: the project, its tests and benchmarks use
+    public `dagster` exports only."""
+    root = Path(__file__).resolve().parents[1]
+    files = [p for d in ("nhl_assets", "tests", "benchmarks") for p in (root / d).rglob("*.py")]
+    assert len(files) > 20
+    offenders = [f"{p.relative_to(root)}:{line}" for p in files for line in _private_dagster_uses(p.read_text())]
+    assert offenders == []
+
+
+def test_the_private_module_check_sees_every_form_of_use():
+    private = "dagster." + "_core"
+    uses = [f"from {private}.definitions import x", f"import {private}.x as y", "import dagster\ndagster._core.x",
+            f"import importlib\nimportlib.import_module('{private}.x')", f"__import__('{private}')"]
+    assert [bool(_private_dagster_uses(u)) for u in uses] == [True] * len(uses)
+    assert _private_dagster_uses(f'"""names {private} in prose"""\nfrom dagster import AutomationCondition\n') == []

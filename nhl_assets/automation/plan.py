@@ -47,18 +47,16 @@ class Cursor:
     last_request: dict[str, float] = field(default_factory=dict)  # date -> time (epoch s) of the last request
     lookback_done: dict[str, str] = field(default_factory=dict)  # date -> today of its last lookback fetch
     given_up: list[str] = field(default_factory=list)
-    refreshed_on: str | None = None  # the API's today at the last refresh of the unpartitioned tables
 
     def to_json(self) -> dict:
         return {"tick": self.tick, "last_request": self.last_request, "lookback_done": self.lookback_done,
-                "given_up": self.given_up, "refreshed_on": self.refreshed_on}
+                "given_up": self.given_up}
 
     @classmethod
     def from_json(cls, data: dict | None) -> "Cursor":
         data = data or {}
         return cls(tick=data.get("tick", 0), last_request=dict(data.get("last_request", {})),
-                   lookback_done=dict(data.get("lookback_done", {})), given_up=list(data.get("given_up", [])),
-                   refreshed_on=data.get("refreshed_on"))
+                   lookback_done=dict(data.get("lookback_done", {})), given_up=list(data.get("given_up", [])))
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,16 @@
-"""The pipeline's daily life: one sensor drives bronze → silver → gold, a schedule is the fallback.
+"""The pipeline's daily life: the NHL schedule drives bronze, Declarative Automation the rest.
 
-`nhl_pipeline_sensor` looks at the NHL schedule and the warehouse on each tick and requests the next
-step that has work, one step per tick (a step's runs finish before the next step is decided, so nothing
-races and nothing is requested twice):
+`nhl_pipeline_sensor` keeps only what Dagster cannot see: the NHL schedule. Each tick it reads the
+schedule and the bronze ledger and requests bronze for the dates `plan.plan_bronze` picks (new final games,
+dates with more final games than bronze holds, incomplete dates re-requested until complete or given up,
+a once-a-day lookback for stat corrections), one run per date.
 
-1. bronze for the dates `plan.plan_bronze` picks (new final games, incomplete dates re-requested until
-   complete or given up, a once-a-day lookback for stat corrections);
-2. silver for every date whose bronze data version changed since silver was computed from it (Dagster's
-   data versions: an identical re-fetch leaves silver fresh, so nothing below re-runs);
-3. the refresh (upcoming schedule, season stats) when silver changed since the last refresh;
-4. gold features from the earliest changed date through the upcoming week (features of later dates use
-   earlier games, so the whole suffix is recomputed);
-5. the model when the features changed; 6. predictions from the earliest changed date through the week.
+Everything below bronze is decided by the `AutomationCondition`s on the assets (`automation/conditions.py`),
+evaluated by the automation sensor `nhl_automation`: silver where bronze's data version changed (an
+identical re-fetch stops at bronze), the refresh, features from the earliest changed date through the
+upcoming week, the model, the predictions.
 
-Every request has a stable `run_key`; the cursor remembers the tick count, when each date was last
+Every bronze request has a stable `run_key`; the cursor remembers the tick count, when each date was last
 requested and which were given up, so re-enabling the sensor does not flood the queue. An API outage
 makes the tick skip (nothing requested, nothing lost) and the next tick carries on.
 """
@@ -27,8 +24,8 @@ from datetime import date, timedelta
 import orjson
 import polars as pl
 from dagster import (
-    AssetKey,
-    AssetRecordsFilter,
+    AssetSelection,
+    AutomationConditionSensorDefinition,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -44,20 +41,17 @@ from nhl_assets import settings
 from nhl_assets.automation.plan import Cursor, DayState, plan_bronze
 from nhl_assets.bronze import tables as bt
 from nhl_assets.parse.schedule import week_games
-from nhl_assets.partitions import UPCOMING_DAYS, DateWindow
+from nhl_assets.partitions import DateWindow
 from nhl_assets.resources import AutomationConfig, NHLApiResource, WarehouseResource
 from nhl_assets.source.client import NHLSourceError
 
 BRONZE_JOB = "nhl_bronze"
-JOBS = ("nhl_bronze", "nhl_partitions", "nhl_import_raw", "nhl_silver_replay", "nhl_refresh", "nhl_gold_features",
-        "nhl_model", "nhl_predictions")
+#: Jobs that write bronze: while one runs, the ledger the plan reads is being rewritten, so the tick waits.
+BRONZE_WRITERS = ("nhl_bronze", "nhl_partitions", "nhl_import_raw")
 IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
              DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
-SILVER_KEY = AssetKey(["silver", "player_game_stats"])
-FEATURES_KEY = AssetKey(["gold", "player_game_features"])
-SEASON_KEY = AssetKey(["gold", "skater_season_stats"])
-MODEL_KEY = AssetKey(["gold", "sog_model"])
-PREDICTIONS_KEY = AssetKey(["gold", "sog_predictions"])
+#: The automation sensor's name (the in-process driver in `runs.py` evaluates the same selection).
+AUTOMATION_SENSOR = "nhl_automation"
 LOADED_TYPES = (2, 3)
 
 
@@ -101,68 +95,6 @@ def day_states(wh, sched: dict[date, tuple[int, int]], first: date, today: date)
     return out
 
 
-def _latest(instance, key: AssetKey):
-    recs = instance.fetch_materializations(key, limit=1).records
-    return recs[0] if recs else None
-
-
-def _sid(record) -> int:
-    return record.storage_id if record is not None else -1
-
-
-def _partitions_since(instance, key: AssetKey, after: int) -> list[str]:
-    recs = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=5000).records
-    return sorted({r.partition_key for r in recs if r.partition_key})
-
-
-def _data_version(record) -> str | None:
-    mat = record.asset_materialization
-    return (mat.tags or {}).get("dagster/data_version") if mat is not None else None
-
-
-def _changed_partitions(instance, key: AssetKey, after: int) -> list[str]:
-    """Partitions materialized after storage id `after` whose data version differs from the one they had
-    then: a re-run that produced the same rows is not a change (so nothing below re-runs for it)."""
-    changed = []
-    for pk in _partitions_since(instance, key, after):
-        latest = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[pk]),
-                                                 limit=1).records
-        before = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[pk],
-                                                                    before_storage_id=after + 1), limit=1).records
-        if not before or not latest or _data_version(latest[0]) != _data_version(before[0]):
-            changed.append(pk)
-    return changed
-
-
-def _failed(context, instance, run_key: str) -> bool:
-    """Whether this sensor's run for `run_key` already ran and failed (Dagster would skip the same key again:
-    re-requesting it every tick would block every step after it)."""
-    runs = instance.get_runs(filters=RunsFilter(tags={"dagster/run_key": run_key},
-                                                statuses=[DagsterRunStatus.FAILURE]), limit=1)
-    if runs:
-        context.log.warning(f"{run_key}: its run {runs[0].run_id} failed; skipping it until its inputs change")
-    return bool(runs)
-
-
-def _range_request(job: str, start: date, end: date, run_key: str, reason: str) -> RunRequest:
-    return RunRequest(job_name=job, run_key=run_key, tags={
-        "dagster/asset_partition_range_start": start.isoformat(),
-        "dagster/asset_partition_range_end": end.isoformat(), "nhl/reason": reason})
-
-
-def _stale_silver(instance, graph, dates: list[date]) -> list[date]:
-    """Dates whose silver is missing or computed from an older bronze data version."""
-    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
-    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
-    from dagster._time import get_current_datetime
-
-    view = AssetGraphView(temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
-                          instance=instance, asset_graph=graph)
-    resolver = CachingStaleStatusResolver(instance=instance, asset_graph=graph, loading_context=view)
-    return [d for d in dates if resolver.get_status(SILVER_KEY, d.isoformat()) in (StaleStatus.STALE,
-                                                                                    StaleStatus.MISSING)]
-
-
 # ----------------------------------------------------------------------------------------------------
 # the sensor
 # ----------------------------------------------------------------------------------------------------
@@ -170,10 +102,10 @@ def _stale_silver(instance, graph, dates: list[date]) -> list[date]:
 
 def evaluate(context: SensorEvaluationContext, nhl_api: NHLApiResource, warehouse: WarehouseResource,
              automation: AutomationConfig) -> SensorResult | SkipReason:
-    instance = context.instance
-    busy = instance.get_runs(filters=RunsFilter(job_name=None, statuses=IN_FLIGHT), limit=50)
-    if any(r.job_name in JOBS for r in busy):
-        return SkipReason("pipeline runs in progress: waiting for them before deciding the next step")
+    """One tick: the bronze runs the NHL schedule and the ledger call for (see `plan.plan_bronze`)."""
+    busy = context.instance.get_runs(filters=RunsFilter(statuses=IN_FLIGHT), limit=50)
+    if any(r.job_name in BRONZE_WRITERS for r in busy):
+        return SkipReason("bronze runs in progress: waiting for them before reading the ledger again")
     cursor = Cursor.from_json(json.loads(context.cursor) if context.cursor else None)
     cursor.tick += 1
     start = settings.start_date()
@@ -195,79 +127,43 @@ def evaluate(context: SensorEvaluationContext, nhl_api: NHLApiResource, warehous
     for d in given_up:
         context.log.warning(f"{d}: still incomplete after {automation.give_up_days} days; no longer re-requested "
                             "(see bronze/games.missing; `nhl-assets backfill` re-fetches it by hand)")
-    requests: list[RunRequest] = []
-    urgent = [d for d in decisions if d.reason != "incomplete"]
-    retries = [d for d in decisions if d.reason == "incomplete"]
-    if urgent:
-        for d in retries:  # not requested this tick: keep them due
-            cursor.last_request.pop(d.day.isoformat(), None)
-        for dec in urgent:
-            requests.append(RunRequest(job_name=BRONZE_JOB, partition_key=dec.day.isoformat(),
-                                       run_key=f"bronze:{dec.day}:{dec.reason}:{cursor.tick}",
-                                       tags={"nhl/reason": dec.reason}))
-        return SensorResult(run_requests=requests, cursor=json.dumps(cursor.to_json()))
-    fetched = sorted(d for d, st in states.items() if st.fetched and d >= today - timedelta(days=automation.give_up_days))
-    stale = _stale_silver(instance, context.repository_def.asset_graph, fetched)
-    games_sid = _sid(_latest(instance, AssetKey(["bronze", "games"])))
-    silver_requests = [RunRequest(job_name="nhl_silver_replay", partition_key=d.isoformat(),
-                                  run_key=f"silver:{d}:{games_sid}", tags={"nhl/reason": "bronze changed"})
-                       for d in stale]
-    silver_requests = [r for r in silver_requests if not _failed(context, instance, r.run_key)]
-    if silver_requests:
-        return SensorResult(run_requests=silver_requests, cursor=json.dumps(cursor.to_json()))
-    season = _latest(instance, SEASON_KEY)
-    features, model = _latest(instance, FEATURES_KEY), _latest(instance, MODEL_KEY)
-    predictions = _latest(instance, PREDICTIONS_KEY)
-    last_gold_day = today + timedelta(days=UPCOMING_DAYS)
-    silver_changed = _changed_partitions(instance, SILVER_KEY, _sid(season))
-    candidates: list[RunRequest] = []  # the steps below silver, in dependency order: the first that has work
-    if silver_changed or cursor.refreshed_on != today.isoformat():
-        candidates.append(RunRequest(job_name="nhl_refresh",
-                                     run_key=f"refresh:{today}:{_sid(_latest(instance, SILVER_KEY))}",
-                                     tags={"nhl/reason": "silver changed" if silver_changed else "new day"}))
-    if season is not None and _sid(season) > _sid(features):
-        changed = [date.fromisoformat(p) for p in _changed_partitions(instance, SILVER_KEY, _sid(features))]
-        candidates.append(_range_request("nhl_gold_features", min(changed + [today]), last_gold_day,
-                                         f"features:{_sid(season)}", "silver or upcoming schedule changed"))
-    if features is not None and _sid(features) > _sid(model):
-        candidates.append(RunRequest(job_name="nhl_model", run_key=f"model:{_sid(features)}",
-                                     tags={"nhl/reason": "features changed"}))
-    if model is not None and _sid(model) > _sid(predictions):
-        changed = [date.fromisoformat(p) for p in _partitions_since(instance, FEATURES_KEY, _sid(predictions))]
-        candidates.append(_range_request("nhl_predictions", min(changed + [today]), last_gold_day,
-                                         f"predictions:{_sid(model)}", "model or features changed"))
-    for request in candidates:
-        if _failed(context, instance, request.run_key):
-            continue  # already tried and failed: say so in the run's logs, go on with what can still run
-        if request.job_name == "nhl_refresh":
-            cursor.refreshed_on = today.isoformat()
-        requests.append(request)
-        break
-    if not requests:  # nothing downstream to do: now the dates still waiting for late data
-        requests = [RunRequest(job_name=BRONZE_JOB, partition_key=d.day.isoformat(),
-                               run_key=f"bronze:{d.day}:{d.reason}:{cursor.tick}", tags={"nhl/reason": d.reason})
-                    for d in retries]
-    else:
-        for d in retries:  # not requested this tick: keep them due
-            cursor.last_request.pop(d.day.isoformat(), None)
-    if requests:
-        return SensorResult(run_requests=requests, cursor=json.dumps(cursor.to_json()))
-    context.update_cursor(json.dumps(cursor.to_json()))
-    return SkipReason(f"{today}: every date complete and every table current")
+    if not decisions:
+        context.update_cursor(json.dumps(cursor.to_json()))
+        return SkipReason(f"{today}: every date of the last {automation.give_up_days} days complete or waiting "
+                          "for its games; below bronze, the automation sensor decides")
+    requests = [RunRequest(job_name=BRONZE_JOB, partition_key=d.day.isoformat(),
+                           run_key=f"bronze:{d.day}:{d.reason}:{cursor.tick}", tags={"nhl/reason": d.reason})
+                for d in decisions]
+    return SensorResult(run_requests=requests, cursor=json.dumps(cursor.to_json()))
 
 
 def build_sensor(jobs: list):
-    """The sensor, targeting the pipeline's jobs (built with the Definitions)."""
+    """The NHL-schedule sensor, targeting the bronze job (built with the Definitions)."""
 
     @sensor(name="nhl_pipeline_sensor", minimum_interval_seconds=120, default_status=DefaultSensorStatus.STOPPED,
-            jobs=jobs, description="Requests the next step of bronze → silver → refresh → features → model → "
-                                   "predictions that has work: new final games, incomplete dates until complete, "
-                                   "a daily lookback for corrections; unchanged re-fetches stop at bronze.")
+            jobs=jobs, description="Requests bronze for what the NHL schedule says: new final games, incomplete "
+                                   "dates until complete, a daily lookback for corrections. Below bronze the "
+                                   "automation sensor nhl_automation decides (unchanged re-fetches stop at bronze).")
     def nhl_pipeline_sensor(context: SensorEvaluationContext, nhl_api: NHLApiResource, warehouse: WarehouseResource,
                             automation: AutomationConfig):
         return evaluate(context, nhl_api, warehouse, automation)
 
     return nhl_pipeline_sensor
+
+
+def build_automation_sensor(target: AssetSelection, run_tags: dict[str, str]) -> AutomationConditionSensorDefinition:
+    """The automation sensor evaluating the conditions of everything below bronze.
+
+    `run_tags` are the `nhl/writes.*` tags of every table it may write: the automation launches runs of the
+    implicit asset job, not of the project's jobs, so this is how its runs keep the production queue's rule
+    of one running writer per table (they also never overlap each other, which costs nothing: each step
+    waits for the previous one's write anyway)."""
+    return AutomationConditionSensorDefinition(
+        AUTOMATION_SENSOR, target=target, run_tags=run_tags, default_status=DefaultSensorStatus.STOPPED,
+        minimum_interval_seconds=60,
+        description="Silver where bronze's data changed, then the refresh, features from the earliest changed "
+                    "date through the upcoming week, the model and the predictions (the assets' automation "
+                    "conditions).")
 
 
 @schedule(name="nhl_daily_fallback", cron_schedule="0 6 * * *", execution_timezone=settings.NHL_TIMEZONE,

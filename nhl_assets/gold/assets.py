@@ -19,6 +19,7 @@ from dagster import (
     AssetDep,
     AssetExecutionContext,
     AssetKey,
+    AssetSelection,
     AssetSpec,
     BackfillPolicy,
     BetaWarning,
@@ -32,6 +33,13 @@ from dagster import (
 )
 
 from nhl_assets import settings
+from nhl_assets.automation.conditions import (
+    FEATURE_HISTORY_DAYS,
+    features_condition,
+    model_condition,
+    predictions_condition,
+    season_stats_condition,
+)
 from nhl_assets.catalog import partition_by
 from nhl_assets.engine.write import replace_window
 from nhl_assets.gold.engines import game_features
@@ -71,11 +79,16 @@ def _schema(schema: dict[str, pl.DataType]) -> TableSchema:
     return TableSchema(columns=[TableColumn(n, str(t)) for n, t in schema.items()])
 
 
-def _window_dep(table: str) -> AssetDep:
-    """Same game date upstream; the upcoming days have no silver partition yet, which is expected."""
+def _history_dep(table: str) -> AssetDep:
+    """A features date D reads every silver date up to D (earlier games for the features, D's own games for
+    the label), so its lineage is the window of the `FEATURE_HISTORY_DAYS` days ending at D. Dagster maps
+    a silver date S back to every features date from S on: that is how a changed silver date makes the
+    features from it through the upcoming week due (see `automation.conditions`). Dates before the first
+    partition and the upcoming days have no silver partition, which is expected."""
     with warnings.catch_warnings():  # the parameter is marked beta in Dagster 1.13; it is what this needs
         warnings.simplefilter("ignore", BetaWarning)
-        mapping = TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
+        mapping = TimeWindowPartitionMapping(start_offset=-FEATURE_HISTORY_DAYS, end_offset=0,
+                                             allow_nonexistent_upstream_partitions=True)
     return AssetDep(key(table), partition_mapping=mapping)
 
 
@@ -119,22 +132,27 @@ def _missing_input(table: str, frame: pl.DataFrame | None, span: DateWindow | No
 # per-game features (partitioned, upcoming week included)
 # ----------------------------------------------------------------------------------------------------
 
+#: both features tables are written by one run (not subsettable), so they share one condition
+_FEATURES_CONDITION = features_condition(AssetSelection.assets(key(SILVER_PLAYERS), key(SILVER_TEAMS)),
+                                         AssetSelection.assets(key(UPCOMING)))
+
 
 @multi_asset(
     name="gold_game_features",
     specs=[
-        AssetSpec(key(PLAYER_FEATURES), deps=[_window_dep(SILVER_PLAYERS), _window_dep(SILVER_TEAMS), key(UPCOMING)],
+        AssetSpec(key(PLAYER_FEATURES),
+                  deps=[_history_dep(SILVER_PLAYERS), _history_dep(SILVER_TEAMS), key(UPCOMING)],
                   group_name="gold", kinds={"delta", settings.engine()}, owners=OWNERS, code_version=GOLD_CODE_VERSION,
-                  tags={"layer": "gold", "update": "append-by-partition"},
+                  tags={"layer": "gold", "update": "append-by-partition"}, automation_condition=_FEATURES_CONDITION,
                   description="Skater features per game, key (gameId, playerId): for a game on date D only games "
                               "strictly before D are used (last game, 3/7/15-game averages, season to date, per 60, "
                               "power-play share, head-to-head, team and opponent form, rest, home). Played games "
                               "carry their label (shotsOnGoal); upcoming games use each team's latest lineup. "
                               "Accumulates partition by partition, the upcoming week included.",
                   metadata={"dagster/column_schema": _schema(tf.PLAYER_FEATURE_SCHEMA), "key": "gameId, playerId"}),
-        AssetSpec(key(TEAM_FEATURES), deps=[_window_dep(SILVER_TEAMS), key(UPCOMING)], group_name="gold",
+        AssetSpec(key(TEAM_FEATURES), deps=[_history_dep(SILVER_TEAMS), key(UPCOMING)], group_name="gold",
                   kinds={"delta", settings.engine()}, owners=OWNERS, code_version=GOLD_CODE_VERSION,
-                  tags={"layer": "gold", "update": "append-by-partition"},
+                  tags={"layer": "gold", "update": "append-by-partition"}, automation_condition=_FEATURES_CONDITION,
                   description="Team features per game, key (gameId, team), from games strictly before the game's "
                               "date: last-10 and season form, rest, home, opponent form. Accumulates partition by "
                               "partition, the upcoming week included.",
@@ -238,6 +256,7 @@ def _expected_rows(players: pl.DataFrame, teams: pl.DataFrame, upcoming: pl.Data
 @asset(
     key=key(SEASON_STATS), deps=[key(SILVER_PLAYERS)], group_name="gold", kinds={"delta", "polars"}, owners=OWNERS,
     code_version=GOLD_CODE_VERSION, tags={"layer": "gold", "update": "refresh-whole"},
+    automation_condition=season_stats_condition(),
     description="Skater season totals, key (season, playerId, team, situation): games played, ice time and every "
                 "count; a traded player has a row per team. Recomputed whole from silver on every run.",
     check_specs=[AssetCheckSpec("unique_key", asset=key(SEASON_STATS),
@@ -282,6 +301,7 @@ def skater_season_stats_asset(context: AssetExecutionContext, warehouse: Warehou
 @asset(
     key=key(MODEL), deps=[key(PLAYER_FEATURES)], group_name="gold", kinds={"delta", "scikitlearn"}, owners=OWNERS,
     code_version=GOLD_CODE_VERSION, tags={"layer": "gold", "update": "refresh-whole"},
+    automation_condition=model_condition(),
     description="Shots-on-goal model per player-game: Poisson gradient boosting (scikit-learn) on the player "
                 "features, evaluated on the latest 20% of game dates (time-based split) against the last-7 and "
                 "season averages; refit on all played games. One row per training; earlier models stay in the "
@@ -366,6 +386,8 @@ def _model_not_trained(context: AssetExecutionContext, wh: Warehouse, reason: st
         key(PREDICTIONS), deps=[AssetDep(key(PLAYER_FEATURES)), key(MODEL)], group_name="gold",
         kinds={"delta", "polars"}, owners=OWNERS, code_version=GOLD_CODE_VERSION,
         tags={"layer": "gold", "update": "append-by-partition"},
+        automation_condition=predictions_condition(AssetSelection.assets(key(PLAYER_FEATURES)),
+                                                   AssetSelection.assets(key(MODEL))),
         description="Shots-on-goal predictions, one row per player per game: expected shots and P(>=1..4 shots), "
                     "the actual value once the game is played. A pre-game (out-of-sample) prediction is kept when "
                     "the partition is re-run after the game, so accuracy over time is a query on this table "

@@ -4,8 +4,9 @@
 from datetime import date
 
 import orjson
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from nhl_assets.automation.conditions import upcoming_schedule_condition
 from nhl_assets.parse.schedule import upcoming_games
 from nhl_assets.resources import NHLApiResource, WarehouseResource
 
@@ -19,6 +20,7 @@ UPCOMING_CODE_VERSION = "1"
     kinds={"delta", "polars"},
     owners=["team:data-platform"],
     code_version=UPCOMING_CODE_VERSION,
+    automation_condition=upcoming_schedule_condition(AssetKey(["silver", "schedule"])),
     tags={"layer": "gold", "update": "refresh-whole"},
     description="Regular-season and playoff games of the NHL's current week that are not final yet "
                 "(from /v1/schedule/now), for predictions. Recomputed whole on every run; earlier "

@@ -26,6 +26,7 @@ from dagster import (
 )
 
 from nhl_assets import catalog, settings, versions
+from nhl_assets.automation.conditions import silver_condition
 from nhl_assets.bronze import tables as bt
 from nhl_assets.bronze.assets import OWNERS, table_key
 from nhl_assets.engine.write import replace_window
@@ -69,6 +70,7 @@ def _spec(table: str) -> AssetSpec:
         kinds={"delta", settings.engine()},
         owners=OWNERS,
         code_version=SILVER_CODE_VERSION,
+        automation_condition=silver_condition(),
         tags={"layer": "silver", "update": "append-by-partition"},
         metadata={"dagster/table_name": table, "dagster/column_schema": _column_schema(table),
                   **({"key": ", ".join(KEYS[table])} if table in KEYS else {})},
