@@ -235,7 +235,7 @@ def _private_dagster_uses(source: str) -> list[int]:
         elif isinstance(node, ast.ImportFrom) and private(node.module):
             lines.append(node.lineno)
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "dagster" \
-                and node.attr.startswith("_"):
+                and node.attr.startswith("_") and not node.attr.endswith("__"):  # `dagster.__version__` is public
             lines.append(node.lineno)
         elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
                 and private(node.args[0].value) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
@@ -260,3 +260,4 @@ def test_the_private_module_check_sees_every_form_of_use():
             f"import importlib\nimportlib.import_module('{private}.x')", f"__import__('{private}')"]
     assert [bool(_private_dagster_uses(u)) for u in uses] == [True] * len(uses)
     assert _private_dagster_uses(f'"""names {private} in prose"""\nfrom dagster import AutomationCondition\n') == []
+    assert _private_dagster_uses("import dagster\nprint(dagster.__version__)\n") == []
