@@ -33,52 +33,31 @@ def _parse(text: str, kind: type, what: str) -> int | float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """An integer > 0: counts that must do something (repetitions, days, workers, connections)."""
-    value = _parse(text, int, "an integer")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return int(value)
+def _bounded(kind: type, what: str, ok: Callable[[float], bool], requirement: str, doc: str
+             ) -> Callable[[str], int | float]:
+    """An argparse type: `text` parsed as `kind` (`what` in the error) and checked by `ok` (`requirement`)."""
+
+    def parse(text: str) -> int | float:
+        value = _parse(text, kind, what)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        return kind(value)
+
+    parse.__doc__ = doc
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """An integer >= 0: counts where 0 means "none" (rows to show, lookback days) and version numbers."""
-    value = _parse(text, int, "an integer")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return int(value)
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0."""
-    value = _parse(text, float, "a number")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return float(value)
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0: durations and rates where 0 means "none" (no latency, no rate limit)."""
-    value = _parse(text, float, "a number")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return float(value)
-
-
-def fraction(text: str) -> float:
-    """A probability between 0 and 1 (fault injection rates)."""
-    value = _parse(text, float, "a number")
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return float(value)
-
-
-def port(text: str) -> int:
-    """A TCP port, 0..65535 (0: any free port)."""
-    value = _parse(text, int, "an integer")
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port between 0 and 65535, got {text}")
-    return int(value)
+positive_int = _bounded(int, "an integer", lambda v: v > 0, "> 0",
+                        "An integer > 0: counts that must do something (repetitions, days, workers, connections).")
+non_negative_int = _bounded(int, "an integer", lambda v: v >= 0, ">= 0",
+                            'An integer >= 0: counts where 0 means "none" (rows to show, lookback days) and versions.')
+positive_float = _bounded(float, "a number", lambda v: v > 0, "> 0", "A finite number > 0.")
+non_negative_float = _bounded(float, "a number", lambda v: v >= 0, ">= 0",
+                              'A finite number >= 0: durations and rates where 0 means "none" (no latency, no limit).')
+fraction = _bounded(float, "a number", lambda v: 0 <= v <= 1, "between 0 and 1",
+                    "A probability between 0 and 1 (fault injection rates).")
+port = _bounded(int, "an integer", lambda v: 0 <= v <= 65535, "a port between 0 and 65535",
+                "A TCP port, 0..65535 (0: any free port).")
 
 
 def iso_date(text: str) -> date:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from dagster import DailyPartitionsDefinition, PartitionKeyRange
 
@@ -83,6 +84,11 @@ class DateWindow:
 
     def __str__(self) -> str:
         return self.start.isoformat() if self.start == self.end else f"{self.start}...{self.end}"
+
+
+def eastern_today() -> date:
+    """Today's game date on the wall clock (America/New_York), for when the API cannot say what today is."""
+    return datetime.now(ZoneInfo(settings.NHL_TIMEZONE)).date()
 
 
 def season_of(d: date) -> int:

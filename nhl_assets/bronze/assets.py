@@ -13,9 +13,8 @@ other, so lineage, data versions (silver goes stale only where bronze changed) a
 
 import time
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Optional
-from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -42,7 +41,7 @@ from pydantic import Field
 from nhl_assets import settings, versions
 from nhl_assets.bronze import importer
 from nhl_assets.bronze import tables as bt
-from nhl_assets.partitions import DateWindow, game_date_partitions
+from nhl_assets.partitions import DateWindow, eastern_today, game_date_partitions
 from nhl_assets.resources import AutomationConfig, NHLApiResource, WarehouseResource
 from nhl_assets.source.client import NHLSourceError
 from nhl_assets.source.games import fetch_days
@@ -275,7 +274,7 @@ def _beyond_sensor_check(tally: _Tally, window: DateWindow, today: date | None,
     `today` is the API's (the sensor's own notion of today); an import, or an API that cannot say, falls back
     to the Eastern wall clock.
     """
-    today = today or datetime.now(ZoneInfo(settings.NHL_TIMEZONE)).date()
+    today = today or eastern_today()
     horizon = today - timedelta(days=give_up_days)
     beyond = {g: {"gameDate": tally.incomplete_on[g].isoformat(), "missing": m}
               for g, m in tally.incomplete.items() if tally.incomplete_on[g] < horizon}

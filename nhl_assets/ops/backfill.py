@@ -16,8 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from rich.console import Console
@@ -38,7 +37,7 @@ from nhl_assets.ops.backfill_runs import (
 )
 from nhl_assets.ops.instance import ensure_dagster_home
 from nhl_assets.ops.summary import print_summary, summarize
-from nhl_assets.partitions import DateWindow
+from nhl_assets.partitions import DateWindow, eastern_today
 from nhl_assets.storage.delta import Warehouse
 
 LAYERS = ("bronze", "silver", "gold")
@@ -121,16 +120,15 @@ def plan_chunks(report: BackfillReport, instance: DagsterInstance, wh: Warehouse
     todo = []
     for chunk in report.chunks:
         key = str(chunk)
-        if key in here:
-            lacking = None if force else missing_from_warehouse(wh, chunk, layers)
-            if force:
-                report.why[key] = f"ran again: --force (run {here[key][:8]} had done it)"
-            elif lacking is None:
+        if key in here and force:
+            report.why[key] = f"ran again: --force (run {here[key][:8]} had done it)"
+        elif key in here:
+            lacking = missing_from_warehouse(wh, chunk, layers)
+            if lacking is None:
                 report.skipped.append(key)
                 report.why[key] = f"skipped: done by run {here[key][:8]}, and the warehouse still holds it"
                 continue
-            else:
-                report.why[key] = f"ran again: run {here[key][:8]} had done it, but {lacking} (restored or deleted?)"
+            report.why[key] = f"ran again: run {here[key][:8]} had done it, but {lacking} (restored or deleted?)"
         elif key in anywhere:
             report.why[key] = f"ran again: run {anywhere[key][:8]} had done it into another warehouse"
         todo.append(chunk)
@@ -183,8 +181,7 @@ def _give_up_horizon() -> date:
     """The oldest date the sensor still re-requests (its default give_up_days, the Eastern wall clock)."""
     from nhl_assets.resources import AutomationConfig  # deferred: pyspark (dagster-pyspark), for the summary only
 
-    today = datetime.now(ZoneInfo(settings.NHL_TIMEZONE)).date()
-    return today - timedelta(days=AutomationConfig().give_up_days)
+    return eastern_today() - timedelta(days=AutomationConfig().give_up_days)
 
 
 def resume_command(window: DateWindow, layers: set[str]) -> str:
