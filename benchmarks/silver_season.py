@@ -27,6 +27,7 @@ SEASONS = {2023: ("2023-10-10", "2024-06-30"), 2024: ("2024-10-04", "2025-06-30"
 
 
 def write_bronze(root: str, start: str, end: str, seed: int) -> int:
+    from nhl_assets import catalog
     from nhl_assets.bronze import tables as bt
     from nhl_assets.storage.migrations import ensure_current
     from nhl_assets.partitions import DateWindow
@@ -46,7 +47,7 @@ def write_bronze(root: str, start: str, end: str, seed: int) -> int:
         wh = Warehouse(root)
         ensure_current(wh)  # a new warehouse: every migration (the tables are created by migrations)
         for table in bt.BRONZE_TABLES:
-            wh.replace_window(table, staged.reader(table), window, partition_by=bt.PARTITION_BY)
+            wh.replace_window(table, staged.reader(table), window, partition_by=catalog.partition_by(table))
     return games
 
 

@@ -6,8 +6,8 @@ from dagster import AssetSelection, Definitions, define_asset_job
 
 from nhl_assets.automation.maintenance import maintenance_job, nhl_weekly_maintenance
 from nhl_assets.automation.sensors import build_automation_sensor, build_sensor, nhl_daily_fallback
-from nhl_assets.catalog import TABLES, writes_tags
 from nhl_assets.bronze.assets import IMPORT_JOB, bronze_nhl_api
+from nhl_assets.catalog import TABLES, gold as cg, writes_tags
 from nhl_assets.gold.assets import gold_game_features, gold_sog_predictions, skater_season_stats_asset, sog_model
 from nhl_assets.gold.upcoming import upcoming_schedule
 from nhl_assets.resources import AutomationConfig, EngineResource, NHLApiResource, WarehouseResource
@@ -45,9 +45,9 @@ AUTOMATED = AssetSelection.assets(*(a for assets in AUTOMATION_JOBS.values() for
 #: writer per table, so two runs never race for the same table.
 _B = writes_tags(*(t for t in TABLES if t.startswith("bronze/")))
 _S = writes_tags(*(t for t in TABLES if t.startswith("silver/")))
-_REFRESH = writes_tags("gold/upcoming_schedule", "gold/skater_season_stats")
-_FEATURES = writes_tags("gold/player_game_features", "gold/team_game_features")
-_MODEL, _PREDICTIONS = writes_tags("gold/sog_model"), writes_tags("gold/sog_predictions")
+_REFRESH = writes_tags(cg.UPCOMING_SCHEDULE.name, cg.SKATER_SEASON_STATS.name)
+_FEATURES = writes_tags(cg.PLAYER_GAME_FEATURES.name, cg.TEAM_GAME_FEATURES.name)
+_MODEL, _PREDICTIONS = writes_tags(cg.SOG_MODEL.name), writes_tags(cg.SOG_PREDICTIONS.name)
 #: The automation sensor's runs may write any table below bronze (see `build_automation_sensor`).
 AUTOMATION_RUN_TAGS = {**_S, **_REFRESH, **_FEATURES, **_MODEL, **_PREDICTIONS}
 

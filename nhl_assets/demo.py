@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nhl_assets import settings
+from nhl_assets.catalog import gold as cg, silver as cs
 from nhl_assets.cliargs import check_window
 from nhl_assets.partitions import UPCOMING_DAYS, DateWindow, game_date_partitions
 from nhl_assets.simulator.cli import DEFAULT_FIRST_DATE as SIM_FIRST_DATE
@@ -86,7 +87,7 @@ def samples_dir() -> Path:
 
 def window_games(wh: Warehouse, window: DateWindow) -> int:
     """Played games of `window` in silver (`silver/schedule`)."""
-    t = wh.read_arrow("silver/schedule", window, columns=["gameId"])
+    t = wh.read_arrow(cs.SCHEDULE.name, window, columns=["gameId"])
     return 0 if t is None else len(set(t.column("gameId").to_pylist()))
 
 
@@ -99,10 +100,10 @@ def print_predictions(console: Console, wh: Warehouse, window: DateWindow, top: 
 
     from nhl_assets.transform.model import untrainable_reason  # deferred: scikit-learn, for the model table only
 
-    models = wh.read_arrow("gold/sog_model")
-    preds = wh.read_arrow("gold/sog_predictions")
+    models = wh.read_arrow(cg.SOG_MODEL.name)
+    preds = wh.read_arrow(cg.SOG_PREDICTIONS.name)
     if models is None or models.num_rows == 0 or preds is None:
-        features = wh.read_arrow("gold/player_game_features")
+        features = wh.read_arrow(cg.PLAYER_GAME_FEATURES.name)
         reason = untrainable_reason(pl.DataFrame() if features is None else pl.from_arrow(features))
         console.print(f"[yellow]No shots-on-goal model, so no predictions: {reason or 'the model step did not run'}. "
                       "Choose a window with more game dates (e.g. two weeks of a season).[/yellow]")

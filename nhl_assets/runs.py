@@ -20,7 +20,8 @@ from dagster import (
     evaluate_automation_conditions,
 )
 
-from nhl_assets import settings
+from nhl_assets import settings, specs
+from nhl_assets.catalog import gold as cg
 from nhl_assets.definitions import (
     AUTOMATED,
     AUTOMATION_JOBS,
@@ -136,7 +137,7 @@ def evaluate_automation(defs: Definitions, instance: DagsterInstance, cursor: Au
 
 
 #: Assets whose runs call the NHL API (they take the `nhl_api` resource's run config).
-_API_ASSETS = frozenset({AssetKey(["gold", "upcoming_schedule"])})
+_API_ASSETS = frozenset({specs.asset_key(cg.UPCOMING_SCHEDULE)})
 
 
 def execute_step(defs: Definitions, instance: DagsterInstance, step: AutomationStep, *,

@@ -21,14 +21,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nhl_assets"
 HARNESS = ("nhl_assets.demo", "nhl_assets.runs", "nhl_assets.simulator.history")
 #: What each lower layer may import of the package (besides itself).
 ALLOWED = {
-    "parse": set(),
-    "transform": {"parse"},
+    "rules": set(),
+    "catalog": set(),
+    "parse": {"catalog", "rules"},
+    "transform": {"catalog", "parse"},
     "settings": set(),
     "cliargs": set(),
     "versions": set(),
-    "catalog": set(),
+    "specs": {"catalog"},
     "partitions": {"settings"},
-    "source": {"settings"},
+    "source": {"rules", "settings"},
     "storage": {"catalog", "partitions", "settings"},
     "engine": {"partitions", "settings", "storage"},
 }

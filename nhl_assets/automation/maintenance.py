@@ -13,7 +13,6 @@ from datetime import date
 from typing import Optional
 
 from dagster import (
-    AssetKey,
     AssetObservation,
     Config,
     DefaultScheduleStatus,
@@ -28,7 +27,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from nhl_assets import settings
+from nhl_assets import settings, specs
 from nhl_assets.catalog import META_MIGRATIONS, META_OPERATIONS, TABLES
 from nhl_assets.resources import WarehouseResource
 from nhl_assets.storage.delta import DEFAULT_RETENTION_HOURS, Warehouse
@@ -110,7 +109,7 @@ def maintain_tables(context: OpExecutionContext, config: MaintenanceConfig, ware
         context.log.info(f"{table}: {r.detail()}")
         results.append(r)
         if table in TABLES:
-            context.log_event(AssetObservation(asset_key=AssetKey(table.split("/")), metadata=r.metadata()))
+            context.log_event(AssetObservation(asset_key=specs.asset_key(table), metadata=r.metadata()))
         if not config.dry_run:
             record_operation(wh, "maintain", table, r.detail())
     yield Output(results, metadata={

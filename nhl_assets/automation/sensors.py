@@ -43,6 +43,7 @@ from nhl_assets.bronze import tables as bt
 from nhl_assets.parse.schedule import week_games
 from nhl_assets.partitions import DateWindow
 from nhl_assets.resources import AutomationConfig, NHLApiResource, WarehouseResource
+from nhl_assets.rules import is_final
 from nhl_assets.source.client import NHLSourceError
 
 BRONZE_JOB = "nhl_bronze"
@@ -70,7 +71,7 @@ def schedule_days(source, today: date, first: date) -> dict[date, tuple[int, int
             if day > today or day < first or g.get("gameType") not in LOADED_TYPES:
                 continue
             n, f = out.get(day, (0, 0))
-            out[day] = (n + 1, f + (g.get("gameState") in ("OFF", "FINAL")))
+            out[day] = (n + 1, f + (is_final(g.get("gameState"))))
         for day in (date.fromisoformat(x["date"]) for x in payload.get("gameWeek") or []):
             out.setdefault(day, (0, 0)) if first <= day <= today else None
         d += timedelta(days=7)

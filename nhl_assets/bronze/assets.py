@@ -23,7 +23,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     AssetSpec,
     BackfillPolicy,
     Config,
@@ -31,14 +30,12 @@ from dagster import (
     Failure,
     MaterializeResult,
     MetadataValue,
-    TableColumn,
-    TableSchema,
     multi_asset,
 )
 
 from pydantic import Field
 
-from nhl_assets import settings, versions
+from nhl_assets import catalog, settings, specs, versions
 from nhl_assets.bronze import importer
 from nhl_assets.bronze import tables as bt
 from nhl_assets.partitions import DateWindow, eastern_today, game_date_partitions
@@ -48,33 +45,24 @@ from nhl_assets.source.games import fetch_days
 
 #: Bump when the fetch or the bronze row layout changes (shown in the UI as the assets' code version).
 BRONZE_CODE_VERSION = "1"
-OWNERS = ["team:data-platform"]
 #: The job that imports saved responses into bronze (the asset refuses to call the API under it).
 IMPORT_JOB = "nhl_import_raw"
 
 
-def table_key(table: str) -> AssetKey:
-    """Asset keys mirror table paths: `bronze/boxscore` -> AssetKey(["bronze", "boxscore"])."""
-    return AssetKey(table.split("/"))
-
-
 def _spec(table: str) -> AssetSpec:
     return AssetSpec(
-        key=table_key(table),
-        description=f"{bt.DESCRIPTIONS[table]} Accumulates partition by partition (daily game dates); "
-                    "a run replaces exactly its dates.",
+        key=specs.asset_key(table),
+        description=specs.description(table),
         group_name="bronze",
         kinds={"delta", "python"},
-        owners=OWNERS,
+        owners=specs.OWNERS,
         code_version=BRONZE_CODE_VERSION,
-        tags={"layer": "bronze", "update": "append-by-partition"},
-        metadata={"dagster/table_name": table,
-                  "dagster/column_schema": TableSchema(columns=[TableColumn(f.name, str(f.type))
-                                                                for f in bt.SCHEMAS[table]])},
+        tags=specs.tags(table),
+        metadata=specs.metadata(table),
     )
 
 
-GAMES_KEY = table_key(bt.GAMES)
+GAMES_KEY = specs.asset_key(bt.GAMES)
 CHECKS = [
     AssetCheckSpec("unique_game_keys", asset=GAMES_KEY,
                    description="Each game id appears once in the window (ledger and every response table)."),
@@ -322,8 +310,8 @@ def bronze_nhl_api(context: AssetExecutionContext, config: BronzeRunConfig, nhl_
             source_md, today = _stage_api(context, nhl_api, wh, window, staged, tally, config.only_incomplete)
         # a factory, not a reader: a commit lost to a concurrent backfill is retried with the same rows
         writes = {table: wh.replace_window(table, lambda t=table: staged.reader(t), window,
-                                           partition_by=bt.PARTITION_BY,
-                                           run_id=run_id, description=bt.DESCRIPTIONS[table])
+                                           partition_by=catalog.partition_by(table),
+                                           run_id=run_id, description=catalog.info(table).description)
                   for table in bt.BRONZE_TABLES}
         # hashed without the bodies (the sha256 column stands for them): reading them back costs seconds
         data_versions = {t: versions.data_version(staged.reader(t, [c for c in bt.SCHEMAS[t].names
@@ -362,7 +350,7 @@ def bronze_nhl_api(context: AssetExecutionContext, config: BronzeRunConfig, nhl_
                                      "missing": MetadataValue.json(dict(list(incomplete.items())[:200]))})
     for table, write in writes.items():
         yield MaterializeResult(
-            asset_key=table_key(table),
+            asset_key=specs.asset_key(table),
             data_version=DataVersion(data_versions[table]),
             metadata={**common, **(ledger_md if table == bt.GAMES else {}), **write.metadata(),
                       "dagster/uri": MetadataValue.path(write.uri),

@@ -46,11 +46,10 @@ from typing import Any
 import orjson
 
 from nhl_assets.bronze import tables as bt
+from nhl_assets.rules import FINAL_STATES, LOADED_GAME_TYPES
 from nhl_assets.source.client import Fetched, NHLSourceError, RawResponse
 from nhl_assets.source.games import (
-    FINAL_STATES,
     GAME_ENDPOINTS,
-    LOADED_GAME_TYPES,
     DayFetch,
     GameFetch,
     games_from_schedule,

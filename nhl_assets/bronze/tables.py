@@ -1,7 +1,7 @@
 """Bronze table definitions and the pure conversion of fetched days into their rows (no Dagster here).
 
 Bronze keeps every API response as received. Four response tables, one per endpoint, share one layout
-(`RESPONSE_COLUMNS`); `bronze/games` is the completeness ledger: one row per scheduled regular-season or
+(declared in `nhl_assets.catalog.bronze`); `bronze/games` is the completeness ledger: one row per scheduled regular-season or
 playoff game saying what was fetched and what is still missing, so an incomplete day is recorded as such
 and re-requested later instead of being silently treated as whole.
 """
@@ -18,76 +18,21 @@ from datetime import date, datetime, timezone
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from nhl_assets.catalog import bronze as cb
 from nhl_assets.source.client import RawResponse
 from nhl_assets.source.games import DayFetch, GameFetch
 
-SCHEDULE = "bronze/schedule"
-BOXSCORE = "bronze/boxscore"
-PLAY_BY_PLAY = "bronze/play_by_play"
-SHIFT_CHARTS = "bronze/shift_charts"
-GAMES = "bronze/games"
+SCHEDULE = cb.SCHEDULE.name
+BOXSCORE = cb.BOXSCORE.name
+PLAY_BY_PLAY = cb.PLAY_BY_PLAY.name
+SHIFT_CHARTS = cb.SHIFT_CHARTS.name
+GAMES = cb.GAMES.name
 
 #: endpoint name used by the fetch layer -> bronze table
 ENDPOINT_TABLES = {"boxscore": BOXSCORE, "play_by_play": PLAY_BY_PLAY, "shift_chart": SHIFT_CHARTS}
-BRONZE_TABLES = (SCHEDULE, BOXSCORE, PLAY_BY_PLAY, SHIFT_CHARTS, GAMES)
-PARTITION_BY = ["gameDate"]
-
-_TS = pa.timestamp("us", tz="UTC")
-
-RESPONSE_COLUMNS: list[pa.Field] = [
-    pa.field("gameDate", pa.date32(), nullable=False),
-    pa.field("endpoint", pa.string(), nullable=False),
-    pa.field("request", pa.string(), nullable=False),
-    pa.field("httpStatus", pa.int32(), nullable=False),
-    pa.field("fetchedAt", _TS, nullable=False),
-    pa.field("attempts", pa.int32(), nullable=False),
-    pa.field("sha256", pa.string(), nullable=False),
-    pa.field("bodyBytes", pa.int64(), nullable=False),
-    pa.field("body", pa.large_binary(), nullable=False),
-    pa.field("source", pa.string(), nullable=False),
-    pa.field("runId", pa.string()),
-]
-
-SCHEDULE_SCHEMA = pa.schema(RESPONSE_COLUMNS + [pa.field("numberOfGames", pa.int32())])
-GAME_RESPONSE_SCHEMA = pa.schema(
-    RESPONSE_COLUMNS[:1] + [pa.field("gameId", pa.int64(), nullable=False)] + RESPONSE_COLUMNS[1:]
-)
-GAMES_SCHEMA = pa.schema([
-    pa.field("gameDate", pa.date32(), nullable=False),
-    pa.field("gameId", pa.int64(), nullable=False),
-    pa.field("season", pa.int32()),
-    pa.field("gameType", pa.int32()),
-    pa.field("gameState", pa.string()),
-    pa.field("gameScheduleState", pa.string()),
-    pa.field("homeTeam", pa.string()),
-    pa.field("awayTeam", pa.string()),
-    pa.field("startTimeUTC", _TS),  # a TIMESTAMP since migration 0002
-    pa.field("isFinal", pa.bool_(), nullable=False),
-    pa.field("hasBoxscore", pa.bool_(), nullable=False),
-    pa.field("hasPlayByPlay", pa.bool_(), nullable=False),
-    pa.field("hasShiftChart", pa.bool_(), nullable=False),
-    pa.field("isComplete", pa.bool_(), nullable=False),
-    pa.field("missing", pa.list_(pa.string())),
-    pa.field("checkedAt", _TS, nullable=False),
-    pa.field("runId", pa.string()),
-])
-
-SCHEMAS: dict[str, pa.Schema] = {
-    SCHEDULE: SCHEDULE_SCHEMA,
-    BOXSCORE: GAME_RESPONSE_SCHEMA,
-    PLAY_BY_PLAY: GAME_RESPONSE_SCHEMA,
-    SHIFT_CHARTS: GAME_RESPONSE_SCHEMA,
-    GAMES: GAMES_SCHEMA,
-}
-
-DESCRIPTIONS: dict[str, str] = {
-    SCHEDULE: "Raw /v1/schedule/{date} response of each game date, as received (one row per date).",
-    BOXSCORE: "Raw /v1/gamecenter/{id}/boxscore responses, as received (one row per final game).",
-    PLAY_BY_PLAY: "Raw /v1/gamecenter/{id}/play-by-play responses, as received (one row per final game).",
-    SHIFT_CHARTS: "Raw /stats/rest/en/shiftcharts responses, as received (one row per final game).",
-    GAMES: "Completeness ledger: every scheduled regular-season/playoff game, what was fetched and what is "
-           "still missing (not final, shift chart not published, API error).",
-}
+BRONZE_TABLES = tuple(t.name for t in cb.TABLES)
+#: the registry's Arrow schemas, which the staged Parquet files and the Delta writes use
+SCHEMAS: dict[str, pa.Schema] = {t.name: t.arrow_schema for t in cb.TABLES}
 
 
 def _response_row(raw: RawResponse, day_iso: object, run_id: str | None, source: str) -> dict:

@@ -10,8 +10,9 @@ parity test runs both on the same bronze and compares every silver and feature t
 * `Engine`: what the layers read of the configured engine (`nhl_assets.resources.EngineResource`).
 
 What each engine computes lives with the layer it computes: `nhl_assets.silver.engines` (the polars parse
-or `nhl_assets.silver.spark`) and `nhl_assets.gold.engines` (`nhl_assets.transform.features` or
-`nhl_assets.gold.spark_features`). No Dagster imports here. The engine names are declared with the
+or `nhl_assets.silver.spark`, which runs the same pure parser in Spark tasks) and `nhl_assets.gold.engines`
+(the features of `nhl_assets.transform.features`, defined once in Narwhals, on polars or Spark frames). No
+Dagster imports here. The engine names are declared with the
 setting that chooses one (`nhl_assets.settings.ENGINES`, `NHL_ENGINE`).
 """
 

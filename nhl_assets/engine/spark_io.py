@@ -18,7 +18,6 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-import polars as pl
 import pyarrow as pa
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -114,18 +113,6 @@ def read_delta(spark: SparkSession, wh: Warehouse, table: str, window: DateWindo
 def to_arrow(df: DataFrame) -> pa.Table:
     """Collect a Spark result as one Arrow table (what the storage module commits)."""
     return df.toArrow()
-
-
-_SPARK_TYPES = {pl.Int64: "long", pl.Int32: "int", pl.Float64: "double", pl.String: "string", pl.Date: "date",
-                pl.Boolean: "boolean"}
-
-
-def spark_type(dtype: pl.DataType) -> str:
-    """The Spark SQL type of a polars column type used in the project's declared schemas."""
-    try:
-        return _SPARK_TYPES[dtype]  # type: ignore[index]
-    except KeyError:
-        raise SparkEngineError(f"no Spark type declared for polars type {dtype}") from None
 
 
 def from_arrow(spark: SparkSession, table: pa.Table) -> DataFrame:

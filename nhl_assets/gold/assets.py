@@ -18,21 +18,18 @@ from dagster import (
     AssetCheckSpec,
     AssetDep,
     AssetExecutionContext,
-    AssetKey,
     AssetSelection,
     AssetSpec,
     BackfillPolicy,
     BetaWarning,
     MaterializeResult,
     MetadataValue,
-    TableColumn,
-    TableSchema,
     TimeWindowPartitionMapping,
     asset,
     multi_asset,
 )
 
-from nhl_assets import settings
+from nhl_assets import catalog, settings, specs
 from nhl_assets.automation.conditions import (
     FEATURE_HISTORY_DAYS,
     features_condition,
@@ -40,7 +37,7 @@ from nhl_assets.automation.conditions import (
     predictions_condition,
     season_stats_condition,
 )
-from nhl_assets.catalog import partition_by
+from nhl_assets.catalog import gold as cg, silver as cs
 from nhl_assets.engine.write import replace_window
 from nhl_assets.gold.engines import game_features
 from nhl_assets.partitions import DateWindow, gold_game_date_partitions
@@ -48,35 +45,20 @@ from nhl_assets.resources import EngineResource, WarehouseResource
 from nhl_assets.storage.delta import Warehouse
 from nhl_assets.transform import features as tf
 from nhl_assets.transform import model as tm
-from nhl_assets.transform.season_stats import SEASON_KEY, season_schema, skater_season_stats
+from nhl_assets.transform.season_stats import SEASON_KEY, skater_season_stats
 
-PLAYER_FEATURES = "gold/player_game_features"
-TEAM_FEATURES = "gold/team_game_features"
-SEASON_STATS = "gold/skater_season_stats"
-MODEL = "gold/sog_model"
-PREDICTIONS = "gold/sog_predictions"
-UPCOMING = "gold/upcoming_schedule"
-SILVER_PLAYERS, SILVER_TEAMS = "silver/player_game_stats", "silver/team_game_stats"
+PLAYER_FEATURES = cg.PLAYER_GAME_FEATURES.name
+TEAM_FEATURES = cg.TEAM_GAME_FEATURES.name
+SEASON_STATS = cg.SKATER_SEASON_STATS.name
+MODEL = cg.SOG_MODEL.name
+PREDICTIONS = cg.SOG_PREDICTIONS.name
+UPCOMING = cg.UPCOMING_SCHEDULE.name
+SILVER_PLAYERS, SILVER_TEAMS = cs.PLAYER_GAME_STATS.name, cs.TEAM_GAME_STATS.name
 GOLD_TABLES = (SEASON_STATS, PLAYER_FEATURES, TEAM_FEATURES, MODEL, PREDICTIONS)
 
 GOLD_CODE_VERSION = "1"
-OWNERS = ["team:data-platform"]
-
-MODEL_SCHEMA = pa.schema([
-    pa.field("trainedAt", pa.timestamp("us", tz="UTC")), pa.field("runId", pa.string()),
-    pa.field("modelName", pa.string()), pa.field("library", pa.string()), pa.field("features", pa.string()),
-    pa.field("params", pa.string()), pa.field("trainedThrough", pa.date32()), pa.field("holdoutFrom", pa.date32()),
-    pa.field("trainRows", pa.int64()), pa.field("holdoutRows", pa.int64()), pa.field("metrics", pa.string()),
-    pa.field("importances", pa.string()), pa.field("calibration", pa.string()), pa.field("model", pa.binary()),
-])
-
-
-def key(table: str) -> AssetKey:
-    return AssetKey(table.split("/"))
-
-
-def _schema(schema: dict[str, pl.DataType]) -> TableSchema:
-    return TableSchema(columns=[TableColumn(n, str(t)) for n, t in schema.items()])
+MODEL_SCHEMA = cg.SOG_MODEL.arrow_schema
+key = specs.asset_key
 
 
 def _history_dep(table: str) -> AssetDep:
@@ -142,21 +124,16 @@ _FEATURES_CONDITION = features_condition(AssetSelection.assets(key(SILVER_PLAYER
     specs=[
         AssetSpec(key(PLAYER_FEATURES),
                   deps=[_history_dep(SILVER_PLAYERS), _history_dep(SILVER_TEAMS), key(UPCOMING)],
-                  group_name="gold", kinds={"delta", settings.engine()}, owners=OWNERS, code_version=GOLD_CODE_VERSION,
-                  tags={"layer": "gold", "update": "append-by-partition"}, automation_condition=_FEATURES_CONDITION,
-                  description="Skater features per game, key (gameId, playerId): for a game on date D only games "
-                              "strictly before D are used (last game, 3/7/15-game averages, season to date, per 60, "
-                              "power-play share, head-to-head, team and opponent form, rest, home). Played games "
-                              "carry their label (shotsOnGoal); upcoming games use each team's latest lineup. "
-                              "Accumulates partition by partition, the upcoming week included.",
-                  metadata={"dagster/column_schema": _schema(tf.PLAYER_FEATURE_SCHEMA), "key": "gameId, playerId"}),
+                  group_name="gold", kinds={"delta", settings.engine()}, owners=specs.OWNERS,
+                  code_version=GOLD_CODE_VERSION, tags=specs.tags(PLAYER_FEATURES),
+                  automation_condition=_FEATURES_CONDITION,
+                  description=specs.description(PLAYER_FEATURES, "The upcoming week included."),
+                  metadata=specs.metadata(PLAYER_FEATURES)),
         AssetSpec(key(TEAM_FEATURES), deps=[_history_dep(SILVER_TEAMS), key(UPCOMING)], group_name="gold",
-                  kinds={"delta", settings.engine()}, owners=OWNERS, code_version=GOLD_CODE_VERSION,
-                  tags={"layer": "gold", "update": "append-by-partition"}, automation_condition=_FEATURES_CONDITION,
-                  description="Team features per game, key (gameId, team), from games strictly before the game's "
-                              "date: last-10 and season form, rest, home, opponent form. Accumulates partition by "
-                              "partition, the upcoming week included.",
-                  metadata={"dagster/column_schema": _schema(tf.TEAM_FEATURE_SCHEMA), "key": "gameId, team"}),
+                  kinds={"delta", settings.engine()}, owners=specs.OWNERS, code_version=GOLD_CODE_VERSION,
+                  tags=specs.tags(TEAM_FEATURES), automation_condition=_FEATURES_CONDITION,
+                  description=specs.description(TEAM_FEATURES, "The upcoming week included."),
+                  metadata=specs.metadata(TEAM_FEATURES)),
     ],
     check_specs=[
         AssetCheckSpec("unique_key", asset=key(PLAYER_FEATURES), description="(gameId, playerId) is unique."),
@@ -187,7 +164,7 @@ def gold_game_features(context: AssetExecutionContext, warehouse: WarehouseResou
         # games; the window is written empty (either engine), so the tables say so too
         note = f"{gap}: wrote 0 rows to {PLAYER_FEATURES} and {TEAM_FEATURES} for {window}"
         context.log.warning(note)
-        pf, tfe = pl.DataFrame(schema=tf.PLAYER_FEATURE_SCHEMA), pl.DataFrame(schema=tf.TEAM_FEATURE_SCHEMA)
+        pf, tfe = cg.PLAYER_GAME_FEATURES.empty(), cg.TEAM_GAME_FEATURES.empty()
         players = teams = pl.DataFrame()
         expected_players = expected_teams = 0
     else:
@@ -200,12 +177,11 @@ def gold_game_features(context: AssetExecutionContext, warehouse: WarehouseResou
             context.log.info(note)
     run_id = context.run.run_id
     writes = {PLAYER_FEATURES: replace_window(engine, wh, PLAYER_FEATURES, pf, window, run_id=run_id,
-                                                     partition_by=partition_by(PLAYER_FEATURES)),
+                                                     partition_by=catalog.partition_by(PLAYER_FEATURES)),
               TEAM_FEATURES: replace_window(engine, wh, TEAM_FEATURES, tfe, window, run_id=run_id,
-                                                   partition_by=partition_by(TEAM_FEATURES))}
-    for table, frame, cols, expected in ((PLAYER_FEATURES, pf, ["gameId", "playerId"], expected_players),
-                                         (TEAM_FEATURES, tfe, ["gameId", "team"], expected_teams)):
-        dups = _unique(frame, cols)
+                                                   partition_by=catalog.partition_by(TEAM_FEATURES))}
+    for table, frame, expected in ((PLAYER_FEATURES, pf, expected_players), (TEAM_FEATURES, tfe, expected_teams)):
+        dups = _unique(frame, list(catalog.info(table).key))
         yield AssetCheckResult(asset_key=key(table), check_name="unique_key", passed=dups == 0,
                                metadata={"duplicate_keys": dups, "rows": frame.height})
         yield AssetCheckResult(asset_key=key(table), check_name="expected_rows", passed=frame.height == expected,
@@ -254,13 +230,12 @@ def _expected_rows(players: pl.DataFrame, teams: pl.DataFrame, upcoming: pl.Data
 
 
 @asset(
-    key=key(SEASON_STATS), deps=[key(SILVER_PLAYERS)], group_name="gold", kinds={"delta", "polars"}, owners=OWNERS,
-    code_version=GOLD_CODE_VERSION, tags={"layer": "gold", "update": "refresh-whole"},
-    automation_condition=season_stats_condition(),
-    description="Skater season totals, key (season, playerId, team, situation): games played, ice time and every "
-                "count; a traded player has a row per team. Recomputed whole from silver on every run.",
+    key=key(SEASON_STATS), deps=[key(SILVER_PLAYERS)], group_name="gold", kinds={"delta", "polars"},
+    owners=specs.OWNERS, code_version=GOLD_CODE_VERSION, tags=specs.tags(SEASON_STATS),
+    automation_condition=season_stats_condition(), description=specs.description(SEASON_STATS),
+    metadata=specs.metadata(SEASON_STATS),
     check_specs=[AssetCheckSpec("unique_key", asset=key(SEASON_STATS),
-                                description="(season, playerId, team, situation) is unique."),
+                                description=f"({', '.join(SEASON_KEY)}) is unique."),
                  AssetCheckSpec("totals_match_silver", asset=key(SEASON_STATS),
                                 description="Season shots, goals and games equal the sums of silver's game rows.")],
 )
@@ -270,7 +245,7 @@ def skater_season_stats_asset(context: AssetExecutionContext, warehouse: Warehou
     gap = _missing_input(SILVER_PLAYERS, players)
     if players is None:  # no silver to take the columns from: the season table keeps its own
         players = pl.DataFrame()
-        out = _empty_of(wh, SEASON_STATS, season_schema({}))
+        out = _empty_of(wh, SEASON_STATS, cg.SKATER_SEASON_STATS.polars_schema)
     else:
         out = skater_season_stats(players)
     note = f"{gap}: wrote 0 rows to {SEASON_STATS}" if gap else None
@@ -299,13 +274,9 @@ def skater_season_stats_asset(context: AssetExecutionContext, warehouse: Warehou
 
 
 @asset(
-    key=key(MODEL), deps=[key(PLAYER_FEATURES)], group_name="gold", kinds={"delta", "scikitlearn"}, owners=OWNERS,
-    code_version=GOLD_CODE_VERSION, tags={"layer": "gold", "update": "refresh-whole"},
-    automation_condition=model_condition(),
-    description="Shots-on-goal model per player-game: Poisson gradient boosting (scikit-learn) on the player "
-                "features, evaluated on the latest 20% of game dates (time-based split) against the last-7 and "
-                "season averages; refit on all played games. One row per training; earlier models stay in the "
-                "Delta history.",
+    key=key(MODEL), deps=[key(PLAYER_FEATURES)], group_name="gold", kinds={"delta", "scikitlearn"},
+    owners=specs.OWNERS, code_version=GOLD_CODE_VERSION, tags=specs.tags(MODEL),
+    automation_condition=model_condition(), description=specs.description(MODEL), metadata=specs.metadata(MODEL),
     check_specs=[AssetCheckSpec("beats_last7_baseline", asset=key(MODEL),
                                 description="On the held-back period the model has a lower Poisson deviance and "
                                             "RMSE than the last-7-games average.")],
@@ -384,15 +355,11 @@ def _model_not_trained(context: AssetExecutionContext, wh: Warehouse, reason: st
     name="gold_sog_predictions",
     specs=[AssetSpec(
         key(PREDICTIONS), deps=[AssetDep(key(PLAYER_FEATURES)), key(MODEL)], group_name="gold",
-        kinds={"delta", "polars"}, owners=OWNERS, code_version=GOLD_CODE_VERSION,
-        tags={"layer": "gold", "update": "append-by-partition"},
+        kinds={"delta", "polars"}, owners=specs.OWNERS, code_version=GOLD_CODE_VERSION,
+        tags=specs.tags(PREDICTIONS), description=specs.description(PREDICTIONS, "The upcoming week included."),
+        metadata=specs.metadata(PREDICTIONS),
         automation_condition=predictions_condition(AssetSelection.assets(key(PLAYER_FEATURES)),
-                                                   AssetSelection.assets(key(MODEL))),
-        description="Shots-on-goal predictions, one row per player per game: expected shots and P(>=1..4 shots), "
-                    "the actual value once the game is played. A pre-game (out-of-sample) prediction is kept when "
-                    "the partition is re-run after the game, so accuracy over time is a query on this table "
-                    "(`inSample = false`). Accumulates partition by partition, the upcoming week included.",
-        metadata={"dagster/column_schema": _schema(tm.PREDICTION_SCHEMA), "key": "gameId, playerId"})],
+                                                   AssetSelection.assets(key(MODEL))))],
     partitions_def=gold_game_date_partitions(), backfill_policy=BackfillPolicy.single_run(),
     check_specs=[AssetCheckSpec("unique_key", asset=key(PREDICTIONS), description="(gameId, playerId) is unique."),
                  AssetCheckSpec("one_per_feature_row", asset=key(PREDICTIONS),
@@ -405,11 +372,11 @@ def gold_sog_predictions(context: AssetExecutionContext, warehouse: WarehouseRes
     features = _read(wh, PLAYER_FEATURES, window)
     models = _read(wh, MODEL)
     gap = _missing_input(PLAYER_FEATURES, features, window)
-    features = features if features is not None else pl.DataFrame(schema=tf.PLAYER_FEATURE_SCHEMA)
+    features = features if features is not None else cg.PLAYER_GAME_FEATURES.empty()
     if models is None or models.is_empty():
         # nothing to predict with (gold/sog_model says why): no new prediction; pre-game ones stay on record
         latest = None
-        new = pl.DataFrame(schema=tm.PREDICTION_SCHEMA)
+        new = cg.SOG_PREDICTIONS.empty()
     else:
         latest = models.sort("trainedAt").row(-1, named=True)
         new = tm.predict(features, tm.load(latest["model"]), latest["trainedAt"], latest["trainedThrough"],
@@ -424,8 +391,8 @@ def gold_sog_predictions(context: AssetExecutionContext, warehouse: WarehouseRes
     if note:
         context.log.warning(note)
     write = wh.replace_window(PREDICTIONS, out.to_arrow(), window, run_id=context.run.run_id,
-                              partition_by=partition_by(PREDICTIONS))
-    dups = _unique(out, ["gameId", "playerId"])
+                              partition_by=catalog.partition_by(PREDICTIONS))
+    dups = _unique(out, list(cg.SOG_PREDICTIONS.key))
     yield AssetCheckResult(asset_key=key(PREDICTIONS), check_name="unique_key", passed=dups == 0,
                            metadata={"duplicate_keys": dups})
     matched = out.join(features.select("gameId", "playerId"), on=["gameId", "playerId"], how="semi").height

@@ -1,5 +1,6 @@
-"""Gold features on the configured engine: `nhl_assets.transform.features` in this process (polars), or
-the same definitions as Spark window functions and as-of joins (`nhl_assets.gold.spark_features`)."""
+"""Gold features on the configured engine. The features are defined once (`nhl_assets.transform.features`,
+in Narwhals); the engine only decides where they run: on the polars frames already read, in this process,
+or on Spark DataFrames read by Spark, with the result brought back as polars."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import date
 import polars as pl
 
 from nhl_assets import settings
+from nhl_assets.catalog import silver as cs
 from nhl_assets.engine import Engine
 from nhl_assets.partitions import DateWindow
 from nhl_assets.storage.delta import Warehouse
@@ -23,16 +25,15 @@ def game_features(engine: Engine, wh: Warehouse, start: date, end: date, players
                 tf.team_features(teams, start, end, upcoming))
     # pyspark: imported only when the engine is Spark
     from nhl_assets.engine.spark_io import from_arrow, read_delta, to_arrow
-    from nhl_assets.gold import spark_features as sf
 
     spark = engine.spark_session
     past = DateWindow(settings.start_date(), max(end, settings.start_date()))  # as the polars history read
     native = engine.native_delta
-    sp = read_delta(spark, wh, "silver/player_game_stats", past, tf.PLAYER_COLUMNS, native=native)
-    st = read_delta(spark, wh, "silver/team_game_stats", past, tf.TEAM_COLUMNS, native=native)
+    sp = read_delta(spark, wh, cs.PLAYER_GAME_STATS.name, past, tf.PLAYER_COLUMNS, native=native)
+    st = read_delta(spark, wh, cs.TEAM_GAME_STATS.name, past, tf.TEAM_COLUMNS, native=native)
     if sp is None or st is None:
         return pl.DataFrame(schema=tf.PLAYER_FEATURE_SCHEMA), pl.DataFrame(schema=tf.TEAM_FEATURE_SCHEMA)
     up = from_arrow(spark, upcoming.to_arrow()) if upcoming is not None and upcoming.height else None
-    pf = pl.from_arrow(to_arrow(sf.player_features(sp, st, start, end, up)))
-    tfe = pl.from_arrow(to_arrow(sf.team_features(st, start, end, up)))
+    pf = pl.from_arrow(to_arrow(tf.player_features(sp, st, start, end, up)))
+    tfe = pl.from_arrow(to_arrow(tf.team_features(st, start, end, up)))
     return pf.cast(tf.PLAYER_FEATURE_SCHEMA), tfe.cast(tf.TEAM_FEATURE_SCHEMA)

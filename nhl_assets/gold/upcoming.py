@@ -4,27 +4,28 @@
 from datetime import date
 
 import orjson
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
+from nhl_assets import specs
 from nhl_assets.automation.conditions import upcoming_schedule_condition
+from nhl_assets.catalog import gold as cg, silver as cs
 from nhl_assets.parse.schedule import upcoming_games
 from nhl_assets.resources import NHLApiResource, WarehouseResource
 
-TABLE = "gold/upcoming_schedule"
+TABLE = cg.UPCOMING_SCHEDULE.name
 UPCOMING_CODE_VERSION = "1"
 
 
 @asset(
-    key=["gold", "upcoming_schedule"],
+    key=specs.asset_key(TABLE),
     group_name="gold",
     kinds={"delta", "polars"},
-    owners=["team:data-platform"],
+    owners=specs.OWNERS,
     code_version=UPCOMING_CODE_VERSION,
-    automation_condition=upcoming_schedule_condition(AssetKey(["silver", "schedule"])),
-    tags={"layer": "gold", "update": "refresh-whole"},
-    description="Regular-season and playoff games of the NHL's current week that are not final yet "
-                "(from /v1/schedule/now), for predictions. Recomputed whole on every run; earlier "
-                "versions stay in the Delta history.",
+    automation_condition=upcoming_schedule_condition(specs.asset_key(cs.SCHEDULE)),
+    tags=specs.tags(TABLE),
+    description=specs.description(TABLE),
+    metadata=specs.metadata(TABLE),
 )
 def upcoming_schedule(context: AssetExecutionContext, nhl_api: NHLApiResource,
                       warehouse: WarehouseResource) -> MaterializeResult:
@@ -37,7 +38,7 @@ def upcoming_schedule(context: AssetExecutionContext, nhl_api: NHLApiResource,
     today = date.fromisoformat(week[0]["date"]) if week else fetched.raw.fetched_at.date()
     frame = upcoming_games(payload, today, fetched.raw.fetched_at, fetched.raw.sha256)
     write = warehouse.get().replace_all(TABLE, frame.to_arrow(), run_id=context.run.run_id,
-                                        description="Upcoming NHL games (refreshed whole).")
+                                        description=cg.UPCOMING_SCHEDULE.description)
     dates = frame.get_column("gameDate").unique().sort().to_list()
     return MaterializeResult(metadata={
         **write.metadata(),

@@ -25,7 +25,7 @@ from rich.table import Table
 
 from nhl_assets import settings
 from nhl_assets.bronze import tables as bt
-from nhl_assets.catalog import TABLES
+from nhl_assets.catalog import TABLES, silver as cs
 from nhl_assets.cliargs import check_window, iso_date, non_negative_float, non_negative_int, on_parsed, positive_int
 from nhl_assets.ops.backfill_runs import (
     PIPELINED_STEPS,
@@ -42,7 +42,7 @@ from nhl_assets.storage.delta import Warehouse
 
 LAYERS = ("bronze", "silver", "gold")
 #: Silver tables whose dates show that silver holds a chunk (a parsed game, or a quarantined one).
-_SILVER_DATES = ("silver/schedule", "silver/quarantine")
+_SILVER_DATES = (cs.SCHEDULE.name, cs.QUARANTINE.name)
 
 
 def job_for(layers: set[str]) -> str | None:

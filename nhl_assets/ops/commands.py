@@ -1,4 +1,5 @@
-"""`nhl-assets migrate | history | restore | verify | cdf | vacuum`: operations on the warehouse.
+"""`nhl-assets tables | migrate | history | restore | verify | cdf | vacuum`: the registry and operations on
+the warehouse.
 
 Every command that changes something is a dry run unless told otherwise (`--yes`, or `migrate apply`
 without `--dry-run`), goes through the same storage guards as the assets, and prints what it did.
@@ -26,6 +27,33 @@ def _console() -> Console:
 
 def _warehouse(args: argparse.Namespace) -> Warehouse:
     return Warehouse(args.warehouse or settings.warehouse_root())
+
+
+# ----------------------------------------------------------------------------------------------------
+# tables (the registry; no warehouse needed)
+# ----------------------------------------------------------------------------------------------------
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    """Every table of the registry, or one table's columns (types, nullability, descriptions)."""
+    console = _console()
+    if args.table is None:
+        table = Table(title="Tables (nhl_assets/catalog)")
+        for col in ("table", "key", "Dagster partitions", "Delta partitions", "columns", "description"):
+            table.add_column(col)
+        for t in TABLES.values():
+            table.add_row(t.name, ", ".join(t.key or ()) or "-", "game date" if t.partitioned else "none (refresh)",
+                          ", ".join(t.partition_by) or "-", str(len(t.columns)), t.description)
+        console.print(table)
+        return 0
+    t = TABLES[args.table]
+    table = Table(title=f"{t.name}: {t.description}")
+    for col in ("column", "type", "null", "description"):
+        table.add_column(col)
+    for c in t.columns:
+        table.add_row(c.name, c.type, "yes" if c.nullable else "no", c.description)
+    console.print(table)
+    return 0
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -205,6 +233,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--warehouse", help="warehouse root (default $NHL_WAREHOUSE or ./warehouse)")
         p.set_defaults(func=func)
         return p
+
+    p = subparsers.add_parser("tables", help="The table registry: every table, or one table's columns.",
+                              description="The table registry: every table, or one table's columns.")
+    p.add_argument("table", nargs="?", choices=list(TABLES), metavar="TABLE", help=f"one of: {', '.join(TABLES)}")
+    p.set_defaults(func=cmd_tables)
 
     p = add("migrate", cmd_migrate, "Versioned migrations: status, plan, apply [--dry-run], rollback.")
     p.add_argument("action", choices=("status", "plan", "apply", "rollback"))

@@ -16,12 +16,13 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from dagster import AssetKey, DagsterInstance
+from dagster import DagsterInstance
 from rich.console import Console
 from rich.table import Table
 
-from nhl_assets import settings
+from nhl_assets import settings, specs
 from nhl_assets.bronze import importer
+from nhl_assets.catalog import bronze as cb
 from nhl_assets.cliargs import non_negative_int
 from nhl_assets.ops.instance import ensure_dagster_home
 from nhl_assets.partitions import DateWindow, game_date_partitions
@@ -105,7 +106,7 @@ def _ledger_metadata(result) -> dict:
     if not result.success or result.job_def.name != "nhl_import_raw":
         return {}
     for m in result.asset_materializations_for_node("bronze_nhl_api"):
-        if m.asset_key == AssetKey(["bronze", "games"]):
+        if m.asset_key == specs.asset_key(cb.GAMES):
             return {k: v.value for k, v in m.metadata.items()}
     return {}
 

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
 from nhl_assets import settings
+from nhl_assets.catalog import gold as cg
 from nhl_assets.definitions import (
     GOLD_FEATURES_JOB,
     MODEL_JOB,
@@ -51,7 +52,7 @@ def refresh_unpartitioned(defs: Definitions, instance: DagsterInstance, raise_on
 
 def upcoming_until(window: DateWindow) -> date:
     """Last date of the upcoming games stored in gold/upcoming_schedule (at most a week past `window`)."""
-    t = Warehouse(settings.warehouse_root()).read_arrow("gold/upcoming_schedule", columns=["gameDate"])
+    t = Warehouse(settings.warehouse_root()).read_arrow(cg.UPCOMING_SCHEDULE.name, columns=["gameDate"])
     dates = [d for d in (t.column("gameDate").to_pylist() if t is not None else []) if d > window.end]
     return min(max(dates), window.end + timedelta(days=UPCOMING_DAYS + 1)) if dates else window.end
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from nhl_assets.catalog import TABLES
+from nhl_assets.catalog import TABLES, bronze as cb, silver as cs
 from nhl_assets.storage.delta import Warehouse
 
 ERROR, WARN, OK = "error", "warn", "ok"
@@ -54,8 +54,8 @@ def _table_checks(wh: Warehouse) -> list[Check]:
 
 
 def _schedule_checks(wh: Warehouse) -> list[Check]:
-    sched = _frame(wh, "bronze/schedule", ["gameDate", "numberOfGames", "httpStatus"])
-    games = _frame(wh, "bronze/games", ["gameDate", "gameId", "isFinal", "isComplete", "hasBoxscore",
+    sched = _frame(wh, cb.SCHEDULE.name, ["gameDate", "numberOfGames", "httpStatus"])
+    games = _frame(wh, cb.GAMES.name, ["gameDate", "gameId", "isFinal", "isComplete", "hasBoxscore",
                                         "hasPlayByPlay", "hasShiftChart"])
     if sched is None or games is None:
         return []
@@ -64,16 +64,16 @@ def _schedule_checks(wh: Warehouse) -> list[Check]:
     joined = sched.join(per_day, on="gameDate", how="full", coalesce=True).with_columns(
         pl.col("numberOfGames").fill_null(-1), pl.col("len").fill_null(0))
     bad = joined.filter(pl.col("numberOfGames") != pl.col("len"))
-    out.append(Check("ledger_matches_schedule", "bronze/games", ERROR if bad.height else OK,
+    out.append(Check("ledger_matches_schedule", cb.GAMES.name, ERROR if bad.height else OK,
                      f"{bad.height} date(s) whose ledger differs from the schedule, e.g. "
                      f"{[(str(d), n, m) for d, n, m in bad.select('gameDate', 'numberOfGames', 'len').head(3).rows()]}"
                      if bad.height else f"{sched.height} dates, ledger = schedule on every date"))
     incomplete = games.filter(~pl.col("isComplete"))
-    out.append(Check("games_complete", "bronze/games", WARN if incomplete.height else OK,
+    out.append(Check("games_complete", cb.GAMES.name, WARN if incomplete.height else OK,
                      f"{incomplete.height} incomplete game(s) on {incomplete.get_column('gameDate').n_unique()} "
                      "date(s) (re-requested until complete)" if incomplete.height else "every game complete"))
-    for table, flag in (("bronze/boxscore", "hasBoxscore"), ("bronze/play_by_play", "hasPlayByPlay"),
-                        ("bronze/shift_charts", "hasShiftChart")):
+    for table, flag in ((cb.BOXSCORE.name, "hasBoxscore"), (cb.PLAY_BY_PLAY.name, "hasPlayByPlay"),
+                        (cb.SHIFT_CHARTS.name, "hasShiftChart")):
         stored = _frame(wh, table, ["gameId", "httpStatus"])
         if stored is None:
             continue
@@ -87,16 +87,16 @@ def _schedule_checks(wh: Warehouse) -> list[Check]:
 
 
 def _silver_checks(wh: Warehouse) -> list[Check]:
-    games = _frame(wh, "bronze/games", ["gameDate", "gameId", "isFinal", "hasPlayByPlay"])
-    silver = _frame(wh, "silver/schedule", ["gameId"])
-    players = _frame(wh, "silver/player_game_stats", ["gameId", "playerId"])
-    quarantine = _frame(wh, "silver/quarantine", ["gameId"])
+    games = _frame(wh, cb.GAMES.name, ["gameDate", "gameId", "isFinal", "hasPlayByPlay"])
+    silver = _frame(wh, cs.SCHEDULE.name, ["gameId"])
+    players = _frame(wh, cs.PLAYER_GAME_STATS.name, ["gameId", "playerId"])
+    quarantine = _frame(wh, cs.QUARANTINE.name, ["gameId"])
     if games is None or silver is None or players is None:
         return []
     out = []
     final = games.filter(pl.col("isFinal"))
     missing = final.join(silver, on="gameId", how="anti")
-    out.append(Check("silver_schedule_vs_bronze", "silver/schedule", ERROR if missing.height else OK,
+    out.append(Check("silver_schedule_vs_bronze", cs.SCHEDULE.name, ERROR if missing.height else OK,
                      f"{missing.height} final game(s) in bronze missing from silver/schedule, e.g. "
                      f"{missing.get_column('gameId').head(3).to_list()} (materialize silver for their dates)"
                      if missing.height else f"{final.height} final games in bronze, all in silver/schedule"))
@@ -104,12 +104,12 @@ def _silver_checks(wh: Warehouse) -> list[Check]:
     if quarantine is not None:
         parsed = parsed.join(quarantine.drop_nulls("gameId").unique(), on="gameId", how="anti")
     missing = parsed.join(players.select("gameId").unique(), on="gameId", how="anti")
-    out.append(Check("silver_players_vs_bronze", "silver/player_game_stats", ERROR if missing.height else OK,
+    out.append(Check("silver_players_vs_bronze", cs.PLAYER_GAME_STATS.name, ERROR if missing.height else OK,
                      f"{missing.height} final game(s) with play-by-play and no player rows (nor quarantine), e.g. "
                      f"{missing.get_column('gameId').head(3).to_list()}" if missing.height
                      else f"{parsed.height} parsed games all have player rows"))
     per_player = players.group_by("gameId", "playerId").len().filter(pl.col("len") != 5)
-    out.append(Check("five_situations", "silver/player_game_stats", ERROR if per_player.height else OK,
+    out.append(Check("five_situations", cs.PLAYER_GAME_STATS.name, ERROR if per_player.height else OK,
                      f"{per_player.height} player-games without exactly 5 situation rows" if per_player.height
                      else "every player-game has its 5 situation rows"))
     return out

@@ -36,6 +36,7 @@ from datetime import date
 
 import polars as pl
 
+from nhl_assets.catalog import silver as silver_tables
 from nhl_assets.parse import plays as pp
 from nhl_assets.parse import shifts as ps
 from nhl_assets.parse.errors import ParseError
@@ -52,38 +53,13 @@ SITUATIONS = ("all", "5on5", "5on4", "4on5", "other")
 _SIT_NAMES = list(_SIT_PARTS) + ["all"]  # internal index -> name (4 = all)
 
 # ----------------------------------------------------------------------------------------------------
-# public schemas (column order is the contract)
+# output schemas: the registry's silver tables (column order is the contract)
 # ----------------------------------------------------------------------------------------------------
 
-_SHOTS = ("shotsOnGoal", "missedShots", "blockedShotAttempts", "shotAttempts", "unblockedShotAttempts", "goals")
-_INDIVIDUAL = ("I_F_shotsOnGoal", "I_F_missedShots", "I_F_blockedShotAttempts", "I_F_shotAttempts",
-               "I_F_unblockedShotAttempts", "I_F_goals", "I_F_primaryAssists", "I_F_secondaryAssists",
-               "I_F_points", "I_F_hits", "I_F_takeaways", "I_F_giveaways", "penalityMinutes", "penalties",
-               "penalityMinutesDrawn", "penaltiesDrawn", "shotsBlockedByPlayer", "faceoffsWon", "faceoffsLost")
-_ONICE = tuple(f"OnIce_{fa}_{s}" for fa in ("F", "A") for s in _SHOTS)
-
-PLAYER_SCHEMA: dict[str, pl.DataType] = {
-    "gameId": pl.Int64, "gameDate": pl.Date, "season": pl.Int32, "playerId": pl.Int64, "name": pl.String,
-    "position": pl.String, "playerTeam": pl.String, "opposingTeam": pl.String, "home_or_away": pl.String,
-    "situation": pl.String, "icetime": pl.Int64, "shifts": pl.Int64,
-    **{c: pl.Int64 for c in _INDIVIDUAL}, **{c: pl.Int64 for c in _ONICE}, "hasShiftData": pl.Boolean,
-}
-
-_TEAM_STATS = ("shotsOnGoal", "missedShots", "blockedShotAttempts", "shotAttempts", "goals", "hits", "penalties",
-               "penalityMinutes", "faceOffsWon", "giveaways", "takeaways")
-TEAM_SCHEMA: dict[str, pl.DataType] = {
-    "gameId": pl.Int64, "gameDate": pl.Date, "season": pl.Int32, "team": pl.String, "opposingTeam": pl.String,
-    "home_or_away": pl.String, "situation": pl.String, "iceTime": pl.Int64,
-    **{f"{s}For": pl.Int64 for s in _TEAM_STATS}, **{f"{s}Against": pl.Int64 for s in _TEAM_STATS},
-    "hasShiftData": pl.Boolean,
-}
-
-GOALIE_SCHEMA: dict[str, pl.DataType] = {
-    "gameId": pl.Int64, "gameDate": pl.Date, "season": pl.Int32, "playerId": pl.Int64, "name": pl.String,
-    "team": pl.String, "opposingTeam": pl.String, "home_or_away": pl.String, "situation": pl.String,
-    "icetime": pl.Int64, "shotsAgainst": pl.Int64, "goalsAgainst": pl.Int64, "saves": pl.Int64,
-    "penalityMinutes": pl.Int64, "hasShiftData": pl.Boolean,
-}
+PLAYER_SCHEMA = silver_tables.PLAYER_GAME_STATS.polars_schema
+TEAM_SCHEMA = silver_tables.TEAM_GAME_STATS.polars_schema
+GOALIE_SCHEMA = silver_tables.GOALIE_GAME_STATS.polars_schema
+_ONICE = tuple(c for c in PLAYER_SCHEMA if c.startswith("OnIce_"))
 
 # ----------------------------------------------------------------------------------------------------
 # inputs / outputs

@@ -14,11 +14,11 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from nhl_assets.parse.errors import ParseError
+from nhl_assets.rules import FINAL_STATES
 
 ENDPOINT = "play_by_play"
 AWAY, HOME = 0, 1
 PERIOD_SECONDS = 1200  # absolute time of period n starts at (n - 1) * 1200 (OT periods are never longer)
-FINAL_STATES = frozenset({"OFF", "FINAL"})
 
 _MMSS: dict[str, int] = {f"{m:02d}:{s:02d}": m * 60 + s for m in range(100) for s in range(60)}
 

@@ -7,22 +7,10 @@ from typing import Any
 
 import polars as pl
 
-UPCOMING_SCHEMA: dict[str, pl.DataType] = {
-    "gameId": pl.Int64,
-    "gameDate": pl.Date,
-    "season": pl.Int32,
-    "gameType": pl.Int32,
-    "gameState": pl.String,
-    "gameScheduleState": pl.String,
-    "startTimeUTC": pl.Datetime("us", "UTC"),
-    "homeTeam": pl.String,
-    "awayTeam": pl.String,
-    "homeTeamId": pl.Int64,
-    "awayTeamId": pl.Int64,
-    "venue": pl.String,
-    "fetchedAt": pl.Datetime("us", "UTC"),
-    "scheduleSha256": pl.String,
-}
+from nhl_assets.catalog import gold as gold_tables, silver as silver_tables
+from nhl_assets.rules import LOADED_GAME_TYPES, is_final
+
+UPCOMING_SCHEMA = gold_tables.UPCOMING_SCHEDULE.polars_schema
 
 
 def _utc(ts: str | None) -> datetime | None:
@@ -41,14 +29,14 @@ def week_games(payload: dict[str, Any]) -> list[tuple[date, dict[str, Any]]]:
 
 
 def upcoming_games(payload: dict[str, Any], today: date, fetched_at: datetime, sha256: str,
-                   game_types: frozenset[int] = frozenset({2, 3})) -> pl.DataFrame:
+                   game_types: frozenset[int] = LOADED_GAME_TYPES) -> pl.DataFrame:
     """Games of the week payload dated `today` or later that have not been played yet.
 
     A game already final today is not "upcoming"; one in progress still is (its prediction stands).
     """
     rows = []
     for d, g in week_games(payload):
-        if d < today or g.get("gameType") not in game_types or g.get("gameState") in ("OFF", "FINAL"):
+        if d < today or g.get("gameType") not in game_types or is_final(g.get("gameState")):
             continue
         rows.append({
             "gameId": int(g["id"]),
@@ -69,28 +57,9 @@ def upcoming_games(payload: dict[str, Any], today: date, fetched_at: datetime, s
     return pl.DataFrame(rows, schema=UPCOMING_SCHEMA).sort("gameDate", "gameId")
 
 
-SCHEDULE_SCHEMA: dict[str, pl.DataType] = {
-    "gameId": pl.Int64,
-    "gameDate": pl.Date,
-    "season": pl.Int32,
-    "gameType": pl.Int32,
-    "gameState": pl.String,
-    "gameScheduleState": pl.String,
-    "startTimeUTC": pl.Datetime("us", "UTC"),
-    "venue": pl.String,
-    "homeTeam": pl.String,
-    "awayTeam": pl.String,
-    "homeTeamId": pl.Int64,
-    "awayTeamId": pl.Int64,
-    "homeScore": pl.Int32,
-    "awayScore": pl.Int32,
-    "lastPeriodType": pl.String,
-}
+SCHEDULE_SCHEMA = silver_tables.SCHEDULE.polars_schema
 
-FINAL_STATES = ("OFF", "FINAL")
-
-
-def played_games(day: date, payload: dict[str, Any], game_types: frozenset[int] = frozenset({2, 3})) -> list[dict]:
+def played_games(day: date, payload: dict[str, Any], game_types: frozenset[int] = LOADED_GAME_TYPES) -> list[dict]:
     """Rows of `silver/schedule` for `day` from a raw `/v1/schedule/{day}` week payload.
 
     Only that day's regular-season and playoff games that are final ("played"); the score is the
@@ -98,7 +67,7 @@ def played_games(day: date, payload: dict[str, Any], game_types: frozenset[int] 
     """
     rows = []
     for d, g in week_games(payload):
-        if d != day or g.get("gameType") not in game_types or g.get("gameState") not in FINAL_STATES:
+        if d != day or g.get("gameType") not in game_types or not is_final(g.get("gameState")):
             continue
         home, away = g.get("homeTeam") or {}, g.get("awayTeam") or {}
         rows.append({

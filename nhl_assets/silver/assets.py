@@ -20,15 +20,13 @@ from dagster import (
     DataVersion,
     MaterializeResult,
     MetadataValue,
-    TableColumn,
-    TableSchema,
     multi_asset,
 )
 
-from nhl_assets import catalog, settings, versions
+from nhl_assets import catalog, settings, specs, versions
 from nhl_assets.automation.conditions import silver_condition
+from nhl_assets.catalog import silver as cs
 from nhl_assets.bronze import tables as bt
-from nhl_assets.bronze.assets import OWNERS, table_key
 from nhl_assets.engine.write import replace_window
 from nhl_assets.partitions import DateWindow, game_date_partitions
 from nhl_assets.resources import EngineResource, WarehouseResource
@@ -38,52 +36,32 @@ from nhl_assets.silver.engines import build_silver
 #: Bump whenever parsing or stat definitions change: the UI then shows silver (and below) as stale.
 SILVER_CODE_VERSION = "2"  # 2: bench minors no longer charged to the player who serves them
 
-DESCRIPTIONS = {
-    sb.PLAYERS: "Skater game stats, MoneyPuck columns, key (gameId, playerId, situation) with situations "
-                "all/5on5/5on4/4on5/other from the player's team's view; ice time and on-ice stats from "
-                "shift charts (null with hasShiftData=false when the chart is missing).",
-    sb.TEAMS: "Team game stats For/Against, key (gameId, team, situation).",
-    sb.GOALIES: "Goalie game stats (shots against, saves, goals against, ice time), key (gameId, playerId, "
-                "situation).",
-    sb.SCHEDULE: "Played (final) regular-season and playoff games: date, season, type, teams, official score.",
-    sb.QUARANTINE: "Rows and payloads rejected before the write, with the reason and a pointer to the raw "
-                   "bronze row (table, request, sha256, fetch time).",
-}
-KEYS = {sb.PLAYERS: ["gameId", "playerId", "situation"], sb.TEAMS: ["gameId", "team", "situation"],
-        sb.GOALIES: ["gameId", "playerId", "situation"], sb.SCHEDULE: ["gameId"]}
-_BRONZE_DEPS = [table_key(t) for t in bt.BRONZE_TABLES]
-
-
-def _column_schema(table: str) -> TableSchema | None:
-    schema = sb.SCHEMAS.get(table) or (sb.QUARANTINE_SCHEMA if table == sb.QUARANTINE else None)
-    if schema is None:
-        return None
-    return TableSchema(columns=[TableColumn(name, str(dtype)) for name, dtype in schema.items()])
+KEYS = {t.name: list(t.key) for t in cs.TABLES if t.key}
+_BRONZE_DEPS = [specs.asset_key(t) for t in bt.BRONZE_TABLES]
 
 
 def _spec(table: str) -> AssetSpec:
     return AssetSpec(
-        key=table_key(table),
+        key=specs.asset_key(table),
         deps=_BRONZE_DEPS,
-        description=f"{DESCRIPTIONS[table]} Accumulates partition by partition; parsed from bronze only.",
+        description=specs.description(table, "Parsed from bronze only."),
         group_name="silver",
         kinds={"delta", settings.engine()},
-        owners=OWNERS,
+        owners=specs.OWNERS,
         code_version=SILVER_CODE_VERSION,
         automation_condition=silver_condition(),
-        tags={"layer": "silver", "update": "append-by-partition"},
-        metadata={"dagster/table_name": table, "dagster/column_schema": _column_schema(table),
-                  **({"key": ", ".join(KEYS[table])} if table in KEYS else {})},
+        tags=specs.tags(table),
+        metadata=specs.metadata(table),
     )
 
 
 CHECKS = [
-    *[AssetCheckSpec("unique_key", asset=table_key(t), description=f"({', '.join(KEYS[t])}) is unique.")
+    *[AssetCheckSpec("unique_key", asset=specs.asset_key(t), description=f"({', '.join(KEYS[t])}) is unique.")
       for t in KEYS],
-    AssetCheckSpec("expectations_passed", asset=table_key(sb.PLAYERS),
+    AssetCheckSpec("expectations_passed", asset=specs.asset_key(sb.PLAYERS),
                    description="No row failed the expectations (non-null keys, valid situations, non-negative "
                                "counts, all = sum of situations) in any silver table; failures were quarantined."),
-    AssetCheckSpec("boxscore_reconciliation", asset=table_key(sb.PLAYERS),
+    AssetCheckSpec("boxscore_reconciliation", asset=specs.asset_key(sb.PLAYERS),
                    description="Per player, goalie and team: play-by-play/shift numbers equal the official "
                                "boxscore (goals, assists, points, SOG, hits, blocks, giveaways, takeaways, PIM, "
                                "TOI within 2 s, shifts)."),
@@ -112,17 +90,17 @@ def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResour
     built = build_silver(engine, wh, window)
     run_id = context.run.run_id
     writes = {table: replace_window(engine, wh, table, built.frame(table), window, run_id=run_id,
-                                           partition_by=catalog.partition_by(table), description=DESCRIPTIONS[table],
+                                           partition_by=catalog.partition_by(table), description=catalog.info(table).description,
                                            extra_metadata={"code_version": SILVER_CODE_VERSION})
               for table in sb.SILVER_TABLES}
     wall = round(time.monotonic() - started, 3)
 
     for table in KEYS:
         ok, dups = _unique(built.frames[table], KEYS[table])
-        yield AssetCheckResult(asset_key=table_key(table), check_name="unique_key", passed=ok,
+        yield AssetCheckResult(asset_key=specs.asset_key(table), check_name="unique_key", passed=ok,
                                metadata={"duplicate_rows": dups, "rows": built.frames[table].height})
     yield AssetCheckResult(
-        asset_key=table_key(sb.PLAYERS), check_name="expectations_passed",
+        asset_key=specs.asset_key(sb.PLAYERS), check_name="expectations_passed",
         passed=built.quarantine.height == 0, severity=AssetCheckSeverity.WARN,
         metadata={"quarantined_rows": built.quarantine.height,
                   "by_table": MetadataValue.json(built.quarantined_by_table),
@@ -133,7 +111,7 @@ def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResour
     parsed_games = built.frames[sb.PLAYERS].get_column("gameId").n_unique() if built.frames[sb.PLAYERS].height else 0
     unreconciled = parsed_games - built.reconciliation["games"]
     yield AssetCheckResult(
-        asset_key=table_key(sb.PLAYERS), check_name="boxscore_reconciliation",
+        asset_key=specs.asset_key(sb.PLAYERS), check_name="boxscore_reconciliation",
         passed=mism.height == 0 and unreconciled == 0,
         # a game without an official boxscore to compare is a warning (re-requested); a mismatch an error
         severity=AssetCheckSeverity.ERROR if mism.height else AssetCheckSeverity.WARN,
@@ -145,7 +123,7 @@ def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResour
               "reconciliation_mismatches": mism.height, "wall_time_s": wall, "engine": engine.name}
     for table, write in writes.items():
         frame = built.frame(table)
-        yield MaterializeResult(asset_key=table_key(table), data_version=DataVersion(versions.data_version(frame)),
+        yield MaterializeResult(asset_key=specs.asset_key(table), data_version=DataVersion(versions.data_version(frame)),
                                 metadata={
             **common, **write.metadata(), "dagster/uri": MetadataValue.path(write.uri),
             "dagster/row_count": write.rows_written})

@@ -14,58 +14,37 @@ import orjson
 import polars as pl
 
 from nhl_assets import catalog
-from nhl_assets.parse.game_stats import (
-    GOALIE_SCHEMA,
-    PLAYER_SCHEMA,
-    TEAM_SCHEMA,
-    SilverFrames,
-    build_silver,
-)
+from nhl_assets.catalog import silver as cs
+from nhl_assets.parse.game_stats import SilverFrames, build_silver
 from nhl_assets.parse.reconcile import reconcile
-from nhl_assets.parse.schedule import SCHEDULE_SCHEMA
 from nhl_assets.parse.validate import Expectations, key_string, split_valid
 from nhl_assets.partitions import DateWindow
 from nhl_assets.silver.inputs import BronzePointer, WindowInputs, iter_window, read_window
 from nhl_assets.storage.delta import Warehouse, WriteResult
 
-PLAYERS = "silver/player_game_stats"
-TEAMS = "silver/team_game_stats"
-GOALIES = "silver/goalie_game_stats"
-SCHEDULE = "silver/schedule"
-QUARANTINE = "silver/quarantine"
-SILVER_TABLES = (PLAYERS, TEAMS, GOALIES, SCHEDULE, QUARANTINE)
+PLAYERS = cs.PLAYER_GAME_STATS.name
+TEAMS = cs.TEAM_GAME_STATS.name
+GOALIES = cs.GOALIE_GAME_STATS.name
+SCHEDULE = cs.SCHEDULE.name
+QUARANTINE = cs.QUARANTINE.name
+SILVER_TABLES = tuple(t.name for t in cs.TABLES)
 
-SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    PLAYERS: PLAYER_SCHEMA, TEAMS: TEAM_SCHEMA, GOALIES: GOALIE_SCHEMA, SCHEDULE: SCHEDULE_SCHEMA,
-}
-
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
-    "gameDate": pl.Date,
-    "gameId": pl.Int64,
-    "table": pl.String,
-    "key": pl.String,
-    "reason": pl.String,
-    "bronzeTable": pl.String,
-    "bronzeRequest": pl.String,
-    "bronzeSha256": pl.String,
-    "bronzeFetchedAt": pl.Datetime("us", "UTC"),
-    "row": pl.String,
-    "quarantinedAt": pl.Datetime("us", "UTC"),
-}
+#: the tables parsed from bronze (all of silver but the quarantine), with their registry schemas
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {t.name: t.polars_schema for t in cs.TABLES if t is not cs.QUARANTINE}
+QUARANTINE_SCHEMA = cs.QUARANTINE.polars_schema
 
 
-def _counts(schema: dict[str, pl.DataType], exclude: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(c for c, t in schema.items() if t == pl.Int64 and c not in exclude)
+def _expectations(table: cs.Table, entity: tuple[str, ...], **kwargs) -> Expectations:
+    """Expectations of a stat table: its registry key, and every long column but the ids is a count."""
+    counts = tuple(c.name for c in table.columns if c.type == "long" and c.name not in ("gameId", "playerId"))
+    return Expectations(table.name, table.key, entity, counts, **kwargs)
 
 
-_IDS = ("gameId", "playerId")
 EXPECTATIONS: dict[str, Expectations] = {
-    PLAYERS: Expectations(PLAYERS, ("gameId", "playerId", "situation"), ("gameId", "playerId"),
-                          _counts(PLAYER_SCHEMA, _IDS)),
-    TEAMS: Expectations(TEAMS, ("gameId", "team", "situation"), ("gameId", "team"), _counts(TEAM_SCHEMA, _IDS)),
-    GOALIES: Expectations(GOALIES, ("gameId", "playerId", "situation"), ("gameId", "playerId"),
-                          _counts(GOALIE_SCHEMA, _IDS)),
-    SCHEDULE: Expectations(SCHEDULE, ("gameId",), ("gameId",), ("homeScore", "awayScore"), situation=None),
+    PLAYERS: _expectations(cs.PLAYER_GAME_STATS, ("gameId", "playerId")),
+    TEAMS: _expectations(cs.TEAM_GAME_STATS, ("gameId", "team")),
+    GOALIES: _expectations(cs.GOALIE_GAME_STATS, ("gameId", "playerId")),
+    SCHEDULE: Expectations(SCHEDULE, cs.SCHEDULE.key, ("gameId",), ("homeScore", "awayScore"), situation=None),
 }
 
 
@@ -165,7 +144,7 @@ def parse_part(inputs: WindowInputs, now: datetime) -> ParsedPart:
         if silver.players.height else 0
     return ParsedPart(
         frames={PLAYERS: silver.players, TEAMS: silver.teams, GOALIES: silver.goalies,
-                SCHEDULE: pl.DataFrame(inputs.schedule_rows, schema=SCHEDULE_SCHEMA)},
+                SCHEDULE: pl.DataFrame(inputs.schedule_rows, schema=SCHEMAS[SCHEDULE])},
         pointers=_pointer_columns(inputs.pointers),
         payload_quarantine=_payload_quarantine(inputs, silver, now),
         mismatches=rec.mismatches,
@@ -205,7 +184,7 @@ def assemble(parts: Iterable[ParsedPart], now: datetime) -> SilverWindow:
             if rejected.height:
                 quarantine.append(_quarantine_rows(table, rejected, EXPECTATIONS[table], part.pointers, now))
     schedule, rejected = split_valid(pl.concat(valid[SCHEDULE], how="vertical") if valid[SCHEDULE]
-                                     else pl.DataFrame(schema=SCHEDULE_SCHEMA), EXPECTATIONS[SCHEDULE])
+                                     else pl.DataFrame(schema=SCHEMAS[SCHEDULE]), EXPECTATIONS[SCHEDULE])
     valid[SCHEDULE] = [schedule]
     if rejected.height:
         quarantine.append(_quarantine_rows(SCHEDULE, rejected, EXPECTATIONS[SCHEDULE],

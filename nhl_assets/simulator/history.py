@@ -18,6 +18,7 @@ from datetime import date, datetime, timezone
 import orjson
 import pyarrow as pa
 
+from nhl_assets import catalog
 from nhl_assets.bronze import tables as bt
 from nhl_assets.partitions import DateWindow
 from nhl_assets.silver import build as sb
@@ -62,7 +63,7 @@ def bronze_tables(day: DayFetch, run_id: str) -> dict[str, pa.Table]:
 def write_bronze(wh: Warehouse, day: date, tables: dict[str, pa.Table]) -> None:
     """One bronze run for one date: a commit per table replacing that date's partition."""
     for table, rows in tables.items():
-        wh.replace_window(table, rows, DateWindow(day, day), partition_by=bt.PARTITION_BY)
+        wh.replace_window(table, rows, DateWindow(day, day), partition_by=catalog.partition_by(table))
 
 
 def write_silver(wh: Warehouse, window: DateWindow) -> int:

@@ -23,11 +23,10 @@ from typing import Any
 
 import orjson
 
+from nhl_assets.rules import FINAL_STATES, LOADED_GAME_TYPES
 from nhl_assets.source.client import Fetched, NHLPayloadError, NHLSource, NHLSourceError, RawResponse
 
 #: Game types the pipeline loads: 2 regular season, 3 playoffs (1 preseason and 4 all-star are skipped).
-LOADED_GAME_TYPES = frozenset({2, 3})
-FINAL_STATES = frozenset({"OFF", "FINAL"})
 #: Schedule states of games that will not be played on this date (nothing to fetch, nothing missing).
 NOT_PLAYED_SCHEDULE_STATES = frozenset({"PPD", "CNCL", "SUSP"})
 

@@ -284,6 +284,26 @@ class Warehouse:
             raise SchemaChangeRefused(table, problems)
         return dt, False
 
+    def add_columns(self, table: str, schema: pa.Schema, run_id: str | None = None) -> list[str]:
+        """Add `schema`'s columns to `table` in one metadata-only commit (no data file is rewritten).
+
+        Existing rows read the new columns as null, so a new column must be nullable; a column the table
+        already has is refused (use a migration that rewrites the table to change one). Returns the names.
+        """
+        dt = self.open(table)
+        if dt is None:
+            raise TableMissing(table)
+        stored = _delta_fields(dt.schema())
+        problems = [f"column {f.name!r} exists already" for f in schema if f.name in stored]
+        problems += [f"column {f.name!r} is not nullable: the rows already written cannot hold it"
+                     for f in schema if not f.nullable]
+        if problems:
+            raise SchemaChangeRefused(table, problems)
+        metadata = {"nhl_assets.operation": "add_columns"} | ({"dagster.run_id": run_id} if run_id else {})
+        dt.alter.add_columns(list(DeltaSchema.from_arrow(schema).fields),
+                             commit_properties=CommitProperties(custom_metadata=metadata))
+        return list(schema.names)
+
     def _open_for_write(self, table: str, schema: pa.Schema, partition_by: list[str] | None,
                         description: str | None) -> tuple[DeltaTable, bool]:
         dt = self.open(table)

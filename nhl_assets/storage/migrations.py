@@ -41,6 +41,7 @@ import pyarrow as pa
 from deltalake import Schema as DeltaSchema
 
 from nhl_assets.catalog import META_MIGRATIONS, TABLES
+from nhl_assets.catalog.columns import columns as catalog_columns
 from nhl_assets.storage.snapshot import Snapshot, snapshot
 from nhl_assets.storage.delta import Warehouse
 
@@ -87,26 +88,12 @@ def migrations_dir() -> Path:
 # column specs (how migration files spell schemas)
 # ----------------------------------------------------------------------------------------------------
 
-_TYPES: dict[str, pa.DataType] = {
-    "date": pa.date32(), "long": pa.int64(), "int": pa.int32(), "string": pa.string(), "binary": pa.binary(),
-    "timestamp": pa.timestamp("us", tz="UTC"), "boolean": pa.bool_(), "double": pa.float64(),
-    "array<string>": pa.list_(pa.string()),
-}
-_LINE = re.compile(r"^\s*(?P<name>\w+)\s+(?P<type>[\w<>]+)(?P<notnull>\s+not null)?\s*(--\s*(?P<comment>.*))?$")
-
-
 def columns(spec: str) -> pa.Schema:
-    """`name type [not null] -- comment` per line -> an Arrow schema with the comments as field metadata."""
-    fields = []
-    for line in spec.strip().splitlines():
-        if not line.strip():
-            continue
-        m = _LINE.match(line)
-        if not m:
-            raise ValueError(f"bad column line: {line!r}")
-        meta = {"comment": m["comment"].strip()} if m["comment"] else None
-        fields.append(pa.field(m["name"], _TYPES[m["type"]], nullable=not m["notnull"], metadata=meta))
-    return pa.schema(fields)
+    """`name type [not null] -- comment` per line -> an Arrow schema with the comments as field metadata.
+
+    The registry's own spelling (`nhl_assets.catalog.columns`), so a migration and the registry declare a
+    column with the same line."""
+    return pa.schema([c.arrow for c in catalog_columns(spec)])
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -282,6 +269,15 @@ class MigrationContext:
             self.wh.create_table(table, schema, partition_by, description, properties,
                                  run_id=f"migration-{self.migration.id}")
 
+    def add_columns(self, table: str, spec: str) -> None:
+        """Add nullable columns, written as the registry writes them (`name type -- comment` per line); the
+        rows already stored read them as null. Metadata only: no data file is rewritten."""
+        self._declared(table)
+        schema = columns(spec)
+        self.note(f"add to {table}: {', '.join(f'{f.name} {_type_name(t)}' for f, t in zip(schema, _delta_types(schema)))}")
+        if not self.dry_run:
+            self.wh.add_columns(table, schema, run_id=f"migration-{self.migration.id}")
+
     def rewrite(self, table: str, data: pa.Table, *, partition_by: list[str] | None = None) -> None:
         """Replace the table's content and definition in one commit (the old version stays restorable)."""
         self._declared(table)
@@ -319,6 +315,10 @@ class MigrationContext:
         if table not in self.migration.tables and not table.startswith("_meta/"):
             raise MigrationError(f"migration {self.migration.id} writes {table} but does not declare it in TABLES")
         return True
+
+
+def _delta_types(schema: pa.Schema) -> list[object]:
+    return [f.type for f in DeltaSchema.from_arrow(schema).fields]
 
 
 def _type_name(t: object) -> str:

@@ -25,6 +25,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import mean_absolute_error, mean_poisson_deviance, mean_squared_error
 
+from nhl_assets.catalog import gold as cg
 from nhl_assets.transform.features import PLAYER_FEATURE_SCHEMA, PLAYER_FEATURES
 
 LABEL = "shotsOnGoal"
@@ -189,14 +190,7 @@ def load(blob: bytes) -> HistGradientBoostingRegressor:
     return pickle.loads(blob)  # noqa: S301 - our own table's bytes, written by `TrainedModel.dumps`
 
 
-PREDICTION_SCHEMA: dict[str, pl.DataType] = {
-    "gameId": pl.Int64, "playerId": pl.Int64, "gameDate": pl.Date, "season": pl.Int32, "name": pl.String,
-    "position": pl.String, "team": pl.String, "opponent": pl.String, "home": pl.Int64,
-    "expectedShots": pl.Float64, "p1Plus": pl.Float64, "p2Plus": pl.Float64, "p3Plus": pl.Float64,
-    "p4Plus": pl.Float64, "actualShots": pl.Int64, "inSample": pl.Boolean,
-    "modelTrainedAt": pl.Datetime("us", "UTC"), "modelTrainedThrough": pl.Date,
-    "predictedAt": pl.Datetime("us", "UTC"),
-}
+PREDICTION_SCHEMA = cg.SOG_PREDICTIONS.polars_schema
 
 
 def predict(features: pl.DataFrame, model: HistGradientBoostingRegressor, trained_at, trained_through: date,

@@ -1,0 +1,20 @@
+"""NHL rules the whole project shares, stated once (no imports: every layer may read them).
+
+Which games are loaded and when a game counts as played decide what bronze fetches, what silver parses,
+what the sensor waits for and what the importer accepts; a second spelling anywhere would let two layers
+disagree about the same game.
+"""
+
+from __future__ import annotations
+
+#: `gameType` of the games the warehouse loads: 2 regular season, 3 playoffs (1 preseason and the
+#: all-star/special types are skipped and counted, never stored).
+LOADED_GAME_TYPES: frozenset[int] = frozenset({2, 3})
+
+#: `gameState` values of a final game. OFF is "official" (the league has signed off the numbers), FINAL
+#: the state right after the horn; both are played games whose payloads are complete enough to parse.
+FINAL_STATES: frozenset[str] = frozenset({"OFF", "FINAL"})
+
+
+def is_final(game_state: object) -> bool:
+    return game_state in FINAL_STATES
