@@ -22,10 +22,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The Dagster UI and daemon on http://127.0.0.1:$(DEV_PORT), loopback only: `dg dev` loads the `[tool.dg]`
+# The Dagster UI and daemon on http://127.0.0.1:$(DEV_PORT), loopback only, on the instance of
+# nhl_assets/ops/instance.py (its dagster.yaml is written first when missing): `dg dev` loads the `[tool.dg]`
 # project of pyproject.toml (module nhl_assets.definitions) with this venv's Python, activated so dg sees
 # the project's own .venv (no uv, no network).
 DEV_PORT ?= 3000
 dev: $(STAMP)
+	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} $(BIN)/python -m nhl_assets.ops.instance
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} VIRTUAL_ENV=$(abspath $(VENV)) \
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dg dev --host 127.0.0.1 --port $(DEV_PORT)

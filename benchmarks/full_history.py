@@ -11,9 +11,13 @@ Phases (each in its own child process, so peak RSS is the phase's own; figures p
 * replay    silver + gold re-derived from bronze for the whole history as Dagster runs (silver replay job,
             season stats, features, model, predictions), with the API pointed at a closed port so any
             call would fail: wall time and peak RSS (VmHWM).
-* overhead  the silver replay as one Dagster run (on an in-memory instance and on a SQLite-file instance)
-            versus the same transforms called directly (`build_window` + the storage module's writes):
-            medians of `--repeat`, overhead in percent.
+* overhead  the silver replay as one Dagster run (on an in-memory instance and on a SQLite-file instance,
+            each with Dagster's own event log and with the project's batching one) versus the same
+            transforms called directly (`build_window` + the storage module's writes): medians of
+            `--repeat`, overhead in percent.
+
+Every phase also prints the seconds the instance's event log spent storing events (Dagster's partition
+bookkeeping) beside the rest of the wall time (the work).
 * spark     the silver replay plus the gold features on the polars engine versus the Spark engine
             (local mode on every core): medians of `--repeat`, ratio.
 
@@ -59,12 +63,63 @@ def _closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def _instance(tmp: str):
-    """A persistent (SQLite files) instance in `tmp`, as `nhl-assets backfill` uses `$DAGSTER_HOME`: runs of
-    two threads (silver of a chunk overlapping bronze of the next) need one."""
+def _instance(tmp: str, batching: bool = True):
+    """A persistent (SQLite files) instance in `tmp`, as `nhl-assets backfill` uses `$DAGSTER_HOME` (runs of
+    two threads, silver of a chunk overlapping bronze of the next, need one): the project's dagster.yaml,
+    whose event log writes a batch of events in one transaction, or (`batching=False`) Dagster's own."""
     from dagster import DagsterInstance
 
-    return DagsterInstance.local_temp(tmp)
+    from nhl_assets.ops.instance import write_instance_config
+
+    home = os.path.join(tmp, "batching" if batching else "stock")
+    write_instance_config(Path(home), batching=batching)
+    return DagsterInstance.from_config(home)
+
+
+def _memory_instance(batching: bool = True):
+    """An ephemeral instance (what tests and `materialize` use), with the batching in-memory event log or
+    Dagster's own."""
+    from dagster import DagsterInstance
+
+    from nhl_assets.deploy.event_log import ephemeral_instance
+
+    return ephemeral_instance() if batching else DagsterInstance.ephemeral()
+
+
+class Bookkeeping:
+    """Wall seconds an instance's event log spends storing events: Dagster's partition bookkeeping, as
+    against the work (everything else a run does). Wraps the storage's two write methods, counting only
+    outermost calls (a batch may store some of its events one by one). Runs of this process only."""
+
+    def __init__(self, instance) -> None:
+        self.seconds = 0.0
+        self._depth = 0
+        storage = instance.event_log_storage
+        for name in ("store_event", "store_event_batch"):
+            setattr(storage, name, self._timed(getattr(storage, name)))
+
+    def _timed(self, method):
+        def timed(*args, **kwargs):
+            self._depth += 1
+            started = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self.seconds += time.perf_counter() - started
+        return timed
+
+
+def _event_batches(on: bool) -> None:
+    """Dagster reads DAGSTER_EVENT_BATCH_SIZE at every event: on for a batching storage, off for the stock one
+    (which would only loop over a batch), so each lever is measured alone."""
+    from nhl_assets.deploy.event_log import EVENT_BATCH_SIZE
+
+    if on:
+        os.environ["DAGSTER_EVENT_BATCH_SIZE"] = EVENT_BATCH_SIZE
+    else:
+        os.environ.pop("DAGSTER_EVENT_BATCH_SIZE", None)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -86,8 +141,10 @@ def phase_backfill(args: argparse.Namespace) -> dict:
     with loopback("subprocess", args.seed, as_of, args.latency_ms) as server, \
             tempfile.TemporaryDirectory() as tmp:
         os.environ["NHL_API_WEB_URL"], os.environ["NHL_API_STATS_URL"] = server.web_url, server.stats_url
+        instance = _instance(tmp)
+        books = Bookkeeping(instance)
         started = time.monotonic()
-        report = run_backfill(window, {"bronze", "silver", "gold"}, chunk_days=30, instance=_instance(tmp),
+        report = run_backfill(window, {"bronze", "silver", "gold"}, chunk_days=30, instance=instance,
                               run_config=run_config, console=Console(stderr=True))
         wall = time.monotonic() - started
         calls = server.stats()["total"]
@@ -96,11 +153,12 @@ def phase_backfill(args: argparse.Namespace) -> dict:
     bound = api_bound_s(calls, args.latency_ms, args.concurrency)
     return {"wall_s": wall, "api_calls": calls, "calls_per_s": calls / wall, "api_bound_s": bound,
             "ratio_to_api_bound": ratio_to_bound(wall, bound), "gold_steps_s": report.gold_steps,
-            "peak_rss_mb": peak_rss_mb()}
+            "bookkeeping_s": books.seconds, "peak_rss_mb": peak_rss_mb()}
 
 
-def _replay_runs(defs, window, instance) -> dict[str, float]:
-    """Silver and gold from bronze as Dagster runs; each step's wall seconds."""
+def _replay_runs(defs, window, instance, books: "Bookkeeping | None" = None) -> dict[str, float]:
+    """Silver and gold from bronze as Dagster runs; each step's wall seconds (and, with `books`, each step's
+    event-log seconds under `<step> bookkeeping`)."""
     from dagster import AssetKey
 
     from nhl_assets.definitions import GOLD_FEATURES_JOB, MODEL_JOB, PREDICTIONS_JOB, REFRESH_JOB, SILVER_REPLAY_JOB
@@ -110,9 +168,11 @@ def _replay_runs(defs, window, instance) -> dict[str, float]:
     steps: dict[str, float] = {}
 
     def step(name, fn):
-        t = time.monotonic()
+        t, b = time.monotonic(), books.seconds if books else 0.0
         fn()
         steps[name] = time.monotonic() - t
+        if books:
+            steps[f"{name} bookkeeping"] = books.seconds - b
 
     gold = DateWindow(window.start, upcoming_until(window))
     step("silver", lambda: materialize_window(defs, window, instance, SILVER_REPLAY_JOB))
@@ -132,13 +192,15 @@ def phase_replay(args: argparse.Namespace) -> dict:
     os.environ["NHL_API_WEB_URL"] = os.environ["NHL_API_STATS_URL"] = _closed_port_url()
     window = DateWindow.of(args.start, args.end)
     with tempfile.TemporaryDirectory() as tmp:
-        from dagster import DagsterInstance
-
-        instance = DagsterInstance.ephemeral() if args.instance == "memory" else _instance(tmp)
+        batching = args.event_log == "batching"
+        instance = _memory_instance(batching) if args.instance == "memory" else _instance(tmp, batching)
+        _event_batches(batching)
+        books = Bookkeeping(instance)
         started = time.monotonic()
-        steps = _replay_runs(build_definitions(), window, instance)
+        steps = _replay_runs(build_definitions(), window, instance, books)
         wall = time.monotonic() - started
-    return {"wall_s": wall, "steps_s": steps, "peak_rss_mb": peak_rss_mb(), "api_calls": 0}
+    return {"wall_s": wall, "steps_s": steps, "bookkeeping_s": books.seconds, "peak_rss_mb": peak_rss_mb(),
+            "api_calls": 0}
 
 
 def _silver_direct(window) -> None:
@@ -153,28 +215,34 @@ def _silver_direct(window) -> None:
 
 def phase_overhead(args: argparse.Namespace) -> dict:
     """The silver replay as one Dagster run, on an in-memory instance (what `materialize` and tests use) and
-    on a SQLite-file instance (`dagster dev`'s default), against the same transforms called directly."""
-    from dagster import DagsterInstance
-
+    on a SQLite-file instance (`dagster dev`'s), each with Dagster's own event log and with the project's
+    batching one, against the same transforms called directly."""
     from nhl_assets.definitions import SILVER_REPLAY_JOB, build_definitions
     from nhl_assets.partitions import DateWindow
     from nhl_assets.runs import materialize_window
 
     window = DateWindow.of(args.start, args.end)
     defs = build_definitions()
-    times: dict[str, list[float]] = {"direct": [], "in-memory instance": [], "SQLite instance": []}
     with tempfile.TemporaryDirectory() as tmp:
-        instances = {"in-memory instance": DagsterInstance.ephemeral(), "SQLite instance": _instance(tmp)}
+        instances = {"in-memory, stock event log": (_memory_instance(False), False),
+                     "in-memory, batching event log": (_memory_instance(True), True),
+                     "SQLite, stock event log": (_instance(tmp, False), False),
+                     "SQLite, batching event log": (_instance(tmp, True), True)}
+        times: dict[str, list[float]] = {"direct": [], **{k: [] for k in instances}}
+        books = {k: Bookkeeping(instance) for k, (instance, _b) in instances.items()}
+        booked: dict[str, list[float]] = {k: [] for k in instances}
         for _ in range(args.repeat):  # interleaved, so drift of the machine affects all alike
             t = time.monotonic()
             _silver_direct(window)
             times["direct"].append(time.monotonic() - t)
-            for name, instance in instances.items():
-                t = time.monotonic()
+            for name, (instance, batching) in instances.items():
+                _event_batches(batching)
+                t, b = time.monotonic(), books[name].seconds
                 materialize_window(defs, window, instance, SILVER_REPLAY_JOB)
                 times[name].append(time.monotonic() - t)
+                booked[name].append(books[name].seconds - b)
     medians = {k: statistics.median(v) for k, v in times.items()}
-    return {"runs_s": times, "medians_s": medians,
+    return {"runs_s": times, "medians_s": medians, "bookkeeping_s": {k: statistics.median(v) for k, v in booked.items()},
             "overhead": {k: medians[k] / medians["direct"] - 1 for k in instances},
             "partition_events": len(window) * 5}
 
@@ -217,19 +285,24 @@ def _print(phase: str, r: dict, args: argparse.Namespace) -> None:
         print(f"backfill {args.start}..{args.end} bronze->gold: wall {r['wall_s']:.1f} s, API calls "
               f"{r['api_calls']}, {r['calls_per_s']:.1f} calls/s, API-bound minimum {r['api_bound_s']:.1f} s "
               f"({args.latency_ms:g} ms x calls / {args.concurrency}), ratio {ratio_text(r['ratio_to_api_bound'])} "
-              f"(goal <= 1.5x); gold steps {json.dumps({k: round(v, 1) for k, v in r['gold_steps_s'].items()})}, "
+              f"(goal <= 1.25x); gold steps {json.dumps({k: round(v, 1) for k, v in r['gold_steps_s'].items()})}, "
+              f"Dagster's event log {r['bookkeeping_s']:.1f} s in this process (bronze and gold runs; the silver "
+              f"runs' own, in their child process, not counted), "
               f"peak RSS {r['peak_rss_mb']:.0f} MB")
     elif phase == "replay":
-        print(f"replay silver+gold from bronze, {args.start}..{args.end}, 0 API calls, {args.instance} instance: "
+        print(f"replay silver+gold from bronze, {args.start}..{args.end}, 0 API calls, {args.instance} instance, "
+              f"{args.event_log} event log: "
               f"wall {r['wall_s']:.1f} s "
-              f"(goal <= 60 s), peak RSS {r['peak_rss_mb']:.0f} MB (goal <= 2048 MB); steps "
+              f"(goal <= 60 s) of which Dagster's event log {r['bookkeeping_s']:.1f} s and the work "
+              f"{r['wall_s'] - r['bookkeeping_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB (goal <= 2048 MB); steps "
               f"{json.dumps({k: round(v, 1) for k, v in r['steps_s'].items()})}")
     elif phase == "overhead":
         m = r["medians_s"]
         print(f"Dagster overhead, silver replay of {args.start}..{args.end} as one run ({r['partition_events']} "
               f"partition materializations) vs the same transforms called directly (median of {args.repeat}): direct "
-              f"{m['direct']:.2f} s; " + "; ".join(f"{k} {m[k]:.2f} s ({r['overhead'][k] * 100:+.1f}%)"
-                                                for k in r["overhead"]) + " (goal <= 10%); runs "
+              f"{m['direct']:.2f} s; " + "; ".join(f"{k} {m[k]:.2f} s ({r['overhead'][k] * 100:+.1f}%; event log "
+                                                f"{r['bookkeeping_s'][k]:.2f} s)" for k in r["overhead"])
+              + " (goal <= 10%); runs "
               + json.dumps({k: [round(x, 2) for x in v] for k, v in r["runs_s"].items()}))
     else:
         print(f"polars vs Spark (local mode), silver replay + gold features of {args.start}..{args.end}: polars "
@@ -265,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=positive_int, default=4)
     parser.add_argument("--repeat", type=positive_int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--event-log", choices=("batching", "stock"), default="batching",
+                        help="replay: the project's batching event log or Dagster's own")
     parser.add_argument("--instance", choices=("sqlite", "memory"), default="sqlite",
                         help="replay: the Dagster instance (SQLite files as `dagster dev`, or in-memory)")
     parser.add_argument("--child", choices=PHASES, help=argparse.SUPPRESS)

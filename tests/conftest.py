@@ -5,6 +5,9 @@ Plain helpers and constants are in helpers.py."""
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import point_api_at, samples_dir
+from .helpers import free_port, pg_bin, point_api_at, samples_dir
 
 #: Markers a `unit` test cannot carry (the unit selection must stay fast).
 NOT_UNIT = ("slow", "spark")
@@ -104,3 +107,36 @@ def sim_env(sim_server, warehouse_env, monkeypatch):
     """The simulator as the live API (via NHL_API_*_URL) and an empty warehouse."""
     point_api_at(monkeypatch, sim_server)
     return sim_server
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server on loopback (Debian's postgresql, started here): the env of the shipped
+    dagster.yaml (`DAGSTER_PG_*`); skipped, saying why, where the server binaries are missing."""
+    initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL server binaries (Debian package postgresql) not found")
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="nhl-pg-"))  # outside pytest's root-only tmp: the server user reads it
+    data = base / "data"
+    port = free_port()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use its own system user
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run the server as")
+        base.chmod(0o777)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_user, initdb, "-D", str(data), "-U", "dagster", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(data.parent / "pg.log"), "-w", "-o",
+                    f"-p {port} -k {data.parent} -c listen_addresses=127.0.0.1", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(port), "DAGSTER_PG_USER": "dagster",
+               "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": "postgres"}
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)

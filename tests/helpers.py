@@ -6,6 +6,8 @@ Test modules import from here, never from one another or from conftest.py.
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 from pathlib import Path
 
 import polars as pl
@@ -43,3 +45,21 @@ def read(table: str) -> pl.DataFrame:
     """A table of the test's warehouse ($NHL_WAREHOUSE) as a polars frame; empty when it does not exist."""
     t = Warehouse(os.environ["NHL_WAREHOUSE"]).read_arrow(table)
     return pl.DataFrame() if t is None else pl.from_arrow(t)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pg_bin(name: str) -> str | None:
+    """A PostgreSQL program (initdb, pg_ctl, psql) on PATH or in Debian's /usr/lib/postgresql/*/bin."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (d / name).exists():
+            return str(d / name)
+    return None

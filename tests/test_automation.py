@@ -244,14 +244,22 @@ def _private_dagster_uses(source: str) -> list[int]:
     return lines
 
 
+#: The one module allowed to reach Dagster's internals, and why: no public API offers an event log to extend,
+#: and Dagster's SQLite one writes a range run's per-partition events one engine and two transactions at a
+#: time (dagster-io/dagster#18789, #19829). It is pinned to one Dagster release (tests/test_event_log.py).
+PRIVATE_ALLOWED = {"nhl_assets/deploy/event_log.py"}
+
+
 def test_no_private_dagster_module_is_used():
     """Private modules change without notice between releases: the project, its tests and benchmarks use
-    public `dagster` exports only."""
+    public `dagster` exports only, but for the one pinned module above."""
     root = Path(__file__).resolve().parents[1]
     files = [p for d in ("nhl_assets", "tests", "benchmarks") for p in (root / d).rglob("*.py")]
     assert len(files) > 20
-    offenders = [f"{p.relative_to(root)}:{line}" for p in files for line in _private_dagster_uses(p.read_text())]
+    offenders = [f"{p.relative_to(root)}:{line}" for p in files for line in _private_dagster_uses(p.read_text())
+                 if str(p.relative_to(root)) not in PRIVATE_ALLOWED]
     assert offenders == []
+    assert all(_private_dagster_uses((root / f).read_text()) for f in PRIVATE_ALLOWED), "an allowance unused"
 
 
 def test_the_private_module_check_sees_every_form_of_use():

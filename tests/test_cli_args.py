@@ -239,7 +239,8 @@ def test_zero_latency_is_a_valid_benchmark_run_whose_api_bound_ratio_is_n_a(caps
     args = cliargs.parse_args(fh.build_parser(), ["--latency-ms", "0", "--phases", "backfill"])
     assert args.latency_ms == 0.0 and args.phases == ["backfill"]
     fh._print("backfill", {"wall_s": 12.0, "api_calls": 58, "calls_per_s": 4.8, "api_bound_s": 0.0,
-                           "ratio_to_api_bound": None, "gold_steps_s": {"model": 0.3}, "peak_rss_mb": 900.0}, args)
+                           "ratio_to_api_bound": None, "gold_steps_s": {"model": 0.3}, "bookkeeping_s": 1.5,
+                           "peak_rss_mb": 900.0}, args)
     assert "ratio n/a (no simulated latency, so no API-bound minimum)" in capsys.readouterr().out
 
 

@@ -3,69 +3,20 @@ postgresql, started here), with a backfill and sensor ticks recorded in it."""
 
 from __future__ import annotations
 
-import os
-import pwd
 import shutil
-import socket
 import subprocess
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
-from .helpers import FAST_API, REPO, point_api_at
+from .helpers import FAST_API, REPO, pg_bin, point_api_at
 
 pytestmark = pytest.mark.slow
 
 DEPLOY_YAML = REPO / "nhl_assets" / "deploy" / "dagster.yaml"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (d / name).exists():
-            return str(d / name)
-    return None
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server binaries (Debian package postgresql) not found")
-    import tempfile
-
-    base = Path(tempfile.mkdtemp(prefix="nhl-pg-"))  # outside pytest's root-only tmp: the server user reads it
-    data = base / "data"
-    port = _free_port()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use its own system user
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user to run the server as")
-        base.chmod(0o777)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_user, initdb, "-D", str(data), "-U", "dagster", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(data.parent / "pg.log"), "-w", "-o",
-                    f"-p {port} -k {data.parent} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, capture_output=True)
-    try:
-        yield {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(port), "DAGSTER_PG_USER": "dagster",
-               "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": "postgres"}
-    finally:
-        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server, tmp_path, monkeypatch):
@@ -89,7 +40,7 @@ def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server
     sim_server.set_clock(datetime(2023, 11, 7, 9, 0, tzinfo=timezone.utc))
     instance = DagsterInstance.get()
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-    assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+    assert type(instance.event_log_storage).__name__ == "BatchingPostgresEventLogStorage"  # deploy/event_log.py
     assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
     defs = build_definitions()
     report = run_backfill(DateWindow.of("2023-11-01", "2023-11-04"), {"bronze", "silver"}, chunk_days=2,
@@ -100,7 +51,7 @@ def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server
                             api_config=FAST_API, max_ticks=10).jobs
     assert "nhl_bronze" in executed and "nhl_silver_replay" in executed
     # what the instance holds is in PostgreSQL, seen from psql too
-    psql = _pg_bin("psql")
+    psql = pg_bin("psql")
     if psql:
         out = subprocess.run([psql, "-h", "127.0.0.1", "-p", postgres["DAGSTER_PG_PORT"], "-U", "dagster", "-d",
                               "postgres", "-tAc", "select count(*) from runs"], capture_output=True, text=True)

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,18 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import REPO
+from nhl_assets.ops.instance import write_instance_config
+
+from .helpers import REPO, free_port
 
 pytestmark = pytest.mark.slow
 DAYS = ["2023-11-04", "2023-11-05"]
 ASSETS = [["bronze", t] for t in ("schedule", "boxscore", "play_by_play", "shift_charts", "games")] + \
     [["silver", t] for t in ("player_game_stats", "team_game_stats", "goalie_game_stats", "schedule", "quarantine")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str, timeout: float = 5.0) -> bytes:
@@ -54,9 +49,9 @@ def dagster_dev(tmp_path_factory, league):
 
     tmp = tmp_path_factory.mktemp("ui")
     server = start_loopback("sim", league=league)
-    port = _free_port()
+    port = free_port()
     home = tmp / "dagster_home"
-    home.mkdir()
+    write_instance_config(home)  # the instance `make dev` gets: the project's batching event log
     env = {**os.environ, "DAGSTER_HOME": str(home), "NHL_WAREHOUSE": str(tmp / "warehouse"),
            "NHL_API_WEB_URL": server.web_url, "NHL_API_STATS_URL": server.stats_url}
     dagster = str(Path(sys.executable).with_name("dagster"))
@@ -119,8 +114,9 @@ def test_a_partition_backfill_launched_through_graphql_succeeds(dagster_dev, bac
     assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
     counts = graphql(dagster_dev, """
         query { assetNodes(assetKeys: [{path: ["silver", "player_game_stats"]}]) {
-          partitionStats { numMaterialized } } }""")["assetNodes"][0]["partitionStats"]
-    assert counts["numMaterialized"] == len(DAYS)
+          partitionStats { numMaterialized numFailed numMaterializing numPartitions } } }"""
+                     )["assetNodes"][0]["partitionStats"]
+    assert counts["numMaterialized"] == len(DAYS) and counts["numFailed"] == counts["numMaterializing"] == 0, counts
 
 
 def _chromium() -> str | None:

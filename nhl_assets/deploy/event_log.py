@@ -1,0 +1,265 @@
+"""Dagster's SQLite event log, writing a batch of asset events in one transaction per database.
+
+Why this exists: a run over a range of daily partitions records one ASSET_MATERIALIZATION_PLANNED and one
+ASSET_MATERIALIZATION event per partition and asset (273 dates x 5 silver assets = 2,730 events of each),
+and Dagster 1.13's SQLite event log writes every event on its own: a new SQLAlchemy engine per write, one
+transaction in the run's database and another in the index database, a table reflection per asset event.
+Measured on this project's 2-core machine, that is about 9 ms per event, so the bookkeeping of a season's
+silver replay took longer than the parse itself. Upstream: dagster-io/dagster#18789 (a 12k-partition
+backfill spent 28 minutes logging events for 8 s of compute) and #19829 (batch-write materializations),
+both open.
+
+Dagster already hands events to the storage in batches when `DAGSTER_EVENT_BATCH_SIZE` is set (the planned
+events of a run, the materializations of a partitioned output: `BATCH_WRITABLE_EVENTS`), but only
+dagster-postgres implements `store_event_batch`; the base class, which SQLite and the in-memory storage use,
+loops event by event. `BatchingSqliteEventLogStorage.store_event_batch` writes such a batch the way
+`SqliteEventLogStorage.store_event` writes one event, in one transaction on the run's database and one on the
+index database: the same rows, in the same order, with the same asset-key and tag updates. Anything else
+(a mixed batch, another event type) goes through the stock code. What is recorded, and so every partition's
+status in the UI (materialized, failed, missing), is unchanged; `tests/test_event_log.py` compares the
+records with the stock storage's.
+
+Not used, on purpose: `DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS`, which writes one planned event per
+asset instead of one per partition. Dagster 1.13 stores that event with no partition, and the failed-partition
+query (`get_latest_asset_partition_materialization_attempts_without_materializations`, behind the UI's
+partition status) only reads events with one, so a failed range run would no longer show its partitions
+failed (nor in progress). Batching the per-partition events keeps every record and removes most of the cost.
+
+This is the one module of the project that imports private Dagster modules (nothing public offers an event
+log to extend). It is pinned: `PINNED_DAGSTER` must equal the installed Dagster, which the test checks, so an
+upgrade fails loudly until the overridden methods have been re-read. `nhl_assets.ops.instance` configures it
+for the instance of `make dev`, `make demo` and the command line (`event_log_storage:` in dagster.yaml).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import dagster
+from dagster._core.events import ASSET_EVENTS
+from dagster._core.events.log import EventLogEntry
+from dagster._core.instance import DagsterInstance, InstanceType
+from dagster._core.launcher.sync_in_memory_run_launcher import SyncInMemoryRunLauncher
+from dagster._core.run_coordinator import DefaultRunCoordinator
+from dagster._core.storage.event_log import InMemoryEventLogStorage
+from dagster._core.storage.event_log.base import EventLogCursor
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    SqliteEventLogStorage,
+)
+from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
+from dagster._core.storage.root import TemporaryLocalArtifactStorage
+from dagster._core.storage.runs import InMemoryRunStorage
+from dagster_postgres import PostgresEventLogStorage
+from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
+
+#: The Dagster release whose event-log code the overrides below were checked against.
+PINNED_DAGSTER = "1.13.27"
+#: Events per batch (Dagster's default, 0, disables batching): a range run's planned events come as one
+#: batch per asset, its materializations as one batch per output.
+EVENT_BATCH_SIZE = "10000"
+
+
+def enable_event_batches() -> None:
+    """Make Dagster hand events to the storage in batches in this process and its children (the run
+    workers): `DAGSTER_EVENT_BATCH_SIZE` is read at every event. A value already set is kept."""
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
+
+
+def _is_asset_event(event: EventLogEntry) -> bool:
+    """An asset event with an asset key: what `store_event` writes to the run's and the index database."""
+    return bool(event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS
+                and event.dagster_event.asset_key)  # type: ignore[union-attr]
+
+
+def _last_of_each_kind(events: Sequence[EventLogEntry], ids: Sequence[int]) -> list[tuple[EventLogEntry, int]]:
+    """The last event of each (asset key, event type), in batch order: what `_store_asset_event` needs.
+
+    It sets "last ..." columns of the asset's row (last materialization, last run id, last event time), each
+    column from the event being stored; applied event by event, a column ends with the value of the last
+    event that sets it, which is the last event of its type. So applying only those, in order, leaves the
+    row exactly as applying them all would, with one statement pair per asset and type instead of per event.
+    """
+    last: dict[tuple[str, object], int] = {}
+    for i, event in enumerate(events):
+        last[(event.dagster_event.asset_key.to_string(), event.dagster_event_type)] = i  # type: ignore[union-attr]
+    return [(events[i], ids[i]) for i in sorted(last.values())]
+
+
+def _groups(events: Sequence[EventLogEntry]) -> Iterator[tuple[list[EventLogEntry], bool]]:
+    """The batch cut into consecutive groups of one run's asset events (written together) and of anything
+    else (written one by one), in order: a run's planned events mix asset events with asset-check ones."""
+    group: list[EventLogEntry] = []
+    batchable = False
+    for event in events:
+        this = _is_asset_event(event)
+        if group and (this != batchable or event.run_id != group[0].run_id):
+            yield group, batchable
+            group = []
+        group.append(event)
+        batchable = this
+    if group:
+        yield group, batchable
+
+
+class _BatchWrites:
+    """What the three batching storages share: a batch cut into groups of asset events, each group written
+    by the storage's `_store_asset_events`, anything else one event at a time; and the asset-key table's
+    columns looked up once (a column reflection per asset event otherwise; columns are only ever added, by
+    `dagster instance migrate`, never while runs write)."""
+
+    _index_cols_known = False
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        for group, batchable in _groups(events):
+            if batchable:
+                self._store_asset_events(group)
+            else:
+                for event in group:  # what the stock loop does (dagster-postgres's batch path would drop
+                    self.store_event(event)  # failure events, see BatchingPostgresEventLogStorage)
+
+    def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
+        raise NotImplementedError
+
+    def _has_asset_key_index_cols_on_connection(self, conn: Connection) -> bool:
+        if not self._index_cols_known:
+            self._index_cols_known = super()._has_asset_key_index_cols_on_connection(conn)  # type: ignore[misc]
+        return self._index_cols_known
+
+
+class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
+    """`SqliteEventLogStorage` that writes a batch of asset events in one transaction per database and keeps
+    one engine per database file instead of creating one per write. Configured in dagster.yaml as
+
+        event_log_storage:
+          module: nhl_assets.deploy.event_log
+          class: BatchingSqliteEventLogStorage
+          config: {base_dir: <DAGSTER_HOME>/history/runs}
+    """
+
+    def __init__(self, base_dir: str, inst_data: Any = None) -> None:
+        self._engines: dict[str, Engine] = {}
+        self._tables_seen: set[str] = set()
+        super().__init__(base_dir, inst_data=inst_data)
+        enable_event_batches()
+
+    @classmethod
+    def from_config_value(cls, inst_data: Any, config_value: Any) -> BatchingSqliteEventLogStorage:
+        return cls(inst_data=inst_data, **config_value)
+
+    # -- one engine per database file (NullPool: no connection is kept open between writes) -------------
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        with self._db_lock:
+            engine = self._engines.get(shard)
+            if engine is None:
+                engine = create_engine(self.conn_string_for_shard(shard), poolclass=NullPool,
+                                       connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+                if shard not in self._initialized_dbs:
+                    self._initdb(engine)
+                    self._initialized_dbs.add(shard)
+                self._engines[shard] = engine
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    def wipe(self) -> None:
+        super().wipe()
+        self._engines.clear()
+
+    def has_table(self, table_name: str) -> bool:
+        # asked for every tagged event (a new engine each time otherwise); tables are never dropped
+        if table_name not in self._tables_seen and super().has_table(table_name):
+            self._tables_seen.add(table_name)
+        return table_name in self._tables_seen
+
+    # -- a batch in one transaction per database -------------------------------------------------------
+    def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
+        statements = [self.prepare_insert_event(e) for e in events]
+        with self.run_connection(events[0].run_id) as conn:
+            for statement in statements:
+                conn.execute(statement)
+        # mirrored in the cross-run index database, as `store_event` does for every asset event
+        with self.index_transaction() as conn:
+            ids = [conn.execute(statement).inserted_primary_key[0] for statement in statements]
+            self._store_asset_event_tags(conn, list(events), ids)
+            for event, event_id in _last_of_each_kind(events, ids):
+                self._store_asset_event(conn, event, event_id)
+
+
+class BatchingInMemoryEventLogStorage(_BatchWrites, InMemoryEventLogStorage):
+    """Dagster's in-memory event log (ephemeral instances: tests, benchmarks) writing a batch of asset events
+    in one transaction; run and index tables share its one in-memory database."""
+
+    def __init__(self, inst_data: Any = None, preload: Any = None) -> None:
+        super().__init__(inst_data, preload)
+        enable_event_batches()
+
+    def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
+        with self.index_transaction() as conn:
+            ids = [conn.execute(self.prepare_insert_event(e)).inserted_primary_key[0] for e in events]
+            self._store_asset_event_tags(conn, list(events), ids)
+            for event, event_id in _last_of_each_kind(events, ids):
+                self._store_asset_event(conn, event, event_id)
+        for event in events:  # what `InMemoryEventLogStorage.store_event` does after each write
+            self._storage_id += 1
+            for handler in list(self._handlers[event.run_id]):
+                try:
+                    handler(event, str(EventLogCursor.from_storage_id(self._storage_id)))
+                except Exception:
+                    logging.exception("Exception in callback for event watch on run %s.", event.run_id)
+
+
+class BatchingPostgresEventLogStorage(_BatchWrites, PostgresEventLogStorage):
+    """dagster-postgres's event log with batches on (`nhl_assets/deploy/dagster.yaml`), writing every batch of
+    one run's asset events as one multi-row insert plus one index transaction.
+
+    dagster-postgres batches only a batch made entirely of materializations or of observations; planned
+    events (one per partition and asset) still go one by one. And its batch path drops
+    ASSET_FAILED_TO_MATERIALIZE events, so with batches on a failed range run would no longer mark its
+    partitions failed: here such a batch is written whole, failures included, like `store_event` would.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        enable_event_batches()
+
+    @classmethod
+    def from_config_value(cls, inst_data: Any, config_value: Any) -> BatchingPostgresEventLogStorage:
+        return cls(inst_data=inst_data, postgres_url=pg_url_from_config(config_value),
+                   should_autocreate_tables=config_value.get("should_autocreate_tables", True),
+                   token_provider=get_token_provider_from_config(config_value))
+
+    def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
+        with self._connect() as conn:
+            result = conn.execute(self.prepare_insert_event_batch(events).returning(SqlEventLogStorageTable.c.id))
+            ids = [int(row[0]) for row in result.fetchall()]
+        with self.index_transaction() as conn:
+            self._store_asset_event_tags(conn, list(events), ids)
+            for event, event_id in _last_of_each_kind(events, ids):
+                self._store_asset_event(conn, event, event_id)
+
+
+def ephemeral_instance() -> DagsterInstance:
+    """`DagsterInstance.ephemeral()` with the batching in-memory event log (built as Dagster's
+    `create_ephemeral_instance` builds it; nothing public lets an ephemeral instance take another storage)."""
+    return DagsterInstance(
+        instance_type=InstanceType.EPHEMERAL,
+        local_artifact_storage=TemporaryLocalArtifactStorage(),
+        run_storage=InMemoryRunStorage(),
+        event_storage=BatchingInMemoryEventLogStorage(),
+        compute_log_manager=NoOpComputeLogManager(),
+        run_coordinator=DefaultRunCoordinator(),
+        run_launcher=SyncInMemoryRunLauncher(),
+    )
+
+
+def installed_dagster() -> str:
+    return dagster.__version__

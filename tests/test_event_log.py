@@ -1,0 +1,166 @@
+"""The batching SQLite event log records exactly what Dagster's own records, and partition status holds.
+
+`nhl_assets.deploy.event_log` overrides private methods of Dagster's SQLite event log, so it is pinned to
+one Dagster release (an upgrade fails here until the overrides are re-read), and the same runs recorded
+by the stock storage and by the batching one must give the same records: the run's events, the
+materializations per asset and partition, and the partition status the UI shows (materialized, failed,
+missing) after a range run that fails halfway.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from nhl_assets.deploy import event_log
+from nhl_assets.ops.instance import write_instance_config
+
+from .helpers import REPO
+
+DEPLOY_YAML = REPO / "nhl_assets" / "deploy" / "dagster.yaml"
+
+PARTITIONS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-21")  # 20 dates
+SPECS = [dg.AssetSpec(f"t{i}") for i in range(3)]
+
+
+@dg.multi_asset(specs=SPECS, partitions_def=PARTITIONS, backfill_policy=dg.BackfillPolicy.single_run(),
+                can_subset=False)
+def three(context):
+    """Materializes t0 and t1 for the run's range; fails before t2 for a range reaching 2024-01-15."""
+    for spec in SPECS:
+        if spec.key.path[0] == "t2" and context.partition_key_range.end >= "2024-01-15":
+            raise RuntimeError("the API went away halfway")
+        yield dg.MaterializeResult(asset_key=spec.key, metadata={"rows": 7})
+
+
+def _postgres_home(tmp: Path, batching: bool, server: dict[str, str], monkeypatch) -> Path:
+    """A fresh database on the test server; the shipped dagster.yaml (batching) or dagster-postgres's own."""
+    import sqlalchemy as sa
+
+    name = "batching" if batching else "stock"
+    admin = sa.create_engine(f"postgresql+psycopg2://dagster@127.0.0.1:{server['DAGSTER_PG_PORT']}/postgres",
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    for k, v in {**server, "DAGSTER_PG_DB": name}.items():
+        monkeypatch.setenv(k, v)
+    home = tmp / f"pg-{name}"
+    home.mkdir()
+    if batching:
+        (home / "dagster.yaml").write_text(DEPLOY_YAML.read_text())
+    else:
+        (home / "dagster.yaml").write_text(
+            "storage:\n  postgres:\n    postgres_db:\n      hostname: 127.0.0.1\n"
+            f"      port: {server['DAGSTER_PG_PORT']}\n      username: dagster\n      password: ''\n"
+            f"      db_name: {name}\n      scheme: postgresql+psycopg2\n")
+    return home
+
+
+def _instance(tmp: Path, batching: bool, kind: str = "sqlite", server=None, monkeypatch=None) -> dg.DagsterInstance:
+    if kind == "memory":
+        return event_log.ephemeral_instance() if batching else dg.DagsterInstance.ephemeral()
+    if kind == "postgres":
+        return dg.DagsterInstance.from_config(str(_postgres_home(tmp, batching, server, monkeypatch)))
+    home = tmp / ("batching" if batching else "stock")
+    write_instance_config(home, batching=batching)
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def _run(instance: dg.DagsterInstance, first: str, last: str) -> dg.ExecuteInProcessResult:
+    return dg.materialize([three], instance=instance, raise_on_error=False,
+                          tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
+
+
+def _history(instance: dg.DagsterInstance) -> dict[str, object]:
+    """Everything the UI reads about the assets, in a comparable form."""
+    keys = PARTITIONS.get_partition_keys()
+    out: dict[str, object] = {}
+    for spec in SPECS:
+        status = instance.get_status_by_partition(spec.key, keys, PARTITIONS)
+        out[f"{spec.key.to_user_string()} status"] = {k: (v.value if v else None) for k, v in (status or {}).items()}
+        mats = instance.fetch_materializations(spec.key, limit=1000).records
+        out[f"{spec.key.to_user_string()} materializations"] = sorted(
+            (r.partition_key, r.asset_materialization.metadata["rows"].value) for r in mats)
+    runs = instance.get_runs()
+    out["runs"] = sorted(r.status.value for r in runs)
+    out["events"] = sorted(
+        [(e.dagster_event_type.value if e.dagster_event_type else "log",
+          e.dagster_event.asset_key.to_user_string() if e.dagster_event and e.dagster_event.asset_key else None,
+          e.dagster_event.partition if e.dagster_event else None)
+         for r in runs for e in instance.all_logs(r.run_id)], key=str)
+    return out
+
+
+@pytest.fixture
+def batching_env(monkeypatch):
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
+
+
+def test_pinned_to_the_installed_dagster():
+    assert event_log.installed_dagster() == event_log.PINNED_DAGSTER, (
+        "Dagster was upgraded: re-read SqliteEventLogStorage._connect/store_event and "
+        "SqlEventLogStorage._store_asset_event(_tags) against nhl_assets/deploy/event_log.py, then bump "
+        "PINNED_DAGSTER")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory", pytest.param("postgres", marks=pytest.mark.slow)])
+def test_batching_storage_records_what_the_stock_storage_records(tmp_path, batching_env, kind, request,
+                                                                 monkeypatch):
+    """A range run that succeeds, then a range run that fails halfway (t0 and t1 materialized, t2 failed),
+    then dates no run reached: the same records and partition status on both storages."""
+    histories = {}
+    batching_class = {"sqlite": event_log.BatchingSqliteEventLogStorage,
+                      "memory": event_log.BatchingInMemoryEventLogStorage,
+                      "postgres": event_log.BatchingPostgresEventLogStorage}[kind]
+    server = request.getfixturevalue("postgres") if kind == "postgres" else None
+    for batching in (False, True):
+        instance = _instance(tmp_path, batching, kind, server, monkeypatch)
+        assert isinstance(instance.event_log_storage, batching_class) == batching
+        assert _run(instance, "2024-01-01", "2024-01-07").success
+        assert not _run(instance, "2024-01-08", "2024-01-15").success
+        histories[batching] = _history(instance)
+        if batching:  # the batches really were batches: the planned events of a range came in one call
+            assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == event_log.EVENT_BATCH_SIZE
+        instance.dispose()
+        os.environ.pop("DAGSTER_EVENT_BATCH_SIZE", None)
+    assert histories[True] == histories[False]
+
+    status = histories[True]
+    keys = PARTITIONS.get_partition_keys()
+    done, failed, missing = keys[:7], keys[7:15], keys[15:]
+    for asset in ("t0", "t1"):
+        assert {k for k, v in status[f"{asset} status"].items() if v == "MATERIALIZED"} == set(done + failed)
+    t2 = status["t2 status"]
+    assert {k for k, v in t2.items() if v == "MATERIALIZED"} == set(done)
+    assert {k for k, v in t2.items() if v == "FAILED"} == set(failed), "a failed range shows its partitions failed"
+    assert all(t2.get(k) is None for k in missing)
+
+
+def test_a_batch_is_one_transaction_per_database(tmp_path, batching_env, monkeypatch):
+    """The planned events of a 20-date range reach the storage as batches, each written with one run-database
+    and one index-database transaction (the stock storage opens two per event)."""
+    instance = _instance(tmp_path, True)
+    storage = instance.event_log_storage
+    calls = {"batches": 0, "connections": 0}
+    real_batch, real_connect = storage.store_event_batch, storage._connect
+
+    def counting_batch(events):
+        calls["batches"] += 1
+        return real_batch(events)
+
+    def counting_connect(shard):
+        calls["connections"] += 1
+        return real_connect(shard)
+
+    monkeypatch.setattr(storage, "store_event_batch", counting_batch)
+    monkeypatch.setattr(storage, "_connect", counting_connect)
+    assert _run(instance, "2024-01-01", "2024-01-05").success
+    events = len(instance.all_logs(instance.get_runs()[0].run_id))
+    assert calls["batches"] >= 2  # planned events, materializations
+    assert calls["connections"] < events, (calls, events)
+    instance.dispose()
