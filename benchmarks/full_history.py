@@ -242,7 +242,8 @@ def phase_overhead(args: argparse.Namespace) -> dict:
                 times[name].append(time.monotonic() - t)
                 booked[name].append(books[name].seconds - b)
     medians = {k: statistics.median(v) for k, v in times.items()}
-    return {"runs_s": times, "medians_s": medians, "bookkeeping_s": {k: statistics.median(v) for k, v in booked.items()},
+    return {"runs_s": times, "medians_s": medians,
+            "bookkeeping_s": {k: statistics.median(v) for k, v in booked.items()},
             "overhead": {k: medians[k] / medians["direct"] - 1 for k in instances},
             "partition_events": len(window) * 5}
 

@@ -139,17 +139,30 @@ def _render(url: str, tmp_path: Path) -> str:
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)))
 
 
+def _render_showing(url: str, tmp_path: Path, *needles: str, attempts: int = 3) -> str:
+    """The rendered page once it shows every needle (the UI fills a page by GraphQL after it loads, and on a
+    loaded machine a render can stop before the answer arrived), rendering again up to `attempts` times."""
+    text = ""
+    for _ in range(attempts):
+        text = _render(url, tmp_path)
+        if all(n in text for n in needles):
+            break
+    return text
+
+
 def test_the_asset_graph_and_a_partition_page_render_in_chromium(dagster_dev, backfill, tmp_path):
     if _chromium() is None:
         pytest.skip("no chromium found (Debian package `chromium`; .ci/run installs it)")
-    graph = _render(f"{dagster_dev}/asset-groups/bronze", tmp_path)
+    graph = _render_showing(f"{dagster_dev}/asset-groups/bronze", tmp_path, "Global asset lineage", "gold 6")
     assert "Global asset lineage" in graph
     for group in ("bronze 5", "silver 5", "gold 6"):  # the three layers, with their asset counts
         assert group in graph, group
-    catalog = _render(f"{dagster_dev}/assets", tmp_path)
+    catalog = _render_showing(f"{dagster_dev}/assets", tmp_path, "bronze / play_by_play", "Recomputed whole")
     assert "bronze / play_by_play" in catalog and "silver / player_game_stats" in catalog
     assert "Accumulates partition by partition" in catalog and "Recomputed whole" in catalog
-    page = _render(f"{dagster_dev}/assets/silver/player_game_stats?view=partitions", tmp_path)
+    page = _render_showing(f"{dagster_dev}/assets/silver/player_game_stats?view=partitions", tmp_path,
+                           "Materialized (2)")
     assert "Materialized (2)" in page, page[:1500]  # the two backfilled game dates
-    checks = _render(f"{dagster_dev}/assets/silver/player_game_stats?view=checks", tmp_path)
+    checks = _render_showing(f"{dagster_dev}/assets/silver/player_game_stats?view=checks", tmp_path,
+                             "boxscore_reconciliation")
     assert "boxscore_reconciliation" in checks and "unique_key" in checks

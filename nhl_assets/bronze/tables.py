@@ -1,9 +1,9 @@
 """Bronze table definitions and the pure conversion of fetched days into their rows (no Dagster here).
 
 Bronze keeps every API response as received. Four response tables, one per endpoint, share one layout
-(declared in `nhl_assets.catalog.bronze`); `bronze/games` is the completeness ledger: one row per scheduled regular-season or
-playoff game saying what was fetched and what is still missing, so an incomplete day is recorded as such
-and re-requested later instead of being silently treated as whole.
+(declared with the other tables in `nhl_assets.catalog.bronze`); `bronze/games` is the completeness ledger:
+one row per scheduled regular-season or playoff game saying what was fetched and what is still missing, so
+an incomplete day is recorded as such and re-requested later instead of being silently treated as whole.
 """
 
 from __future__ import annotations
