@@ -17,7 +17,7 @@ from nhl_assets.cli import main as cli_main
 
 from .helpers import REPO
 
-BENCHMARKS = ("bronze_backfill", "full_history", "gold_refresh", "incremental_day", "maintenance_replay",
+BENCHMARKS = ("bronze_backfill", "cli_replay", "full_history", "gold_refresh", "incremental_day", "maintenance_replay",
               "silver_season")
 
 

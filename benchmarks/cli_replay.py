@@ -1,0 +1,115 @@
+"""The silver replay as a user runs it, against the physical floor of the work.
+
+    .venv/bin/python benchmarks/cli_replay.py --warehouse /tmp/nhl-full --start 2024-10-01 --end 2025-04-30
+
+A parse change is repaired by replaying silver from bronze; a user does it with Dagster's own command on
+the instance `make dev` uses:
+
+    dagster asset materialize -m nhl_assets.definitions --select 'key:silver/*' --partition-range A...B
+
+This times that command (a fresh process, the project's dagster.yaml in a temporary DAGSTER_HOME, with the
+batching event log or, `--event-log stock`, Dagster's own) and the floor it is compared with: decoding every
+play-by-play, boxscore and shift-chart body of the window with orjson on one core, and that time divided
+over the cores. The warehouse must hold the window's bronze (`full_history.py --phases backfill` builds one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from nhl_assets.cliargs import check_window, iso_date, on_parsed, parse_args, positive_int
+
+BODIES = ("bronze/play_by_play", "bronze/boxscore", "bronze/shift_charts")
+
+
+def _bodies(warehouse: str, start, end) -> list[list[bytes]]:
+    from nhl_assets.partitions import DateWindow
+    from nhl_assets.storage.delta import Warehouse
+
+    wh, window = Warehouse(warehouse), DateWindow(start, end)
+    out = []
+    for table in BODIES:
+        t = wh.read_arrow(table, window, columns=["body"])
+        out.append([] if t is None else t.column("body").to_pylist())
+    return out
+
+
+def _decode(bodies: list[bytes]) -> int:
+    import orjson
+
+    for body in bodies:
+        orjson.loads(body)
+    return len(bodies)
+
+
+def decode_floor(bodies: list[list[bytes]], workers: int) -> tuple[float, float]:
+    """(seconds on one core, that divided over `workers` cores) to decode every body. Decoding is
+    embarrassingly parallel, so the spread floor is the ideal split; timing it in a process pool would time
+    the shipping of the bodies to the workers instead (more than the decoding itself here)."""
+    flat = [b for table in bodies for b in table]
+    started = time.perf_counter()
+    _decode(flat)
+    one = time.perf_counter() - started
+    return one, one / workers
+
+
+def cli_replay(args: argparse.Namespace) -> float:
+    """Wall seconds of `dagster asset materialize` of the silver assets over the window."""
+    from nhl_assets.ops.instance import write_instance_config
+
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as home:
+        write_instance_config(Path(home), batching=args.event_log == "batching")
+        env = {**os.environ, "DAGSTER_HOME": home, "NHL_WAREHOUSE": args.warehouse}
+        env.pop("DAGSTER_EVENT_BATCH_SIZE", None)  # the storage decides (the batching one turns it on)
+        cmd = [str(bin_dir / "dagster"), "asset", "materialize", "-m", "nhl_assets.definitions",
+               "--select", "key:silver/*", "--partition-range", f"{args.start}...{args.end}"]
+        started = time.monotonic()
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        wall = time.monotonic() - started
+    if done.returncode != 0:
+        raise SystemExit(f"dagster asset materialize failed:\n{done.stderr[-3000:]}")
+    return wall
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--start", type=iso_date, default=iso_date("2024-10-01"))
+    parser.add_argument("--end", type=iso_date, default=iso_date("2025-04-30"))
+    parser.add_argument("--warehouse", default=os.path.join(tempfile.gettempdir(), "nhl-full-history"),
+                        help="a warehouse holding the window's bronze")
+    parser.add_argument("--repeat", type=positive_int, default=1)
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+                        help="cores the decode floor is spread over (default: every core)")
+    parser.add_argument("--event-log", choices=("batching", "stock"), default="batching")
+    on_parsed(parser, lambda a: check_window(a.start, a.end))
+    return parser
+
+
+def main() -> None:
+    args = parse_args(build_parser())
+    if not Path(args.warehouse).exists():
+        raise SystemExit(f"{args.warehouse} does not exist: build it with full_history.py --phases backfill")
+    bodies = _bodies(args.warehouse, args.start, args.end)
+    games = len(bodies[0])
+    walls, floors = [], []
+    for _ in range(args.repeat):
+        walls.append(cli_replay(args))
+        floors.append(decode_floor(bodies, args.workers))
+    wall = statistics.median(walls)
+    one, spread = statistics.median(f[0] for f in floors), statistics.median(f[1] for f in floors)
+    print(f"silver replay {args.start}..{args.end} with dagster asset materialize ({args.event_log} event log): "
+          f"{games} games, wall {wall:.1f} s ({wall / max(games, 1) * 1000:.1f} ms per game); decode floor "
+          f"{one:.2f} s on one core, {spread:.2f} s spread over {args.workers} cores -> {wall / spread:.1f}x the "
+          f"floor (goal <= 8x); runs {[round(w, 1) for w in walls]}")
+
+
+if __name__ == "__main__":
+    main()
