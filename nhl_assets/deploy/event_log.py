@@ -1,4 +1,4 @@
-"""Dagster's SQLite event log, writing a batch of asset events in one transaction per database.
+"""Dagster's event logs (SQLite, in-memory, PostgreSQL) writing a batch of asset events in one transaction.
 
 Why this exists: a run over a range of daily partitions records one ASSET_MATERIALIZATION_PLANNED and one
 ASSET_MATERIALIZATION event per partition and asset (273 dates x 5 silver assets = 2,730 events of each),
@@ -12,10 +12,11 @@ both open.
 Dagster already hands events to the storage in batches when `DAGSTER_EVENT_BATCH_SIZE` is set (the planned
 events of a run, the materializations of a partitioned output: `BATCH_WRITABLE_EVENTS`), but only
 dagster-postgres implements `store_event_batch`; the base class, which SQLite and the in-memory storage use,
-loops event by event. `BatchingSqliteEventLogStorage.store_event_batch` writes such a batch the way
-`SqliteEventLogStorage.store_event` writes one event, in one transaction on the run's database and one on the
-index database: the same rows, in the same order, with the same asset-key and tag updates. Anything else
-(a mixed batch, another event type) goes through the stock code. What is recorded, and so every partition's
+loops event by event (and dagster-postgres's batch path drops failure events). The storages here cut a batch
+into consecutive groups of one run's asset events and write each group the way `store_event` writes one
+event, but in one transaction per database (the run's and the index database on SQLite): the same rows in
+the same order, the same tags, and the asset's row left as event-by-event updates would leave it. Any other
+event (a planned asset check, say) is written one by one, as the stock code does. What is recorded, and so every partition's
 status in the UI (materialized, failed, missing), is unchanged; `tests/test_event_log.py` compares the
 records with the stock storage's.
 
