@@ -102,7 +102,7 @@ def batching_env(monkeypatch):
 
 
 def test_pinned_to_the_installed_dagster():
-    assert event_log.installed_dagster() == event_log.PINNED_DAGSTER, (
+    assert dg.__version__ == event_log.PINNED_DAGSTER, (
         "Dagster was upgraded: re-read SqliteEventLogStorage._connect/store_event and "
         "SqlEventLogStorage._store_asset_event(_tags) against nhl_assets/deploy/event_log.py, then bump "
         "PINNED_DAGSTER")

@@ -40,7 +40,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import dagster
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
 from dagster._core.instance import DagsterInstance, InstanceType
@@ -260,7 +259,3 @@ def ephemeral_instance() -> DagsterInstance:
         run_coordinator=DefaultRunCoordinator(),
         run_launcher=SyncInMemoryRunLauncher(),
     )
-
-
-def installed_dagster() -> str:
-    return dagster.__version__
