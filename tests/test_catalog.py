@@ -148,7 +148,7 @@ def test_tables_command_prints_the_registry(capsys):
 
 #: The README's "Adding a column" example, as a migration file (the registry line is the same text).
 _ADD_COLUMN = '''
-"""0005: silver/team_game_stats.faceOffsLostFor (example from the README)."""
+"""NNNN: silver/team_game_stats.faceOffsLostFor (example from the README)."""
 
 DESCRIPTION = "add faceOffsLostFor to silver/team_game_stats"
 TABLES = ["silver/team_game_stats"]
@@ -187,7 +187,8 @@ def test_adding_a_column_is_a_registry_line_plus_a_migration(tmp_path):
                                         if c not in ("gameId", "gameDate", "season", "team", "situation", "goalsFor")]))
     wh.replace_window(teams.name, rows.to_arrow(), day, partition_by=list(teams.partition_by))
 
-    (folder / "0005_team_faceoffs_lost.py").write_text(_ADD_COLUMN)
+    following = max(int(p.name[:4]) for p in folder.glob("[0-9][0-9][0-9][0-9]_*.py")) + 1
+    (folder / f"{following:04d}_team_faceoffs_lost.py").write_text(_ADD_COLUMN)
     log: list[str] = []
     mg.apply(wh, migrations=mg.load_migrations(folder), log=log.append)
     assert any("add to silver/team_game_stats: faceOffsLostFor long" in line for line in log)

@@ -2,7 +2,7 @@
 
 A column is written the way the migration files write it, one per line: `name type [not null] -- comment`,
 with Delta's type names (`long`, `int`, `double`, `string`, `date`, `timestamp`, `boolean`, `binary`,
-`array<string>`). Why text in Delta's words: the registry and the migrations then read alike, so adding a
+`array<string>`, `array<long>`). Why text in Delta's words: the registry and the migrations then read alike, so adding a
 column is the same line in both, and the registry test compares them name for name and type for type.
 The comment is the column's description (Dagster's column schema, the README).
 """
@@ -28,6 +28,7 @@ TYPES: dict[str, tuple[pl.DataType, pa.DataType]] = {
     "boolean": (pl.Boolean(), pa.bool_()),
     "binary": (pl.Binary(), pa.large_binary()),
     "array<string>": (pl.List(pl.String()), pa.list_(pa.string())),
+    "array<long>": (pl.List(pl.Int64()), pa.list_(pa.int64())),
 }
 _LINE = re.compile(r"^\s*(?P<name>\w+)\s+(?P<type>[\w<>]+)(?P<notnull>\s+not null)?\s*(--\s*(?P<comment>.*))?$")
 

@@ -150,6 +150,54 @@ SCHEDULE = Table(
     partition_by=_BY_SEASON,
 )
 
+SHOTS = Table(
+    "silver/shots",
+    "One row per shot attempt (goal, shot on goal, missed, blocked) of regular-season and playoff play, "
+    "shootouts excluded, key (gameId, eventId): location normalised so the shooter attacks the net at (89, 0), "
+    "distance, angle, shot type, strength, empty net, score, previous event, rebound, rush, skaters on ice.",
+    columns(_GAME + """
+    eventId                      long                 -- NHL eventId of the play (unique within the game)
+    gameType                     int                  -- 2 regular season, 3 playoffs
+    sortOrder                    long                 -- position of the play in the game (plays are ordered by it)
+    period                       int                  -- period number (4 and up: overtime)
+    periodType                   string               -- REG or OT
+    gameSeconds                  long                 -- seconds elapsed in the game: (period - 1) * 1200 + time in period
+    event                        string               -- goal, shot-on-goal, missed-shot or blocked-shot (NHL typeDescKey)
+    team                         string               -- the shooting team
+    opposingTeam                 string               -- the defending team
+    home_or_away                 string               -- HOME or AWAY: the shooting team's side
+    shooterPlayerId              long                 -- the shooter (scorer of a goal)
+    shooterName                  string               -- the shooter's name
+    shooterPosition              string               -- C, L, R, D (G for a goalie)
+    goalieIdForShot              long                 -- goalie in the defending net; null for an empty net
+    shotType                     string               -- wrist, snap, slap, backhand, tip-in, deflected, wrap-around, ... (null on blocked shots)
+    xCord                        long                 -- x as the NHL writes it (feet from centre ice)
+    yCord                        long                 -- y as the NHL writes it
+    xCordAdjusted                long                 -- x turned so the shooter attacks the net at x = 89 (null when the direction is unknown)
+    yCordAdjusted                long                 -- y turned with x
+    shotDistance                 double               -- feet from the attacked net (89, 0)
+    shotAngle                    double               -- degrees from straight on: 0 in front, 90 on the goal line, over 90 behind the net
+    situation                    string               -- 5on5, 5on4, 4on5 or other, from the shooting team's point of view
+    shootingTeamSkaters          int                  -- skaters of the shooting team on ice (situationCode)
+    defendingTeamSkaters         int                  -- skaters of the defending team on ice (situationCode)
+    shotOnEmptyNet               boolean              -- the defending goalie was not in net
+    shootingTeamGoals            int                  -- the shooting team's goals before the shot
+    defendingTeamGoals           int                  -- the defending team's goals before the shot
+    lastEventType                string               -- the previous on-ice event of the period (NHL typeDescKey)
+    lastEventTeam                string               -- the team owning the previous event
+    timeSinceLastEvent           long                 -- seconds since the previous event
+    distanceFromLastEvent        double               -- feet between the previous event and the shot
+    shotRebound                  boolean              -- the same team's previous attempt was at most 3 s before, play not stopped
+    shotRush                     boolean              -- at most 4 s after an event in the shooting team's neutral or defensive zone
+    shotWasOnGoal                boolean              -- a goal or a shot on goal
+    goal                         boolean              -- a goal
+    onIceForIds                  array<long>          -- skaters of the shooting team on ice (shift chart); null without shift data
+    onIceAgainstIds              array<long>          -- skaters of the defending team on ice (shift chart); null without shift data
+""" + _SHIFT_DATA),
+    key=("gameId", "eventId"),
+    partition_by=_BY_SEASON,
+)
+
 QUARANTINE = Table(
     "silver/quarantine",
     "Rows and payloads rejected before the write, with the reason and a pointer to the raw bronze row "
@@ -171,4 +219,4 @@ QUARANTINE = Table(
 )
 
 #: In the order the silver asset declares them.
-TABLES = (PLAYER_GAME_STATS, TEAM_GAME_STATS, GOALIE_GAME_STATS, SCHEDULE, QUARANTINE)
+TABLES = (PLAYER_GAME_STATS, TEAM_GAME_STATS, GOALIE_GAME_STATS, SCHEDULE, SHOTS, QUARANTINE)

@@ -39,6 +39,7 @@ import polars as pl
 from nhl_assets.catalog import silver as silver_tables
 from nhl_assets.parse import plays as pp
 from nhl_assets.parse import shifts as ps
+from nhl_assets.parse import shots as psh
 from nhl_assets.parse.errors import ParseError
 from nhl_assets.parse.situations import (
     FLIP,
@@ -85,6 +86,7 @@ class SilverFrames:
     teams: pl.DataFrame
     goalies: pl.DataFrame
     rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (gameId, endpoint, reason)
+    shots: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=psh.SCHEMA))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -135,6 +137,7 @@ class _Batch:
         "gi", "gameId", "gameDate", "season", "hasShiftData", "awayTeam", "homeTeam")})
     players: dict[str, list] = field(default_factory=lambda: {k: [] for k in (
         "gi", "playerId", "name", "position", "side", "isGoalie")})
+    shots: psh.ShotBatch = field(default_factory=psh.ShotBatch)
     rejected: list[tuple[int, str, str]] = field(default_factory=list)
 
 
@@ -403,7 +406,9 @@ def _parse_game(g: GameInputs, gi: int, batch: _Batch) -> None:
     if chart is not None:
         _shift_credits(chart, roster, tl, cr)
         _onice_credits(chart, roster, cr)
+    shots = psh.game_shots(g.play_by_play, g.game_id, g.game_date, header, roster, plays, tl, chart)
     # the game parsed completely: publish it
+    batch.shots.extend(shots)
     for keys, wkeys, wvals in ((cr.pkeys, batch.wkeys, batch.wvals), (cr.tkeys, batch.twkeys, batch.twvals)):
         counted = Counter(keys)  # C-level counting: ~3x fewer rows for the batch group-bys
         wkeys += counted.keys()
@@ -581,4 +586,4 @@ def build_silver(games: Sequence[GameInputs]) -> SilverFrames:
                                               "season": pl.Int32, "hasShiftData": pl.Boolean,
                                               "awayTeam": pl.String, "homeTeam": pl.String})
     skaters, goalies = _player_frames(batch, frame)
-    return SilverFrames(skaters, _team_frame(batch, frame), goalies, batch.rejected)
+    return SilverFrames(skaters, _team_frame(batch, frame), goalies, batch.rejected, batch.shots.frame())

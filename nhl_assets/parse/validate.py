@@ -24,6 +24,8 @@ class Expectations:
     group: tuple[str, ...]
     counts: tuple[str, ...] = ()
     situation: str | None = "situation"
+    #: further row rules: (condition that fails the row, reason) — e.g. a location outside the rink
+    rules: tuple[tuple[pl.Expr, pl.Expr], ...] = ()
 
 
 def _row_reasons(frame: pl.DataFrame, exp: Expectations) -> pl.Expr:
@@ -36,6 +38,7 @@ def _row_reasons(frame: pl.DataFrame, exp: Expectations) -> pl.Expr:
                        pl.lit("invalid situation ") + pl.col(exp.situation).cast(pl.String)))
     for col in exp.counts:
         checks.append((pl.col(col) < 0, pl.lit(f"negative {col}")))
+    checks.extend(exp.rules)
     checks.append((pl.struct(list(exp.key)).is_duplicated(), pl.lit("duplicate key " + ", ".join(exp.key))))
     expr: pl.Expr = pl.lit(None, dtype=pl.String)
     for cond, reason in reversed(checks):

@@ -34,7 +34,7 @@ from nhl_assets.silver import build as sb
 from nhl_assets.silver.engines import build_silver
 
 #: Bump whenever parsing or stat definitions change: the UI then shows silver (and below) as stale.
-SILVER_CODE_VERSION = "2"  # 2: bench minors no longer charged to the player who serves them
+SILVER_CODE_VERSION = "3"  # 2: bench minors no longer charged to the player who serves them; 3: silver/shots
 
 KEYS = {t.name: list(t.key) for t in cs.TABLES if t.key}
 _BRONZE_DEPS = [specs.asset_key(t) for t in bt.BRONZE_TABLES]

@@ -16,6 +16,7 @@ import polars as pl
 from nhl_assets import catalog
 from nhl_assets.catalog import silver as cs
 from nhl_assets.parse.game_stats import SilverFrames, build_silver
+from nhl_assets.parse import shots as psh
 from nhl_assets.parse.reconcile import reconcile
 from nhl_assets.parse.validate import Expectations, key_string, split_valid
 from nhl_assets.partitions import DateWindow
@@ -26,6 +27,7 @@ PLAYERS = cs.PLAYER_GAME_STATS.name
 TEAMS = cs.TEAM_GAME_STATS.name
 GOALIES = cs.GOALIE_GAME_STATS.name
 SCHEDULE = cs.SCHEDULE.name
+SHOTS = cs.SHOTS.name
 QUARANTINE = cs.QUARANTINE.name
 SILVER_TABLES = tuple(t.name for t in cs.TABLES)
 
@@ -45,6 +47,8 @@ EXPECTATIONS: dict[str, Expectations] = {
     TEAMS: _expectations(cs.TEAM_GAME_STATS, ("gameId", "team")),
     GOALIES: _expectations(cs.GOALIE_GAME_STATS, ("gameId", "playerId")),
     SCHEDULE: Expectations(SCHEDULE, cs.SCHEDULE.key, ("gameId",), ("homeScore", "awayScore"), situation=None),
+    SHOTS: Expectations(SHOTS, cs.SHOTS.key, cs.SHOTS.key, ("timeSinceLastEvent",), situation=None,
+                        rules=psh.expectation_rules()),
 }
 
 
@@ -105,7 +109,7 @@ class ParsedPart:
     disagree on what is written or quarantined.
     """
 
-    frames: dict[str, pl.DataFrame]  # PLAYERS, TEAMS, GOALIES, SCHEDULE (unvalidated)
+    frames: dict[str, pl.DataFrame]  # PLAYERS, TEAMS, GOALIES, SHOTS, SCHEDULE (unvalidated)
     pointers: pl.DataFrame  # gameId -> play-by-play bronze row (for quarantine rows)
     payload_quarantine: pl.DataFrame  # payloads silver could not use, as quarantine rows
     mismatches: pl.DataFrame
@@ -143,7 +147,7 @@ def parse_part(inputs: WindowInputs, now: datetime) -> ParsedPart:
     with_shifts = silver.players.filter(pl.col("hasShiftData")).get_column("gameId").n_unique() \
         if silver.players.height else 0
     return ParsedPart(
-        frames={PLAYERS: silver.players, TEAMS: silver.teams, GOALIES: silver.goalies,
+        frames={PLAYERS: silver.players, TEAMS: silver.teams, GOALIES: silver.goalies, SHOTS: silver.shots,
                 SCHEDULE: pl.DataFrame(inputs.schedule_rows, schema=SCHEMAS[SCHEDULE])},
         pointers=_pointer_columns(inputs.pointers),
         payload_quarantine=_payload_quarantine(inputs, silver, now),

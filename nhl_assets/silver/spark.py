@@ -38,8 +38,8 @@ from nhl_assets.silver.inputs import (
 from nhl_assets.storage.delta import Warehouse
 
 #: the frames of a part, serialized as Arrow IPC, plus its counters as JSON
-_FRAMES = (sb.PLAYERS, sb.TEAMS, sb.GOALIES, sb.SCHEDULE)
-_BLOBS = ("players", "teams", "goalies", "schedule", "pointers", "payload_quarantine", "mismatches")
+_FRAMES = (sb.PLAYERS, sb.TEAMS, sb.GOALIES, sb.SHOTS, sb.SCHEDULE)
+_BLOBS = ("players", "teams", "goalies", "shots", "schedule", "pointers", "payload_quarantine", "mismatches")
 PART_SCHEMA = StructType([*(StructField(n, BinaryType()) for n in _BLOBS), StructField("meta", StringType())])
 PART_ARROW_SCHEMA = pa.schema([*(pa.field(n, pa.binary()) for n in _BLOBS), pa.field("meta", pa.string())])
 
