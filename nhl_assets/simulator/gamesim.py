@@ -29,6 +29,7 @@ Conventions (the reconciliation tests use the same ones):
 
 from __future__ import annotations
 
+import math
 import random
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
@@ -239,6 +240,92 @@ GOAL_SHOT_TYPES = _cum([("wrist", 49), ("snap", 20), ("slap", 9), ("backhand", 8
                         ("poke", 1), ("bat", 0.8), ("wrap-around", 0.5)])
 MISS_SHOT_TYPES = _cum([("wrist", 47), ("snap", 16), ("slap", 14), ("tip-in", 12), ("backhand", 7), ("deflected", 2),
                         ("bat", 1), ("wrap-around", 0.8)])
+# Where unblocked attempts come from, by outcome. Counts of (distance band, shot type) of the goals, saved
+# shots on goal and missed shots with the defending goalie in net (situationCode), periods other than the
+# shootout, in the 166 recorded real games of NHL_SAMPLES_DIR: games/*_play_by_play.json (5, not the
+# *_earlier_fetch), kraken_2024-25/play_by_play (80) and kraken_2025-26/play_by_play (81). Distance is
+# from the attacked net (x = +-89, y = 0; which one from homeTeamDefendingSide and the shooter's team).
+# 14,197 attempts: 923 goals, 8,174 saved, 5,100 missed (144 at an empty net and 1 missed shot without
+# coordinates left out). A location and type is drawn for each attempt given its outcome, which by Bayes
+# gives the real P(goal | band, type) while the goals themselves (times, scorers, score) are decided as
+# before. The few far tip-ins and backhands are in the real counts (likely mislocated plays) and are kept.
+# tests/test_simulator_shots.py recounts these tables from the recorded files.
+SHOT_BANDS = ((0, 10), (10, 20), (20, 30), (30, 40), (40, 60), (60, None))  # feet; the last is open
+LOC_TYPES = ("wrist", "snap", "slap", "backhand", "tip-in", "deflected", "wrap-around", "other")
+LOC_GOAL = ((99, 28, 1, 43, 35, 25, 5, 15),
+            (98, 69, 1, 25, 36, 8, 0, 5),
+            (111, 61, 13, 1, 4, 1, 0, 0),
+            (81, 20, 30, 0, 1, 2, 0, 1),
+            (41, 14, 33, 0, 0, 0, 0, 0),
+            (6, 1, 9, 0, 0, 0, 0, 0))
+LOC_SAVED = ((333, 78, 2, 176, 234, 66, 52, 38),
+             (462, 159, 12, 186, 219, 35, 1, 19),
+             (713, 274, 44, 78, 69, 9, 0, 3),
+             (941, 326, 169, 21, 12, 5, 0, 1),
+             (1293, 385, 603, 25, 10, 5, 0, 1),
+             (659, 128, 230, 42, 45, 5, 0, 6))
+LOC_MISSED = ((161, 33, 1, 110, 160, 47, 39, 28),
+              (293, 128, 5, 142, 296, 37, 1, 24),
+              (349, 182, 58, 60, 137, 9, 0, 7),
+              (543, 187, 120, 29, 30, 1, 0, 2),
+              (725, 184, 360, 9, 5, 1, 0, 1),
+              (312, 101, 178, 1, 4, 0, 0, 0))
+# "other" shot types among all 14,342 unblocked attempts of the same games (4 had no shotType)
+OTHER_SHOT_TYPES = _cum([("bat", 85), ("poke", 56), ("between-legs", 8), ("cradle", 1)])
+# Widest angle off the net's axis, degrees, by band (between the 90th and 95th percentiles of the same
+# attempts; the boards cap it further); wrap-arounds start from beside or behind the net.
+BAND_MAX_ANGLE = (80, 75, 70, 65, 55)
+WRAP_ANGLES = (45, 115)
+
+
+def _loc_table(counts: tuple[tuple[int, ...], ...]) -> tuple[tuple[tuple[int, str], float], ...]:
+    return _cum([((b, t), float(n)) for b, row in enumerate(counts) for t, n in zip(LOC_TYPES, row) if n])
+
+
+# (the (band, type) table, the share of attempts from 60 ft or more taken at the points). Of those far
+# attempts in the same games, 1,228 of 1,727 were inside the offensive zone (at the points: x mostly 28-38 ft
+# from centre ice, wide of the net) and the rest from the neutral or defensive zone (mostly 75-170 ft out);
+# that depends on the outcome: all 16 far goals, 659 of 1,115 far saved shots (the rest long shots from
+# outside the zone that reach the goalie) and 553 of 596 far missed shots were at the points.
+GOAL_LOC = (_loc_table(LOC_GOAL), 16 / 16)
+SAVED_LOC = (_loc_table(LOC_SAVED), 659 / 1115)
+MISSED_LOC = (_loc_table(LOC_MISSED), 553 / 596)
+
+
+def shot_spot(rng: random.Random, loc: tuple) -> tuple[int, int, str]:
+    """(x, y, shotType) of one unblocked attempt, x in the attacking direction (the net at x = 89): the
+    (band, type) drawn from ``loc`` (GOAL_LOC, SAVED_LOC or MISSED_LOC), then the distance uniform within
+    the band and the angle uniform up to the band's limit; from 60 ft out, either a spot at the points or a
+    long shot from outside the zone. Always on the rink (|x| <= 99, |y| <= 42)."""
+    table, at_points = loc
+    band, stype = _pick_kind(rng, table)
+    lo, hi = SHOT_BANDS[band]
+    if hi is None:
+        if rng.random() < at_points:
+            x = rng.uniform(26, 40)
+            dx = 89 - x
+            y = rng.uniform(math.sqrt(max(0.0, 60 * 60 - dx * dx)), 42)
+        else:
+            r = rng.uniform(64, 180)
+            a = math.radians(rng.uniform(0, min(15.0, math.degrees(math.asin(42 / r)))))
+            x, y = 89 - r * math.cos(a), r * math.sin(a)
+    else:
+        r = rng.uniform(lo, hi)
+        if stype == "wrap-around" and r < 10:
+            a_lo, a_hi = WRAP_ANGLES
+        else:
+            a_lo, a_hi = 0, BAND_MAX_ANGLE[band]
+            if r > 42:
+                a_hi = min(a_hi, math.degrees(math.asin(42 / r)))
+        a = math.radians(rng.uniform(a_lo, a_hi))
+        x, y = 89 - r * math.cos(a), r * math.sin(a)
+    if stype == "other":
+        stype = _pick_kind(rng, OTHER_SHOT_TYPES)
+    x = min(99, max(-99, int(round(x))))
+    y = min(42, int(round(y))) * (1 if rng.random() < 0.5 else -1)
+    return x, y, stype
+
+
 MISS_REASONS = _cum([("wide-left", 39), ("wide-right", 36), ("above-crossbar", 6), ("high-and-wide-right", 4.5),
                      ("high-and-wide-left", 4), ("short", 3), ("hit-right-post", 3), ("hit-left-post", 2.5),
                      ("hit-crossbar", 2), ("failed-bank-attempt", 1.5)])
@@ -1009,11 +1096,17 @@ class _Game:
             sk = [p for p in onice[team].left(t) if p != exclude]
             return _wchoice(rng, sk, [(0.8 + 1.6 * rating[p]) if pos[p] != "D" else (0.45 + 0.5 * rating[p]) for p in sk])
 
-        def coords_shot(team: int, period: int, near: float = 64.0, spread: float = 14.0) -> tuple[int, int]:
+        def coords_blocked(team: int, period: int, near: float, spread: float) -> tuple[int, int]:
+            """Where a blocked shot was taken: in the offensive zone, in front of the goal line."""
             d = self.attack_dir(team, period)
-            x = int(min(98, max(27, rng.gauss(near, spread))))
-            y = int(min(40, max(-40, rng.gauss(0, 16 if near < 70 else 9))))
+            x = int(min(88, max(27, rng.gauss(near, spread))))
+            y = int(min(40, max(-40, rng.gauss(0, 16))))
             return x * d, y
+
+        def spot(team: int, period: int, table) -> tuple[int, int, str]:
+            """Location and type of an unblocked attempt, drawn given its outcome (see GOAL_LOC)."""
+            x, y, stype = shot_spot(rng, table)
+            return x * self.attack_dir(team, period), y, stype
 
         def anywhere() -> tuple[int, int]:
             x = rng.randint(-99, 99)
@@ -1024,23 +1117,23 @@ class _Game:
             opp = 1 - team
             g = onice[opp].goalie_left(t)
             per = self.period_defs[self.period_of(t) if pidx is None else pidx][0]
-            x, y = coords_shot(team, per)
+            x, y, stype = spot(team, per, SAVED_LOC if g is not None else MISSED_LOC)
             sh = shooter(team, t)
             if g is None:  # nobody in net: a shot on goal would be a goal; this one missed
                 return add(t, phase, "missed-shot", team, {
                     "xCoord": x, "yCoord": y, "zoneCode": self.zone(x, self.attack_dir(team, per)),
-                    "reason": _pick_kind(rng, MISS_REASONS), "shotType": _pick_kind(rng, MISS_SHOT_TYPES),
+                    "reason": _pick_kind(rng, MISS_REASONS), "shotType": stype,
                     "shootingPlayerId": sh, "eventOwnerTeamId": tid[team]}, pidx)
             return add(t, phase, "shot-on-goal", team, {
                 "xCoord": x, "yCoord": y, "zoneCode": self.zone(x, self.attack_dir(team, per)),
-                "shotType": _pick_kind(rng, SHOT_TYPES), "shootingPlayerId": sh, "goalieInNetId": g,
+                "shotType": stype, "shootingPlayerId": sh, "goalieInNetId": g,
                 "eventOwnerTeamId": tid[team], "awaySOG": 0, "homeSOG": 0}, pidx)
 
         def missed_event(t: int, team: int, phase: int, pidx: int | None = None) -> Ev:
             per = self.period_defs[self.period_of(t) if pidx is None else pidx][0]
-            x, y = coords_shot(team, per, 60, 16)
+            x, y, stype = spot(team, per, MISSED_LOC)
             d = {"xCoord": x, "yCoord": y, "zoneCode": self.zone(x, self.attack_dir(team, per)),
-                 "reason": _pick_kind(rng, MISS_REASONS), "shotType": _pick_kind(rng, MISS_SHOT_TYPES),
+                 "reason": _pick_kind(rng, MISS_REASONS), "shotType": stype,
                  "shootingPlayerId": shooter(team, t)}
             g = onice[1 - team].goalie_left(t)
             if g is not None:
@@ -1081,10 +1174,11 @@ class _Game:
             if g.empty_net:
                 x = int(rng.uniform(-70, 85)) * d
                 y = rng.randint(-38, 38)
+                stype = _pick_kind(rng, GOAL_SHOT_TYPES)
             else:
-                x, y = coords_shot(team, per, 74, 9)
+                x, y, stype = spot(team, per, GOAL_LOC)
             det: dict = {"xCoord": x, "yCoord": y, "zoneCode": self.zone(x, d),
-                         "shotType": _pick_kind(rng, GOAL_SHOT_TYPES), "scoringPlayerId": scorer,
+                         "shotType": stype, "scoringPlayerId": scorer,
                          "scoringPlayerTotal": 0}
             for k, a in enumerate(assists, 1):
                 det[f"assist{k}PlayerId"] = a
@@ -1228,13 +1322,13 @@ class _Game:
             if rng.random() < 0.08:
                 mates = [p for p in onice[team].left(t) if p != sh]
                 blocker, reason = rng.choice(mates), "teammate-blocked"
-                x, y = coords_shot(team, per, 55, 15)
+                x, y = coords_blocked(team, per, 55, 15)
                 zc = self.zone(x, self.attack_dir(team, per))
             else:
                 opp = list(onice[1 - team].left(t))
                 blocker = _wchoice(rng, opp, [1.6 if pos[p] == "D" else 0.7 for p in opp])
                 reason = "blocked"
-                x, y = coords_shot(team, per, 68, 11)
+                x, y = coords_blocked(team, per, 68, 11)
                 zc = self.zone(x, self.attack_dir(1 - team, per))  # the real feed codes the blocker's zone
             add(t, 1, "blocked-shot", team, {"xCoord": x, "yCoord": y, "zoneCode": zc, "blockingPlayerId": blocker,
                                              "shootingPlayerId": sh, "eventOwnerTeamId": tid[team], "reason": reason}, i)
