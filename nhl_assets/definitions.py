@@ -10,6 +10,7 @@ from nhl_assets.bronze.assets import IMPORT_JOB, bronze_nhl_api
 from nhl_assets.catalog import TABLES, gold as cg, writes_tags
 from nhl_assets.gold.assets import gold_game_features, gold_sog_predictions, skater_season_stats_asset, sog_model
 from nhl_assets.gold.upcoming import upcoming_schedule
+from nhl_assets.gold.xg import gold_shot_xg, xg_model
 from nhl_assets.resources import AutomationConfig, EngineResource, NHLApiResource, WarehouseResource
 from nhl_assets.silver.assets import silver_game_stats
 
@@ -27,16 +28,20 @@ GOLD_FEATURES_JOB = "nhl_gold_features"
 MODEL_JOB = "nhl_model"
 #: Shots-on-goal predictions for game dates, the upcoming week included.
 PREDICTIONS_JOB = "nhl_predictions"
+#: The expected-goals model, retrained whole from silver/shots.
+XG_MODEL_JOB = "nhl_xg_model"
+#: Shots scored by the xG model and the xGoals columns per player and team game, for game dates.
+SHOT_XG_JOB = "nhl_shot_xg"
 
 PARTITIONED_ASSETS = [bronze_nhl_api, silver_game_stats]
 REFRESH_ASSETS = [upcoming_schedule, skater_season_stats_asset]
-GOLD_ASSETS = [gold_game_features, sog_model, gold_sog_predictions]
+GOLD_ASSETS = [xg_model, gold_shot_xg, gold_game_features, sog_model, gold_sog_predictions]
 
 #: The job that materializes each asset below bronze the automation may request: the in-process driver
 #: (`runs.py`) runs a request through it, for its tags and so a run's job says which step it was.
 AUTOMATION_JOBS = {SILVER_REPLAY_JOB: [silver_game_stats], REFRESH_JOB: REFRESH_ASSETS,
                    GOLD_FEATURES_JOB: [gold_game_features], MODEL_JOB: [sog_model],
-                   PREDICTIONS_JOB: [gold_sog_predictions]}
+                   PREDICTIONS_JOB: [gold_sog_predictions], XG_MODEL_JOB: [xg_model], SHOT_XG_JOB: [gold_shot_xg]}
 #: Everything the automation sensor evaluates: all of it below bronze (bronze follows the NHL schedule).
 AUTOMATED = AssetSelection.assets(*(a for assets in AUTOMATION_JOBS.values() for a in assets))
 
@@ -48,8 +53,10 @@ _S = writes_tags(*(t for t in TABLES if t.startswith("silver/")))
 _REFRESH = writes_tags(cg.UPCOMING_SCHEDULE.name, cg.SKATER_SEASON_STATS.name)
 _FEATURES = writes_tags(cg.PLAYER_GAME_FEATURES.name, cg.TEAM_GAME_FEATURES.name)
 _MODEL, _PREDICTIONS = writes_tags(cg.SOG_MODEL.name), writes_tags(cg.SOG_PREDICTIONS.name)
+_XG_MODEL = writes_tags(cg.XG_MODEL.name)
+_SHOT_XG = writes_tags(cg.SHOT_XG.name, cg.PLAYER_GAME_XGOALS.name, cg.TEAM_GAME_XGOALS.name)
 #: The automation sensor's runs may write any table below bronze (see `build_automation_sensor`).
-AUTOMATION_RUN_TAGS = {**_S, **_REFRESH, **_FEATURES, **_MODEL, **_PREDICTIONS}
+AUTOMATION_RUN_TAGS = {**_S, **_REFRESH, **_FEATURES, **_MODEL, **_PREDICTIONS, **_XG_MODEL, **_SHOT_XG}
 
 
 def build_definitions() -> Definitions:
@@ -90,6 +97,12 @@ def build_definitions() -> Definitions:
         define_asset_job(PREDICTIONS_JOB, selection=AssetSelection.assets(gold_sog_predictions),
                          description="Shots-on-goal predictions for game dates (upcoming week included).",
                          tags=_PREDICTIONS),
+        define_asset_job(XG_MODEL_JOB, selection=AssetSelection.assets(xg_model),
+                         description="Retrain the expected-goals model on every unblocked shot attempt.",
+                         tags=_XG_MODEL),
+        define_asset_job(SHOT_XG_JOB, selection=AssetSelection.assets(gold_shot_xg),
+                         description="Score the shots of game dates with the xG model; xGoals per player and "
+                                     "team game.", tags=_SHOT_XG),
     ]
     jobs = [partitioned_job, bronze_job, import_job, silver_replay_job, refresh_job, *gold_jobs]
     return Definitions(

@@ -91,6 +91,28 @@ def window_games(wh: Warehouse, window: DateWindow) -> int:
     return 0 if t is None else len(set(t.column("gameId").to_pylist()))
 
 
+def print_xg_model(console: Console, wh: Warehouse) -> bool:
+    """The expected-goals model's held-back scores against its baselines, or a line saying why there is none."""
+    import json
+
+    import polars as pl
+
+    models = wh.read_arrow(cg.XG_MODEL.name)
+    if models is None or models.num_rows == 0:
+        console.print("[yellow]No expected-goals model: too few shots and goals in the window to train and judge "
+                      "one (see gold/xg_model's materialization).[/yellow]")
+        return False
+    m = pl.from_arrow(models).sort("trainedAt").row(-1, named=True)
+    table = Table(title=f"Expected-goals model, held back from {m['holdoutFrom']} ({m['holdoutRows']:,} unblocked "
+                        "attempts)")
+    for col in ("predictor", "log loss", "ROC AUC", "xG / goals"):
+        table.add_column(col, justify="left" if col == "predictor" else "right")
+    for name, v in json.loads(m["metrics"]).items():
+        table.add_row(name, f"{v['log_loss']:.4f}", f"{v['roc_auc']:.3f}", f"{v['xg_over_goals']:.3f}")
+    console.print(table)
+    return True
+
+
 def print_predictions(console: Console, wh: Warehouse, window: DateWindow, top: int = 12) -> int:
     """The model's held-back scores and the upcoming games' most likely shooters; where there is no model
     or no upcoming game, a line saying why. Returns the number of upcoming player-games predicted."""
@@ -140,6 +162,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     from nhl_assets.definitions import build_definitions
     from nhl_assets.gold.upcoming import TABLE as UPCOMING
     from nhl_assets.gold.assets import GOLD_TABLES
+    from nhl_assets.gold.xg import XG_TABLES
     from nhl_assets.runs import run_pipeline
     from nhl_assets.silver.build import SILVER_TABLES
     from nhl_assets.simulator.cli import start_loopback
@@ -177,13 +200,13 @@ def run_from_args(args: argparse.Namespace) -> int:
                              log=lambda m: console.print(f"  {m}"))
         total_s = time.monotonic() - started
         if args.recorded:
-            console.print("  model and predictions skipped: the recorded payloads hold a handful of games; the "
-                          "model needs weeks of them (run the default simulated demo)")
+            console.print("  models and predictions skipped: the recorded payloads hold a handful of games; the "
+                          "models need weeks of them (run the default simulated demo)")
         served = server.stats()
     finally:
         server.stop()
     wh = Warehouse(settings.warehouse_root())
-    print_summary(console, summarize(wh, [*BRONZE_TABLES, *SILVER_TABLES, UPCOMING, *GOLD_TABLES]),
+    print_summary(console, summarize(wh, [*BRONZE_TABLES, *SILVER_TABLES, UPCOMING, *XG_TABLES, *GOLD_TABLES]),
                   f"Tables after the demo ({window})")
     if window_games(wh, window) == 0:
         where = "the recorded payloads" if args.recorded else \
@@ -191,6 +214,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         console.print(f"[yellow]No final game in {window} on {where}: silver holds no game of the window, so the "
                       "gold tables built from it are empty.[/yellow]")
     if not args.recorded:
+        print_xg_model(console, wh)
         print_predictions(console, wh, window)
     console.print(f"bronze+silver {steps['bronze+silver']:.1f} s, total {total_s:.1f} s, "
                   f"API requests served {served.get('total', served)}")

@@ -118,7 +118,11 @@ def _comparable(wh: Warehouse, table: str) -> tuple:
     frame = pl.from_arrow(t) if t is not None else pl.DataFrame()
     drop = [c for c in ("fetchedAt", "runId", "attempts", "checkedAt", "quarantinedAt", "predictedAt",
                         "modelTrainedAt", "trainedAt", "model", "expectedShots", "p1Plus", "p2Plus", "p3Plus",
-                        "p4Plus", "inSample", "modelTrainedThrough") if c in frame.columns]
+                        "p4Plus", "inSample", "modelTrainedThrough", "scoredAt",
+                        # expected goals depend on which shots the model in use was trained on: a replayed week
+                        # retrains on its own schedule (a week of new game dates), a backfill once at the end
+                        "xGoal", "I_F_xGoals", "OnIce_F_xGoals", "OnIce_A_xGoals", "xGoalsFor", "xGoalsAgainst")
+            if c in frame.columns]
     if table == "bronze/schedule":  # a week payload: later days' states depend on when it was fetched
         drop += ["sha256", "bodyBytes", "body"]
     if table == "gold/sog_predictions":  # live history also keeps forecasts of players who then did not play
@@ -130,8 +134,9 @@ def _comparable(wh: Warehouse, table: str) -> tuple:
 
 TABLES = ["bronze/schedule", "bronze/boxscore", "bronze/play_by_play", "bronze/shift_charts", "bronze/games",
           "silver/player_game_stats", "silver/team_game_stats", "silver/goalie_game_stats", "silver/schedule",
-          "silver/quarantine", "gold/skater_season_stats", "gold/player_game_features", "gold/team_game_features",
-          "gold/sog_predictions", "gold/upcoming_schedule"]
+          "silver/quarantine", "silver/shots", "gold/skater_season_stats", "gold/player_game_features",
+          "gold/team_game_features", "gold/sog_predictions", "gold/upcoming_schedule", "gold/shot_xg",
+          "gold/player_game_xgoals", "gold/team_game_xgoals"]
 
 
 @pytest.mark.slow
@@ -197,7 +202,8 @@ def test_a_week_of_sensor_ticks_ends_equal_to_a_clean_backfill(sim_server, leagu
     assert lookbacks - silver_dates, "every lookback re-fetch re-ran silver: data versions were ignored"
     # below bronze every step ran on the automation's request
     assert {job for _c, job, _p, r in requested if r == "automation"} == {
-        "nhl_silver_replay", "nhl_refresh", "nhl_gold_features", "nhl_model", "nhl_predictions"}
+        "nhl_silver_replay", "nhl_refresh", "nhl_gold_features", "nhl_model", "nhl_predictions", "nhl_xg_model",
+        "nhl_shot_xg"}
 
     # the same final data, loaded once from scratch
     monkeypatch.setenv("NHL_WAREHOUSE", clean)

@@ -184,6 +184,20 @@ def test_the_whole_graph_predicts_the_upcoming_games_and_keeps_them(sim_server, 
     assert not both.get_column("inSample").any()
     models = Warehouse(os.environ["NHL_WAREHOUSE"]).history("gold/sog_model")
     assert sum(h["nhl_operation"] == "replace_all" for h in models) == 2  # two trainings, both kept
+    # expected goals: every shot scored by the model in use, MoneyPuck's columns on every silver row
+    shots, scored = (pl.from_arrow(wh.read_arrow(t)) for t in ("silver/shots", "gold/shot_xg"))
+    assert scored.select("gameId", "eventId").sort(pl.all()).equals(shots.select("gameId", "eventId").sort(pl.all()))
+    xg_models = pl.from_arrow(wh.read_arrow("gold/xg_model"))
+    assert scored.get_column("modelTrainedAt").unique().to_list() == [xg_models.get_column("trainedAt").max()]
+    assert (scored.filter(pl.col("event") == "blocked-shot").get_column("xGoal") == 0).all()
+    unblocked = scored.filter(pl.col("event") != "blocked-shot")
+    assert abs(unblocked.get_column("xGoal").sum() / unblocked.get_column("goal").sum() - 1) < 0.15
+    for gold, silver in (("gold/player_game_xgoals", "silver/player_game_stats"),
+                         ("gold/team_game_xgoals", "silver/team_game_stats")):
+        assert wh.row_count(gold) == wh.row_count(silver)
+    season = pl.from_arrow(wh.read_arrow("gold/skater_season_stats")).filter(pl.col("situation") == "all")
+    per_game = pl.from_arrow(wh.read_arrow("gold/player_game_xgoals")).filter(pl.col("situation") == "all")
+    assert season.get_column("I_F_xGoals").sum() == pytest.approx(per_game.get_column("I_F_xGoals").sum())
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -219,11 +233,14 @@ def _gold_runs(defs, instance, window: DateWindow, engine: str = "polars") -> di
     schedule is left out), each a Dagster run; their results by step."""
     from dagster import AssetKey
 
-    from nhl_assets.definitions import GOLD_FEATURES_JOB, MODEL_JOB, PREDICTIONS_JOB, REFRESH_JOB
+    from nhl_assets.definitions import GOLD_FEATURES_JOB, MODEL_JOB, PREDICTIONS_JOB, REFRESH_JOB, SHOT_XG_JOB, \
+        XG_MODEL_JOB
     from nhl_assets.runs import QUIET, materialize_window
 
     engine_config = {"resources": {"engine": {"config": {"engine": engine}}}}
     return {
+        "xg model": defs.resolve_job_def(XG_MODEL_JOB).execute_in_process(instance=instance, run_config=QUIET),
+        "shot xg": materialize_window(defs, window, instance, SHOT_XG_JOB),
         "season stats": defs.resolve_job_def(REFRESH_JOB).execute_in_process(
             instance=instance, run_config=QUIET, asset_selection=[AssetKey(["gold", "skater_season_stats"])]),
         "features": materialize_window(defs, window, instance, GOLD_FEATURES_JOB, run_config=engine_config),
@@ -280,6 +297,10 @@ def test_every_gold_step_over_an_empty_or_missing_silver_writes_empty_tables_and
     assert _notes(results["model"])["gold/sog_model"].startswith("no model trained: gold/player_game_features "
                                                                  "holds no games")
     assert "gold/sog_model holds no model" in _notes(results["predictions"])["gold/sog_predictions"]
+    assert _notes(results["xg model"])["gold/xg_model"].startswith("no xG model trained: too little history")
+    assert _notes(results["shot xg"])["gold/shot_xg"] == \
+        "gold/xg_model holds no model (see its materialization): wrote 0 rows for 2024-10-01...2024-10-05"
+    assert all(wh.row_count(t) == 0 for t in ("gold/xg_model", "gold/shot_xg", "gold/player_game_xgoals"))
     engines = {e.materialization.metadata["engine"].value
                for e in results["features"].get_asset_materialization_events()}
     assert engines == {engine}  # the run was configured for this engine, and did not need it

@@ -23,6 +23,12 @@ The rules, per asset:
   earliest changed date through the upcoming week". A refreshed upcoming schedule makes the latest dates due
   (`in_latest_time_window`: today and the upcoming week).
 * **gold/sog_model**: any features partition updated.
+* **gold/xg_model**: `silver/shots` updated. The asset itself retrains only when there is no model or shots
+  of a week of game dates past the model's last training date arrived (`gold.xg.RETRAIN_AFTER_DAYS`),
+  else it keeps the model in use; its data version is the version of the model in use.
+* **gold/shot_xg** and the xGoals tables: the dates whose shots or silver stats got a new data version, and
+  every date when the xG model's data version changed, i.e. a new model (each row carries the version
+  that scored it). Retraining on game dates rather than a cron keeps a replayed week equal to a backfill.
 * **gold/sog_predictions**: after a model update, the dates whose features changed plus today and the
   upcoming week (a retrained model does not rewrite the past: kept pre-game predictions are the record).
 
@@ -119,6 +125,20 @@ def model_condition() -> AutomationCondition:
     """The model is retrained on every featurized game: after any features partition was written."""
     return _after_parents(AutomationCondition.any_deps_match(AutomationCondition.newly_updated())).with_label(
         "features updated")
+
+
+def xg_model_condition() -> AutomationCondition:
+    """Shots updated (the asset decides whether that is enough to retrain; see the module doc)."""
+    return _after_parents(AutomationCondition.any_deps_match(AutomationCondition.newly_updated())).with_label(
+        "shots updated")
+
+
+def shot_xg_condition(silver: AssetSelection, model: AssetSelection) -> AutomationCondition:
+    """Dates whose silver shots or stats changed; every date once a new xG model was written."""
+    silver_changed = deps_data_changed().allow(silver)
+    model_updated = AutomationCondition.any_deps_match(AutomationCondition.data_version_changed()).allow(
+        model).with_label("a new xG model: re-score every date")
+    return _after_parents(silver_changed | model_updated).with_label("silver changed, or a new xG model")
 
 
 def predictions_condition(features: AssetSelection, model: AssetSelection) -> AutomationCondition:

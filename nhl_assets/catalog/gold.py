@@ -87,7 +87,11 @@ SKATER_SEASON_STATS = Table(
     shotsBlockedByPlayer         long                 -- season total: shotsBlockedByPlayer
     faceoffsWon                  long                 -- season total: faceoffsWon
     faceoffsLost                 long                 -- season total: faceoffsLost
-""" + _ON_ICE),
+""" + _ON_ICE + """
+    I_F_xGoals                   double               -- season total: xGoals of his unblocked attempts (gold/player_game_xgoals)
+    OnIce_F_xGoals               double               -- season total: his team's xGoals while he was on ice (games with shift data)
+    OnIce_A_xGoals               double               -- season total: the opponent's xGoals while he was on ice (games with shift data)
+"""),
     key=("season", "playerId", "team", "situation"),
     date_column=None,
     refresh=True,
@@ -211,5 +215,96 @@ SOG_PREDICTIONS = Table(
     partition_by=_BY_SEASON,
 )
 
+XG_MODEL = Table(
+    "gold/xg_model",
+    "Expected-goals model for unblocked shot attempts: gradient boosting (scikit-learn) on silver/shots, judged "
+    "on the latest 20% of game dates (time-based split) by log loss, ROC AUC and calibration against a "
+    "distance-only and a distance + shot type logistic regression; refit on every shot. One row per training; "
+    "earlier models stay in the Delta history.",
+    columns("""
+    trainedAt                    timestamp            -- training time (model version)
+    runId                        string               -- Dagster run
+    modelName                    string               -- estimator
+    library                      string               -- library and version
+    features                     string               -- feature names (JSON)
+    params                       string               -- hyperparameters (JSON)
+    trainedThrough               date                 -- last game date trained on
+    holdoutFrom                  date                 -- first date of the held-back period
+    trainRows                    long                 -- unblocked attempts before the held-back period
+    holdoutRows                  long                 -- held-back unblocked attempts
+    metrics                      string               -- held-back log loss, ROC AUC, Brier, xG/goals vs baselines (JSON)
+    importances                  string               -- permutation importances on log loss (JSON)
+    calibration                  string               -- goal rate vs mean xG by decile (JSON)
+    model                        binary               -- the fitted estimator (pickle)
+"""),
+    key=("trainedAt",),
+    date_column=None,
+    refresh=True,
+)
+
+SHOT_XG = Table(
+    "gold/shot_xg",
+    "Every shot attempt of silver/shots with its expected goals (xGoal) from the current xG model, whose "
+    "version is on each row; blocked attempts carry 0 (MoneyPuck's convention). Re-scored when the model changes.",
+    columns("""
+    gameId                       long                 -- NHL game id
+    eventId                      long                 -- NHL eventId of the play
+    gameDate                     date                 -- game date (the partition key)
+    season                       int                  -- 8-digit NHL season
+    team                         string               -- the shooting team
+    opposingTeam                 string               -- the defending team
+    situation                    string               -- 5on5, 5on4, 4on5 or other, from the shooting team's point of view
+    shooterPlayerId              long                 -- the shooter
+    event                        string               -- goal, shot-on-goal, missed-shot or blocked-shot
+    goal                         boolean              -- a goal
+    shotDistance                 double               -- feet from the attacked net
+    xGoal                        double               -- probability of a goal (0 for a blocked attempt)
+    modelTrainedAt               timestamp            -- version of the xG model that scored the shot
+    scoredAt                     timestamp            -- when it was scored
+"""),
+    key=("gameId", "eventId"),
+    partition_by=_BY_SEASON,
+)
+
+PLAYER_GAME_XGOALS = Table(
+    "gold/player_game_xgoals",
+    "MoneyPuck's xGoals columns per skater game and situation, keyed like silver/player_game_stats (every "
+    "skater who dressed, all five situations): his own xGoals, and the xGoals for and against while he was on "
+    "ice (shift charts; null without them).",
+    columns("""
+    gameId                       long                 -- NHL game id
+    playerId                     long                 -- NHL player id
+    situation                    string               -- all, 5on5, 5on4, 4on5 or other, from the player's team's point of view
+    gameDate                     date                 -- game date (the partition key)
+    season                       int                  -- 8-digit NHL season
+    playerTeam                   string               -- the player's team
+    I_F_xGoals                   double               -- sum of the xGoal of his own unblocked attempts
+    OnIce_F_xGoals               double               -- xGoals of his team's attempts while he was on ice; null without shift data
+    OnIce_A_xGoals               double               -- xGoals of the opponent's attempts while he was on ice; null without shift data
+    hasShiftData                 boolean              -- the game's shift chart was available
+    modelTrainedAt               timestamp            -- version of the xG model
+"""),
+    key=("gameId", "playerId", "situation"),
+    partition_by=_BY_SEASON,
+)
+
+TEAM_GAME_XGOALS = Table(
+    "gold/team_game_xgoals",
+    "xGoalsFor and xGoalsAgainst per team game and situation, keyed like silver/team_game_stats.",
+    columns("""
+    gameId                       long                 -- NHL game id
+    team                         string               -- the team
+    situation                    string               -- all, 5on5, 5on4, 4on5 or other, from this team's point of view
+    gameDate                     date                 -- game date (the partition key)
+    season                       int                  -- 8-digit NHL season
+    opposingTeam                 string               -- the opponent
+    xGoalsFor                    double               -- sum of the xGoal of the team's attempts
+    xGoalsAgainst                double               -- sum of the xGoal of the opponent's attempts
+    modelTrainedAt               timestamp            -- version of the xG model
+"""),
+    key=("gameId", "team", "situation"),
+    partition_by=_BY_SEASON,
+)
+
 TABLES = (UPCOMING_SCHEDULE, SKATER_SEASON_STATS, PLAYER_GAME_FEATURES, TEAM_GAME_FEATURES, SOG_MODEL,
-          SOG_PREDICTIONS)
+          SOG_PREDICTIONS, XG_MODEL, SHOT_XG, PLAYER_GAME_XGOALS, TEAM_GAME_XGOALS)

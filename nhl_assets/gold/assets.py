@@ -53,6 +53,7 @@ SEASON_STATS = cg.SKATER_SEASON_STATS.name
 MODEL = cg.SOG_MODEL.name
 PREDICTIONS = cg.SOG_PREDICTIONS.name
 UPCOMING = cg.UPCOMING_SCHEDULE.name
+PLAYER_XGOALS = cg.PLAYER_GAME_XGOALS.name
 SILVER_PLAYERS, SILVER_TEAMS = cs.PLAYER_GAME_STATS.name, cs.TEAM_GAME_STATS.name
 GOLD_TABLES = (SEASON_STATS, PLAYER_FEATURES, TEAM_FEATURES, MODEL, PREDICTIONS)
 
@@ -230,7 +231,8 @@ def _expected_rows(players: pl.DataFrame, teams: pl.DataFrame, upcoming: pl.Data
 
 
 @asset(
-    key=key(SEASON_STATS), deps=[key(SILVER_PLAYERS)], group_name="gold", kinds={"delta", "polars"},
+    key=key(SEASON_STATS), deps=[key(SILVER_PLAYERS), key(PLAYER_XGOALS)], group_name="gold",
+    kinds={"delta", "polars"},
     owners=specs.OWNERS, code_version=GOLD_CODE_VERSION, tags=specs.tags(SEASON_STATS),
     automation_condition=season_stats_condition(), description=specs.description(SEASON_STATS),
     metadata=specs.metadata(SEASON_STATS),
@@ -247,7 +249,7 @@ def skater_season_stats_asset(context: AssetExecutionContext, warehouse: Warehou
         players = pl.DataFrame()
         out = _empty_of(wh, SEASON_STATS, cg.SKATER_SEASON_STATS.polars_schema)
     else:
-        out = skater_season_stats(players)
+        out = skater_season_stats(players, _read(wh, PLAYER_XGOALS))
     note = f"{gap}: wrote 0 rows to {SEASON_STATS}" if gap else None
     if note:
         context.log.warning(note)

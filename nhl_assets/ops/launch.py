@@ -21,6 +21,8 @@ from nhl_assets.definitions import (
     PARTITIONED_JOB,
     PREDICTIONS_JOB,
     REFRESH_JOB,
+    SHOT_XG_JOB,
+    XG_MODEL_JOB,
 )
 from nhl_assets.partitions import UPCOMING_DAYS, DateWindow
 from nhl_assets.storage.delta import Warehouse
@@ -70,10 +72,17 @@ def timed_steps(steps: dict[str, float], log):
 
 def run_gold(defs: Definitions, window: DateWindow, instance: DagsterInstance, *, run_config: dict | None = None,
              model: bool = True, log=None) -> dict[str, float]:
-    """Everything below silver for `window`: refresh (upcoming schedule, season stats), features for the
-    window and the upcoming games after it, the model, predictions for the same dates."""
+    """Everything below silver for `window`: the xG model and every shot scored with it (the whole history
+    when the model was retrained, since each row carries the version that scored it; else the window), the
+    refresh (upcoming schedule, season stats), features for the window and the upcoming games after it, the
+    shots-on-goal model, predictions for the same dates."""
     steps: dict[str, float] = {}
     step = timed_steps(steps, log)
+    if model:
+        step("xg model", lambda: defs.resolve_job_def(XG_MODEL_JOB).execute_in_process(instance=instance,
+                                                                                      run_config=QUIET))
+    scored = DateWindow(min(settings.start_date(), window.start), window.end) if model else window
+    step("shot xg", lambda: materialize_window(defs, scored, instance, SHOT_XG_JOB))
     step("refresh", lambda: refresh_unpartitioned(defs, instance, run_config=run_config))
     gold = DateWindow(window.start, upcoming_until(window))
     step("gold features", lambda: materialize_window(defs, gold, instance, GOLD_FEATURES_JOB))
