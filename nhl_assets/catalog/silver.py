@@ -15,7 +15,7 @@ _GAME = """
     season                       int                  -- 8-digit NHL season, e.g. 20232024
 """
 _SITUATION = """
-    situation                    string               -- all, 5on5, 5on4, 4on5 or other, from this team's point of view
+    situation                    string               -- all, 5on5, 5on4, 4on5 or other, from this team's point of view: 5on5/5on4/4on5 with both goalies in net, everything else (4v4, 3v3, 5v3, an empty net, penalty shots) other; all = the sum
 """
 _SHIFT_DATA = """
     hasShiftData                 boolean              -- the game's shift chart was available
@@ -35,39 +35,39 @@ PLAYER_GAME_STATS = Table(
     opposingTeam                 string               -- the opponent
     home_or_away                 string               -- HOME or AWAY
 """ + _SITUATION + """
-    icetime                      long                 -- seconds on ice in the situation (shift charts); null without shift data
-    shifts                       long                 -- shifts started in the situation
-    I_F_shotsOnGoal              long                 -- individual, for: shotsOnGoal
-    I_F_missedShots              long                 -- individual, for: missedShots
-    I_F_blockedShotAttempts      long                 -- individual, for: blockedShotAttempts
-    I_F_shotAttempts             long                 -- individual, for: shotAttempts
-    I_F_unblockedShotAttempts    long                 -- individual, for: unblockedShotAttempts
-    I_F_goals                    long                 -- individual, for: goals
-    I_F_primaryAssists           long                 -- individual, for: primaryAssists
-    I_F_secondaryAssists         long                 -- individual, for: secondaryAssists
-    I_F_points                   long                 -- individual, for: points
-    I_F_hits                     long                 -- individual, for: hits
-    I_F_takeaways                long                 -- individual, for: takeaways
-    I_F_giveaways                long                 -- individual, for: giveaways
-    penalityMinutes              long                 -- penalty minutes (MoneyPuck spelling)
-    penalties                    long                 -- minor/major penalties taken
-    penalityMinutesDrawn         long                 -- penalty minutes drawn
-    penaltiesDrawn               long                 -- penalties drawn
-    shotsBlockedByPlayer         long                 -- opponents' shots he blocked
-    faceoffsWon                  long                 -- faceoffs won
-    faceoffsLost                 long                 -- faceoffs lost
-    OnIce_F_shotsOnGoal          long                 -- on ice, for his team: shotsOnGoal
-    OnIce_F_missedShots          long                 -- on ice, for his team: missedShots
-    OnIce_F_blockedShotAttempts  long                 -- on ice, for his team: blockedShotAttempts
-    OnIce_F_shotAttempts         long                 -- on ice, for his team: shotAttempts
-    OnIce_F_unblockedShotAttempts long                -- on ice, for his team: unblockedShotAttempts
-    OnIce_F_goals                long                 -- on ice, for his team: goals
-    OnIce_A_shotsOnGoal          long                 -- on ice, against his team: shotsOnGoal
-    OnIce_A_missedShots          long                 -- on ice, against his team: missedShots
-    OnIce_A_blockedShotAttempts  long                 -- on ice, against his team: blockedShotAttempts
-    OnIce_A_shotAttempts         long                 -- on ice, against his team: shotAttempts
-    OnIce_A_unblockedShotAttempts long                -- on ice, against his team: unblockedShotAttempts
-    OnIce_A_goals                long                 -- on ice, against his team: goals
+    icetime                      long                 -- seconds on ice in the situation: the union of his shift-chart shifts (a shift listed twice counts once) split over the game-state timeline; all = boxscore toi within 2 s; null without shift data
+    shifts                       long                 -- distinct shift-chart shifts (a shift listed twice counts once), each in the situation at its first second; all = boxscore shifts; null without shift data
+    I_F_shotsOnGoal              long                 -- goals and shots on goal he took (goals included, a penalty shot in other), shootout excluded; all = boxscore sog
+    I_F_missedShots              long                 -- missed-shot plays he took (shootingPlayerId), shootout excluded; not in the boxscore
+    I_F_blockedShotAttempts      long                 -- his attempts that were blocked (blocked-shot plays he shot, teammate-blocked included); not the boxscore's blockedShots
+    I_F_shotAttempts             long                 -- I_F_shotsOnGoal + I_F_missedShots + I_F_blockedShotAttempts
+    I_F_unblockedShotAttempts    long                 -- I_F_shotsOnGoal + I_F_missedShots
+    I_F_goals                    long                 -- goals he scored (scoringPlayerId), empty-net goals included, shootout excluded; all = boxscore goals
+    I_F_primaryAssists           long                 -- goals naming him assist1PlayerId, shootout excluded; primary + secondary = boxscore assists
+    I_F_secondaryAssists         long                 -- goals naming him assist2PlayerId, shootout excluded; primary + secondary = boxscore assists
+    I_F_points                   long                 -- I_F_goals + I_F_primaryAssists + I_F_secondaryAssists; all = boxscore points
+    I_F_hits                     long                 -- hits he gave (hittingPlayerId of hit plays); all = boxscore hits
+    I_F_takeaways                long                 -- takeaway plays naming him (playerId); all = boxscore takeaways
+    I_F_giveaways                long                 -- giveaway plays naming him (playerId); all = boxscore giveaways
+    penalityMinutes              long                 -- minutes (duration) of the penalties he committed (committedByPlayerId), misconducts included, never one he only serves; a bench minor counts for no player; all = boxscore pim (MoneyPuck spelling; MoneyPuck leaves out misconducts)
+    penalties                    long                 -- penalties he committed (committedByPlayerId), any type: minors, majors, misconducts, penalty-shot calls; not in the boxscore
+    penalityMinutesDrawn         long                 -- minutes (duration) of the penalties naming him drawnByPlayerId, any type; not in the boxscore
+    penaltiesDrawn               long                 -- penalties naming him drawnByPlayerId, any type; not in the boxscore
+    shotsBlockedByPlayer         long                 -- opponents' shots he blocked: blocked-shot plays naming him blockingPlayerId with reason blocked (not teammate-blocked), situation from his team's view; all = boxscore blockedShots
+    faceoffsWon                  long                 -- faceoffs naming him winningPlayerId, situation from his team's view; not compared with the boxscore
+    faceoffsLost                 long                 -- faceoffs naming him losingPlayerId, situation from his team's view; not compared with the boxscore
+    OnIce_F_shotsOnGoal          long                 -- on ice: his team's goals and shots on goal (shift start < shot second <= end; situation from his team's view; null without shift data)
+    OnIce_F_missedShots          long                 -- on ice: his team's missed shots (shift start < shot second <= end; situation from his team's view; null without shift data)
+    OnIce_F_blockedShotAttempts  long                 -- on ice: his team's attempts that were blocked (shift start < shot second <= end; situation from his team's view; null without shift data)
+    OnIce_F_shotAttempts         long                 -- OnIce_F_shotsOnGoal + OnIce_F_missedShots + OnIce_F_blockedShotAttempts; null without shift data
+    OnIce_F_unblockedShotAttempts long                -- OnIce_F_shotsOnGoal + OnIce_F_missedShots; null without shift data
+    OnIce_F_goals                long                 -- on ice: his team's goals, empty-net goals included (shift start < shot second <= end; situation from his team's view; null without shift data)
+    OnIce_A_shotsOnGoal          long                 -- on ice: the opponent's goals and shots on goal (shift start < shot second <= end; situation from his team's view; null without shift data)
+    OnIce_A_missedShots          long                 -- on ice: the opponent's missed shots (shift start < shot second <= end; situation from his team's view; null without shift data)
+    OnIce_A_blockedShotAttempts  long                 -- on ice: the opponent's attempts that were blocked (shift start < shot second <= end; situation from his team's view; null without shift data)
+    OnIce_A_shotAttempts         long                 -- OnIce_A_shotsOnGoal + OnIce_A_missedShots + OnIce_A_blockedShotAttempts; null without shift data
+    OnIce_A_unblockedShotAttempts long                -- OnIce_A_shotsOnGoal + OnIce_A_missedShots; null without shift data
+    OnIce_A_goals                long                 -- on ice: the opponent's goals, empty-net goals included (shift start < shot second <= end; situation from his team's view; null without shift data)
 """ + _SHIFT_DATA),
     key=("gameId", "playerId", "situation"),
     partition_by=_BY_SEASON,
@@ -81,29 +81,29 @@ TEAM_GAME_STATS = Table(
     opposingTeam                 string               -- the opponent
     home_or_away                 string               -- HOME or AWAY
 """ + _SITUATION + """
-    iceTime                      long                 -- seconds of game clock in the situation
-    shotsOnGoalFor               long                 -- shotsOnGoal by the team
-    missedShotsFor               long                 -- missedShots by the team
-    blockedShotAttemptsFor       long                 -- blockedShotAttempts by the team
-    shotAttemptsFor              long                 -- shotAttempts by the team
-    goalsFor                     long                 -- goals by the team
-    hitsFor                      long                 -- hits by the team
-    penaltiesFor                 long                 -- penalties by the team
-    penalityMinutesFor           long                 -- penalityMinutes by the team
-    faceOffsWonFor               long                 -- faceOffsWon by the team
-    giveawaysFor                 long                 -- giveaways by the team
-    takeawaysFor                 long                 -- takeaways by the team
-    shotsOnGoalAgainst           long                 -- shotsOnGoal by the opponent
-    missedShotsAgainst           long                 -- missedShots by the opponent
-    blockedShotAttemptsAgainst   long                 -- blockedShotAttempts by the opponent
-    shotAttemptsAgainst          long                 -- shotAttempts by the opponent
-    goalsAgainst                 long                 -- goals allowed
-    hitsAgainst                  long                 -- hits by the opponent
-    penaltiesAgainst             long                 -- penalties by the opponent
-    penalityMinutesAgainst       long                 -- penalityMinutes by the opponent
-    faceOffsWonAgainst           long                 -- faceOffsWon by the opponent
-    giveawaysAgainst             long                 -- giveaways by the opponent
-    takeawaysAgainst             long                 -- takeaways by the opponent
+    iceTime                      long                 -- seconds of game clock in the situation: the game-state timeline rebuilt from the play-by-play (shootout excluded), known without shift data
+    shotsOnGoalFor               long                 -- the team's goals and shots on goal (empty net included), shootout excluded; all = boxscore team sog
+    missedShotsFor               long                 -- the team's missed shots, shootout excluded
+    blockedShotAttemptsFor       long                 -- the team's attempts that were blocked (teammate-blocked included)
+    shotAttemptsFor              long                 -- shotsOnGoalFor + missedShotsFor + blockedShotAttemptsFor
+    goalsFor                     long                 -- the team's goals, shootout excluded; all = boxscore score less a shootout winner's extra goal
+    hitsFor                      long                 -- hits given by the team's players
+    penaltiesFor                 long                 -- penalties charged to the team: those its players committed (any type) and bench minors
+    penalityMinutesFor           long                 -- minutes of penaltiesFor, misconducts and bench minors included (MoneyPuck leaves both out)
+    faceOffsWonFor               long                 -- faceoffs won by the team's players
+    giveawaysFor                 long                 -- giveaways by the team's players
+    takeawaysFor                 long                 -- takeaways by the team's players
+    shotsOnGoalAgainst           long                 -- the opponent's goals and shots on goal (empty net included), situation from this team's view
+    missedShotsAgainst           long                 -- the opponent's missed shots, situation from this team's view
+    blockedShotAttemptsAgainst   long                 -- the opponent's attempts that were blocked (teammate-blocked included), situation from this team's view
+    shotAttemptsAgainst          long                 -- shotsOnGoalAgainst + missedShotsAgainst + blockedShotAttemptsAgainst
+    goalsAgainst                 long                 -- the opponent's goals (empty-net goals included), shootout excluded, situation from this team's view
+    hitsAgainst                  long                 -- hits given by the opponent's players, situation from this team's view
+    penaltiesAgainst             long                 -- the opponent's penaltiesFor, situation from this team's view
+    penalityMinutesAgainst       long                 -- the opponent's penalityMinutesFor, situation from this team's view
+    faceOffsWonAgainst           long                 -- faceoffs won by the opponent (this team's faceoffs lost), situation from this team's view
+    giveawaysAgainst             long                 -- giveaways by the opponent's players, situation from this team's view
+    takeawaysAgainst             long                 -- takeaways by the opponent's players, situation from this team's view
 """ + _SHIFT_DATA),
     key=("gameId", "team", "situation"),
     partition_by=_BY_SEASON,
@@ -119,11 +119,11 @@ GOALIE_GAME_STATS = Table(
     opposingTeam                 string               -- the opponent
     home_or_away                 string               -- HOME or AWAY
 """ + _SITUATION + """
-    icetime                      long                 -- seconds on ice in the situation (shift charts); null without shift data
-    shotsAgainst                 long                 -- shots on goal faced
-    goalsAgainst                 long                 -- goals allowed
-    saves                        long                 -- shots against minus goals against
-    penalityMinutes              long                 -- penalty minutes (MoneyPuck spelling)
+    icetime                      long                 -- seconds on ice in the situation: the union of his shift-chart shifts split over the game-state timeline; all = boxscore toi within 2 s; null without shift data
+    shotsAgainst                 long                 -- goals and shots on goal naming him goalieInNetId (a shot at an empty net counts for no goalie), shootout excluded; all = boxscore shotsAgainst
+    goalsAgainst                 long                 -- goals naming him goalieInNetId, shootout excluded; all = boxscore goalsAgainst
+    saves                        long                 -- shotsAgainst minus goalsAgainst; all = boxscore saves
+    penalityMinutes              long                 -- minutes (duration) of the penalties he committed (committedByPlayerId), even when a teammate serves them; all = boxscore pim (MoneyPuck spelling)
 """ + _SHIFT_DATA),
     key=("gameId", "playerId", "situation"),
     partition_by=_BY_SEASON,
