@@ -208,6 +208,26 @@ def test_recorded_game_reconciles_exactly_with_its_boxscore(nhl_samples, pbp):
         boxscore_players(g.boxscore).get_column("shifts").sum()
 
 
+@pytest.mark.unit
+@pytest.mark.samples
+def test_a_chart_read_row_by_row_gives_the_frames_of_the_column_read(nhl_samples):
+    """One shift row without `endTime` (its `duration` says the same) sends the chart to the row-by-row
+    reader; its frames must be those of the column-wise read of the clean chart."""
+    from nhl_assets.parse import shifts
+
+    real = _recorded_2023020204(nhl_samples)
+    chart = copy.deepcopy(real.shift_chart)
+    row = next(r for r in chart["data"] if r["typeCode"] == 517 and r["duration"] and r["startTime"] != r["endTime"])
+    row["endTime"] = None
+    assert shifts._rows_fast(chart["data"], real.game_id) is None
+    assert shifts._rows_fast(real.shift_chart["data"], real.game_id) is not None
+    drifted = build_silver([GameInputs(real.game_id, real.game_date, real.play_by_play, chart)])
+    clean = build_silver([GameInputs(real.game_id, real.game_date, real.play_by_play, real.shift_chart)])
+    assert drifted.rejected == []
+    for frame in ("players", "teams", "goalies"):
+        assert getattr(drifted, frame).equals(getattr(clean, frame)), frame
+
+
 #: A bench minor as the NHL writes it (all 30 recorded ones look so): typeCode BEN, the player who serves it
 #: in servedByPlayerId, no committing player and no drawing player.
 BENCH_MINOR = {"typeCode": "BEN", "descKey": "too-many-men-on-the-ice", "duration": 2}
@@ -445,3 +465,32 @@ def test_ice_time_and_on_ice_counts_per_situation_equal_the_simulation(simulated
                 got_onice[(r["gameId"], r["playerId"], r["situation"], c)] = r[c]
     assert sum(onice.values()) > 100_000
     assert got_onice == onice
+
+
+@pytest.mark.unit
+def test_ice_time_by_prefix_sums_equals_timeline_split(simulated):
+    """Ice time per situation from prefix sums over the timeline equals `Timeline.split` span by span (the
+    path kept for a timeline whose periods overlap), for every span of many simulated games."""
+    import numpy as np
+
+    from nhl_assets.parse import game_stats as gs
+    from nhl_assets.parse import plays as pp
+    from nhl_assets.parse import shifts as ps
+
+    games, _ = simulated
+    for g in games[:40]:
+        header = pp.parse_header(g.play_by_play, g.game_id)
+        roster = pp.parse_roster(g.play_by_play, header)
+        chart = ps.parse_shift_chart(g.shift_chart, roster, g.game_id)
+        tl = sit.build_timeline(pp.ordered_plays(g.play_by_play, header), header,
+                                {pid: p.side for pid, p in roster.items()}, chart)
+        fast = gs._seconds_by_situation(chart.spans, np.array(tl.starts), np.array(tl.ends), np.array(tl.pairs))
+        for k, (s, e, side) in enumerate(zip(chart.spans.start.tolist(), chart.spans.end.tolist(),
+                                              chart.spans.side.tolist())):
+            slow = [0, 0, 0, 0]
+            tl.split([(s, e)], side, slow)
+            assert fast[k].tolist() == slow, (g.game_id, s, e, side)
+        by_split, by_sums = gs._Credits(0), gs._Credits(0)
+        gs._ice_by_split(chart, tl, by_split)
+        gs._add_per_player(by_sums, chart.spans.player, fast, gs._ICE_CODES)
+        assert [a.tolist() for a in by_split.chunks[0]] == [a.tolist() for a in by_sums.chunks[0]]

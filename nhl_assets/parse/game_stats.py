@@ -1,9 +1,11 @@
 """Play-by-play + shift chart -> silver player, team and goalie game stats for many games at once (pure).
 
 Shape of the work, and why: a backfill parses thousands of games, so the per-game part is one pass of
-tight Python over the orjson-parsed dicts that emits *credits* — single integers that pack (game, player
+tight Python over the orjson-parsed plays that emits *credits* — single integers that pack (game, player
 or team, situation, stat) — and every aggregation is a handful of polars group-bys over the whole batch.
-There is never a polars pipeline per game.
+There is never a polars pipeline per game. What grows with shifts (ice time, shift counts, on-ice shots:
+~800 shifts x ~120 shots a game) is done on the shift chart's numpy columns instead, with prefix sums and
+`searchsorted` (see `_seconds_by_situation`, `_onice_credits`), and lands as (key, value) arrays.
 
 Conventions (MoneyPuck column names; `situation` from the player's / team's own point of view):
 
@@ -27,13 +29,13 @@ Conventions (MoneyPuck column names; `situation` from the player's / team's own 
 from __future__ import annotations
 
 import gc
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import polars as pl
 
 from nhl_assets.catalog import silver as silver_tables
@@ -44,6 +46,7 @@ from nhl_assets.parse.errors import ParseError
 from nhl_assets.parse.situations import (
     FLIP,
     SITUATIONS as _SIT_PARTS,
+    SOTHER,
     Timeline,
     build_timeline,
     parse_code,
@@ -121,8 +124,13 @@ _TEAM_STAT_COLUMNS = {
 }
 _SHIFT_COLUMNS = ("icetime", "shifts") + _ONICE  # null without a shift chart
 
-# on-ice offsets per shot kind: (ST_ON_* + offset, TS_*)
-_SHOT_KINDS = {"shot-on-goal": (0,), "missed-shot": (1,), "blocked-shot": (2,), "goal": (0, 3)}
+# shot kinds as the on-ice stat offset of ST_ON_F / ST_ON_A (a goal is also a shot on goal: offsets 0 and 3)
+_SHOT_KINDS = {"shot-on-goal": 0, "missed-shot": 1, "blocked-shot": 2, "goal": 3}
+_GOAL = 3
+# credit codes (situation << 5 | stat) of the array columns: ice time per situation; on-ice shots per
+# situation << 3 | against << 2 | stat offset (for = ST_ON_F + offset, against = ST_ON_A + offset)
+_ICE_CODES = np.arange(4) << 5 | ST_ICE
+_ONICE_CODES = (np.arange(32) >> 3) << 5 | (ST_ON_F + (np.arange(32) & 7))
 
 
 @dataclass
@@ -133,6 +141,7 @@ class _Batch:
     wvals: list[int] = field(default_factory=list)
     twkeys: list[int] = field(default_factory=list)
     twvals: list[int] = field(default_factory=list)
+    chunks: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # player credits as arrays
     games: dict[str, list] = field(default_factory=lambda: {k: [] for k in (
         "gi", "gameId", "gameDate", "season", "hasShiftData", "awayTeam", "homeTeam")})
     players: dict[str, list] = field(default_factory=lambda: {k: [] for k in (
@@ -149,7 +158,7 @@ class _Batch:
 class _Credits:
     """Credits of one game (kept apart until the game has parsed completely)."""
 
-    __slots__ = ("gbase", "tbase", "pkeys", "wkeys", "wvals", "tkeys", "twkeys", "twvals", "onice")
+    __slots__ = ("gbase", "tbase", "pkeys", "wkeys", "wvals", "tkeys", "twkeys", "twvals", "onice", "chunks")
 
     def __init__(self, gi: int) -> None:
         self.gbase = gi << _G_SHIFT
@@ -160,7 +169,8 @@ class _Credits:
         self.tkeys: list[int] = []
         self.twkeys: list[int] = []
         self.twvals: list[int] = []
-        self.onice: list[tuple[int, int, tuple[int, int], tuple[int, ...]]] = []  # (t, shooter side, pair, offsets)
+        self.onice: list[tuple[int, int, int, int, int]] = []  # (t, shooter side, away sit, home sit, kind)
+        self.chunks: list[tuple[np.ndarray, np.ndarray]] = []  # weighted player credits (keys, values) as arrays
 
 
 def _need(d: dict, key: str, play: pp.Play, game_id: int) -> int:
@@ -242,7 +252,7 @@ def _event_credits(plays: list[pp.Play], header: pp.GameHeader, side_of: dict[in
                     bside = _side(side_of, blocker, play, gid)
                     if reason == "blocked" or (reason is None and bside != side):
                         pk(gb | (blocker << _P_SHIFT) | (pair[bside] << 5) | ST_BLOCKS)
-            cr.onice.append((play.t, side, pair, _SHOT_KINDS[kind]))
+            cr.onice.append((play.t, side, pair[0], pair[1], _SHOT_KINDS[kind]))
         elif kind == "hit":
             pair = _play_pair(play, tl)
             team(credit(_need(d, "hittingPlayerId", play, gid), pair, ST_HITS, play), pair, TS_HITS)
@@ -312,69 +322,98 @@ def _team_penalty_side(play: pp.Play, header: pp.GameHeader, side_of: dict[int, 
     return _side(side_of, served, play, header.game_id)
 
 
-def _shift_credits(chart: ps.ShiftChart, roster: dict[int, pp.Player], tl: Timeline, cr: _Credits) -> None:
+def _shift_credits(chart: ps.ShiftChart, tl: Timeline, cr: _Credits) -> None:
     """Ice time and shifts per situation for every player with shifts (a shift counts where it starts)."""
-    gb = cr.gbase
-    tl_starts, pairs = tl.starts, tl.pairs
-    pk = cr.pkeys.append
-    for pid, spans in chart.intervals.items():
-        side = roster[pid].side
-        secs = [0, 0, 0, 0]
-        tl.split(spans, side, secs)
-        base = gb | (pid << _P_SHIFT)
-        for sit in range(4):
-            if secs[sit]:
-                cr.wkeys.append(base | (sit << 5) | ST_ICE)
-                cr.wvals.append(secs[sit])
-        base |= ST_SHIFTS
-        for s in chart.starts[pid]:
-            i = bisect_right(tl_starts, s) - 1
-            pk(base | (pairs[i if i > 0 else 0][side] << 5))
+    starts = np.array(tl.starts, dtype=np.int64)
+    ends = np.array(tl.ends, dtype=np.int64)
+    pairs = np.array(tl.pairs, dtype=np.int64).reshape(-1, 2)
+    if len(starts) and not (starts[1:] < ends[:-1]).any():
+        _add_per_player(cr, chart.spans.player, _seconds_by_situation(chart.spans, starts, ends, pairs),
+                        _ICE_CODES)
+    else:  # periods that overlap (a clock past 20:00): span by span, as `Timeline.split` counts them
+        _ice_by_split(chart, tl, cr)
+    sh = chart.shifts
+    at = np.searchsorted(starts, sh.start, side="right") - 1
+    sit = pairs[np.maximum(at, 0), sh.side]
+    keys, counts = np.unique(cr.gbase | (sh.player << _P_SHIFT) | (sit << 5) | ST_SHIFTS, return_counts=True)
+    cr.chunks.append((keys, counts))
 
 
-def _onice_credits(chart: ps.ShiftChart, roster: dict[int, pp.Player], cr: _Credits) -> None:
-    """On-ice for/against shots of every skater: one sweep over shift edges and shots in clock order.
+def _seconds_by_situation(spans: ps.Spans, starts: np.ndarray, ends: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Seconds of each span in each situation (from its player's side), shape (spans, 4).
 
-    A shift covers (start, end] for a shot at second t; at equal seconds shots come first, then shift
-    ends, then shift starts, which is exactly that rule. Marks are packed ints (second, kind, index) so
-    that the sort is a plain integer sort.
+    The timeline's intervals are sorted and disjoint, so the seconds of situation k before second x,
+    G_k(x), are a prefix sum over whole intervals plus the part of the interval holding x; a span [s, e)
+    then has G(e) - G(s). Seconds no interval covers go to `other`, as `Timeline.split` does.
     """
-    gb = cr.gbase
-    shots = cr.onice
-    marks = [(shot[0] << 22) | j for j, shot in enumerate(shots)]
-    who: list[tuple[int, int]] = []  # (side, credit key base) of each skater
-    add = marks.append
-    for pid, spans in chart.intervals.items():
-        player = roster[pid]
-        if player.is_goalie:
-            continue
-        idx = len(who)
-        who.append((player.side, gb | (pid << _P_SHIFT)))
-        for s, e in spans:
-            add((s << 22) | (2 << 20) | idx)
-            add((e << 22) | (1 << 20) | idx)
-    marks.sort()
-    on: tuple[set[int], set[int]] = (set(), set())
-    ext = cr.pkeys.extend
-    for m in marks:
-        kind = (m >> 20) & 3
-        idx = m & 0xFFFFF
-        if kind == 2:
-            side, base = who[idx]
-            on[side].add(base)
-        elif kind == 1:
-            side, base = who[idx]
-            on[side].discard(base)
-        else:
-            _t, shooter, pair, offsets = shots[idx]
-            for s in (0, 1):
-                if not on[s]:
-                    continue
-                stat = ST_ON_F if s == shooter else ST_ON_A
-                sit5 = pair[s] << 5
-                for off in offsets:
-                    code = sit5 | (stat + off)
-                    ext([b | code for b in on[s]])
+    lengths = ends - starts
+    cum = np.zeros((2, len(starts) + 1, 4), dtype=np.int64)
+    for side in (0, 1):
+        np.add.at(cum[side, 1:], (np.arange(len(starts)), pairs[:, side]), lengths)
+    cum = np.cumsum(cum, axis=1)
+    row = np.arange(len(spans.player))
+
+    def before(x: np.ndarray) -> np.ndarray:
+        i = np.maximum(np.searchsorted(starts, x, side="right") - 1, 0)
+        g = cum[spans.side, i]
+        g[row, pairs[i, spans.side]] += np.clip(np.minimum(x, ends[i]) - starts[i], 0, None)
+        return g
+
+    secs = before(spans.end) - before(spans.start)
+    secs[:, SOTHER] += (spans.end - spans.start) - secs.sum(axis=1)
+    return secs
+
+
+def _ice_by_split(chart: ps.ShiftChart, tl: Timeline, cr: _Credits) -> None:
+    """Ice time with `Timeline.split`, span by span: for a timeline whose periods overlap (bad clocks),
+    where `split` counts only the intervals from the one holding the span's start on, and prefix sums
+    would count all of them."""
+    spans = chart.spans
+    secs = np.zeros((len(spans.player), 4), dtype=np.int64)
+    for k, (s, e, side) in enumerate(zip(spans.start.tolist(), spans.end.tolist(), spans.side.tolist())):
+        out = [0, 0, 0, 0]
+        tl.split([(s, e)], side, out)
+        secs[k] = out
+    _add_per_player(cr, spans.player, secs, _ICE_CODES)
+
+
+def _add_per_player(cr: _Credits, player: np.ndarray, values: np.ndarray, codes: np.ndarray) -> None:
+    """Weighted credits from per-row values (rows sorted by player, column j credited as `codes[j]`:
+    situation << 5 | stat), summed per player, zeros dropped."""
+    if not len(player):
+        return
+    first = np.flatnonzero(np.r_[True, player[1:] != player[:-1]])
+    per_player = np.add.reduceat(values, first, axis=0)
+    p, c = np.nonzero(per_player)
+    cr.chunks.append((cr.gbase | (player[first][p] << _P_SHIFT) | codes[c], per_player[p, c]))
+
+
+def _onice_credits(chart: ps.ShiftChart, cr: _Credits) -> None:
+    """On-ice for/against shots of every skater: a shot at second t counts for a span (start, end].
+
+    Shots are sorted by second; per skater side, a prefix count of shots per (situation, for/against,
+    kind) column turns each span into two `searchsorted` lookups. Touching spans of one player are apart,
+    so a shot at their common second counts once (for the span it ends).
+    """
+    spans = chart.spans.take(~chart.spans.goalie)
+    if not cr.onice or not len(spans.player):
+        return
+    shots = np.array(cr.onice, dtype=np.int64)  # (t, shooter side, away sit, home sit, kind)
+    shots = shots[np.argsort(shots[:, 0], kind="stable")]
+    n = len(shots)
+    cum = np.zeros((2, n + 1, 32), dtype=np.int64)
+    rows = np.arange(n)
+    for side in (0, 1):
+        base = shots[:, 2 + side] * 8 + np.where(shots[:, 1] == side, 0, 4)
+        kind = shots[:, 4]
+        np.add.at(cum[side, 1:], (rows, base + np.where(kind == _GOAL, 0, kind)), 1)
+        goals = kind == _GOAL
+        np.add.at(cum[side, 1:], (rows[goals], base[goals] + 3), 1)
+    cum = np.cumsum(cum, axis=1)
+    t = shots[:, 0]
+    counts = cum[spans.side, np.searchsorted(t, spans.end, side="right")] - \
+        cum[spans.side, np.searchsorted(t, spans.start, side="right")]
+    _add_per_player(cr, spans.player, counts, _ONICE_CODES)
 
 
 def _team_time(tl: Timeline, cr: _Credits) -> None:
@@ -404,8 +443,8 @@ def _parse_game(g: GameInputs, gi: int, batch: _Batch) -> None:
     _event_credits(plays, header, side_of, tl, cr)
     _team_time(tl, cr)
     if chart is not None:
-        _shift_credits(chart, roster, tl, cr)
-        _onice_credits(chart, roster, cr)
+        _shift_credits(chart, tl, cr)
+        _onice_credits(chart, cr)
     shots = psh.game_shots(g.play_by_play, g.game_id, g.game_date, header, roster, plays, tl, chart)
     # the game parsed completely: publish it
     batch.shots.extend(shots)
@@ -415,6 +454,7 @@ def _parse_game(g: GameInputs, gi: int, batch: _Batch) -> None:
         wvals += counted.values()
     batch.wkeys += cr.wkeys
     batch.wvals += cr.wvals
+    batch.chunks += cr.chunks
     batch.twkeys += cr.twkeys
     batch.twvals += cr.twvals
     gm = batch.games
@@ -437,13 +477,16 @@ def _parse_game(g: GameInputs, gi: int, batch: _Batch) -> None:
 # ----------------------------------------------------------------------------------------------------
 
 
-def _wide(wkeys: list[int], wvals: list[int], columns: dict[int, str]) -> pl.DataFrame:
+def _wide(wkeys: list[int], wvals: list[int], columns: dict[int, str],
+          chunks: Sequence[tuple[np.ndarray, np.ndarray]] = ()) -> pl.DataFrame:
     """One row per row key `rk` (= credit key // 32: entity and situation) and one column per stat.
 
     Credits are summed (one pivot over the whole batch); the `all` situation (4) is then the sum of the
     four others, computed here so that it can never disagree with them.
     """
-    long = pl.DataFrame({"k": wkeys, "v": wvals}, schema={"k": pl.Int64, "v": pl.Int64}).select(
+    keys = np.concatenate([np.array(wkeys, dtype=np.int64), *(k for k, _ in chunks)])
+    vals = np.concatenate([np.array(wvals, dtype=np.int64), *(v for _, v in chunks)])
+    long = pl.DataFrame({"k": keys, "v": vals}, schema={"k": pl.Int64, "v": pl.Int64}).select(
         (pl.col("k") // 32).alias("rk"), (pl.col("k") % 32).alias("stat"), "v")
     wide = long.pivot(on="stat", index="rk", values="v", aggregate_function="sum")
     names = {str(s): n for s, n in columns.items()}
@@ -475,7 +518,7 @@ def _sides() -> list[pl.Expr]:
 
 def _player_frames(batch: _Batch, games: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(skaters, goalies) with every dressed player in all five situations."""
-    wide = _wide(batch.wkeys, batch.wvals, _PLAYER_STAT_COLUMNS)
+    wide = _wide(batch.wkeys, batch.wvals, _PLAYER_STAT_COLUMNS, batch.chunks)
     meta = pl.DataFrame(batch.players, schema={"gi": pl.Int64, "playerId": pl.Int64, "name": pl.String,
                                                "position": pl.String, "side": pl.Int64, "isGoalie": pl.Boolean})
     meta = meta.join(games, on="gi", how="left").with_columns(

@@ -1,4 +1,4 @@
-"""Shift chart payload -> per-player on-ice intervals on the game clock (pure, no Dagster).
+"""Shift chart payload -> every distinct shift and every player's on-ice intervals, as columns (pure).
 
 Why the cleaning: the NHL's shift chart sometimes lists the very same shift twice (same player, period,
 start and end; different row id — 2023020204 has four such rows, and its boxscore counts each once), and
@@ -6,12 +6,21 @@ it mixes goal markers (`typeCode` 505) with shifts (`typeCode` 517). Ice time is
 a player's shift intervals and the shift count the number of distinct shifts, which is what the boxscore
 reports. Goalie shifts also give the exact second a goalie was pulled or came back, which the game-state
 timeline uses (see `situations`).
+
+Why columns: a game has ~800 shift rows and a backfill thousands of games, so the rows are read with
+C-level `itemgetter`/`map` into numpy arrays, and the dedup, the unions and everything `game_stats` derives
+from them (ice time per situation, on-ice shots) are array operations. A chart whose rows are not all
+well-formed (a missing `endTime`, an odd clock spelling, a field of the wrong type) is read row by row
+instead (`_rows_by_player`), which also names what is wrong; both readings feed the same arrays.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
+
+import numpy as np
 
 from nhl_assets.parse.errors import ParseError
 from nhl_assets.parse.plays import _MMSS, PERIOD_SECONDS, Player, clock_seconds
@@ -21,13 +30,45 @@ SHIFT_TYPE_CODE = 517
 
 
 @dataclass(frozen=True, slots=True)
+class Spans:
+    """Intervals [start, end) in absolute seconds, one row each, sorted by (player, start, end)."""
+
+    player: np.ndarray  # int64
+    start: np.ndarray  # int64
+    end: np.ndarray  # int64
+    side: np.ndarray  # int64: the player's side (0 away, 1 home)
+    goalie: np.ndarray  # bool: the player is a goalie
+
+    def take(self, rows: np.ndarray) -> Spans:
+        """The rows selected by a mask or an index array."""
+        return Spans(self.player[rows], self.start[rows], self.end[rows], self.side[rows], self.goalie[rows])
+
+
+@dataclass(frozen=True, slots=True)
 class ShiftChart:
     """A game's shifts, deduplicated, in absolute seconds ((period - 1) * 1200 + clock)."""
 
-    intervals: dict[int, list[tuple[int, int]]]  # player -> union of [start, end) intervals, sorted
-    starts: dict[int, list[int]]  # player -> start of every distinct shift (its count is the boxscore's `shifts`)
+    shifts: Spans  # every distinct shift (its count per player is the boxscore's `shifts`)
+    spans: Spans  # per player, the union of his shifts (overlapping ones merged, touching ones apart)
     goalie_changes: tuple[list[tuple[int, int]], list[tuple[int, int]]]  # per side: (second, in net 1/0)
     last_second: dict[int, int]  # period -> latest shift end
+
+    @property
+    def intervals(self) -> dict[int, list[tuple[int, int]]]:
+        """player -> union of [start, end) intervals, sorted (a view of `spans`)."""
+        return _by_player(self.spans)
+
+    @property
+    def starts(self) -> dict[int, list[int]]:
+        """player -> start of every distinct shift (a view of `shifts`)."""
+        return {pid: [s for s, _ in spans] for pid, spans in _by_player(self.shifts).items()}
+
+
+def _by_player(spans: Spans) -> dict[int, list[tuple[int, int]]]:
+    out: dict[int, list[tuple[int, int]]] = {}
+    for pid, s, e in zip(spans.player.tolist(), spans.start.tolist(), spans.end.tolist()):
+        out.setdefault(pid, []).append((s, e))
+    return out
 
 
 def _row_seconds(row: dict, game_id: int) -> tuple[int, int, int, int]:
@@ -56,21 +97,6 @@ def _row_seconds(row: dict, game_id: int) -> tuple[int, int, int, int]:
     return pid, period, base + s, base + e
 
 
-def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Overlapping intervals merged (touching ones stay apart: they are two shifts)."""
-    spans.sort()
-    out: list[tuple[int, int]] = []
-    for s, e in spans:
-        if e <= s:
-            continue
-        if out and s < out[-1][1]:
-            if e > out[-1][1]:
-                out[-1] = (out[-1][0], e)
-        else:
-            out.append((s, e))
-    return out
-
-
 def _coverage_changes(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """(second, 1) where a team's net becomes guarded and (second, 0) where it is left empty."""
     spans = sorted(spans)
@@ -90,7 +116,7 @@ def _coverage_changes(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _rows_by_player(rows: list, game_id: int) -> dict[int, list[tuple[int, int]]]:
-    """Every shift row's [start, end) in absolute seconds, per player (duplicates still in).
+    """Every shift row's [start, end) in absolute seconds, per player (duplicates still in): the slow path.
 
     The common row is read with direct indexing inside one `try`; a row that drifted (missing `endTime`,
     odd clock spelling, no `typeCode`) takes the slow path that explains what is wrong.
@@ -124,6 +150,111 @@ def _rows_by_player(rows: list, game_id: int) -> dict[int, list[tuple[int, int]]
     return by_player
 
 
+_ROW_FIELDS = itemgetter("typeCode", "gameId", "playerId", "period", "startTime", "endTime")
+_INT_KIND = "i"
+
+
+def _rows_fast(rows: list, game_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(player, start, end) of every shift row, read column-wise at C speed; None if any row is unusual.
+
+    "Unusual" is anything the slow path would treat specially (a missing field, a clock not in "MM:SS",
+    a non-integer id or period, a row of another game, an end before the start): the caller then reads
+    the chart with `_rows_by_player`, which gives the same arrays or the precise error.
+    """
+    try:
+        codes, games, players, periods, starts, ends = zip(*map(_ROW_FIELDS, rows))
+        s = np.array(list(map(_MMSS.__getitem__, starts)))
+        e = np.array(list(map(_MMSS.__getitem__, ends)))
+        cols = [np.array(codes), np.array(games), np.array(players), np.array(periods)]
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if any(c.dtype.kind != _INT_KIND for c in cols):
+        return None
+    code, game, player, period = cols
+    keep = code == SHIFT_TYPE_CODE
+    if not keep.all():
+        game, player, period, s, e = game[keep], player[keep], period[keep], s[keep], e[keep]
+    if (game != game_id).any() or (e < s).any():
+        return None
+    base = (period - 1) * PERIOD_SECONDS
+    return player, base + s, base + e
+
+
+def _rows_slow(rows: list, game_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The same arrays as `_rows_fast`, from `_rows_by_player` (rows grouped by player, first seen first)."""
+    by_player = _rows_by_player(rows, game_id)
+    player = [pid for pid, spans in by_player.items() for _ in spans]
+    start = [s for spans in by_player.values() for s, _ in spans]
+    end = [e for spans in by_player.values() for _, e in spans]
+    return (np.array(player, dtype=np.int64), np.array(start, dtype=np.int64), np.array(end, dtype=np.int64))
+
+
+def _roster_columns(player: np.ndarray, roster: dict[int, Player], game_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(side, is goalie) of each row's player; a player who did not dress rejects the chart.
+
+    The player named is the first one (in row order) missing from `rosterSpots`, as a row-by-row read
+    would find him.
+    """
+    ids = np.fromiter(roster, dtype=np.int64, count=len(roster))
+    order = np.argsort(ids)
+    ids = ids[order]
+    at = np.searchsorted(ids, player)
+    at[at >= len(ids)] = 0
+    missing = ids[at] != player
+    if missing.any():
+        pid = player[int(np.argmax(missing))]
+        raise ParseError(f"shift chart player {pid} is not in rosterSpots", game_id=game_id, endpoint=ENDPOINT)
+    spots = list(roster.values())
+    side = np.array([p.side for p in spots], dtype=np.int64)[order][at]
+    goalie = np.array([p.is_goalie for p in spots], dtype=bool)[order][at]
+    return side, goalie
+
+
+def _distinct(rows: Spans) -> Spans:
+    """Rows sorted by (player, start, end) with exact repeats dropped (the same shift listed twice)."""
+    order = np.lexsort((rows.end, rows.start, rows.player))
+    rows = rows.take(order)
+    keep = np.ones(len(order), dtype=bool)
+    keep[1:] = (np.diff(rows.player) != 0) | (np.diff(rows.start) != 0) | (np.diff(rows.end) != 0)
+    return rows if keep.all() else rows.take(keep)
+
+
+def _union(shifts: Spans) -> Spans:
+    """Per player, overlapping intervals merged (touching ones stay apart: they are two shifts).
+
+    `shifts` is sorted by (player, start, end). Each player's seconds are lifted by a per-player offset
+    larger than any game span, so that one running maximum of the ends (the end of the interval being
+    merged) never reaches across players; an interval opens where a start is not below it.
+    """
+    real = shifts.take(shifts.end > shifts.start)  # zero-length shifts hold no ice time
+    n = len(real.player)
+    if n == 0:
+        return real
+    rank = np.zeros(n, dtype=np.int64)
+    rank[1:] = np.cumsum(np.diff(real.player) != 0)
+    lo = int(real.start.min())
+    lift = rank * (int(real.end.max()) - lo + 1) - lo
+    run_end = np.maximum.accumulate(real.end + lift)
+    opens = np.ones(n, dtype=bool)
+    opens[1:] = real.start[1:] + lift[1:] >= run_end[:-1]
+    first = np.flatnonzero(opens)
+    out = real.take(first)
+    last = np.append(first[1:], n) - 1
+    return Spans(out.player, out.start, run_end[last] - lift[last], out.side, out.goalie)
+
+
+def _last_seconds(shifts: Spans) -> dict[int, int]:
+    """Period -> latest shift end (a shift belongs to the period it starts in; an empty one to where it ends)."""
+    s, e = shifts.start, shifts.end
+    period = np.where(e > s, s // PERIOD_SECONDS, (e - 1) // PERIOD_SECONDS) + 1
+    out: dict[int, int] = {}
+    for p in np.unique(period).tolist():
+        last = int(e[period == p].max())
+        if last > -1:
+            out[p] = last
+    return out
+
+
 def parse_shift_chart(payload: Any, roster: dict[int, Player], game_id: int) -> ShiftChart | None:
     """Shifts of the dressed players; None when there is no shift data (no payload or no 517 rows).
 
@@ -135,33 +266,17 @@ def parse_shift_chart(payload: Any, roster: dict[int, Player], game_id: int) -> 
         return None
     if not isinstance(payload, dict) or not isinstance(payload.get("data", []), list):
         raise ParseError("shift chart is not an object with a data list", game_id=game_id, endpoint=ENDPOINT)
-    by_player = _rows_by_player(payload.get("data") or [], game_id)
-    if not by_player:
+    data = payload.get("data") or []
+    read = (_rows_fast(data, game_id) if data else None) or _rows_slow(data, game_id)
+    player, start, end = read
+    if not len(player):
         return None
-    intervals: dict[int, list[tuple[int, int]]] = {}
-    starts: dict[int, list[int]] = {}
-    goalie_spans: tuple[list[tuple[int, int]], list[tuple[int, int]]] = ([], [])
-    last: dict[int, int] = {}
-    sides = [0, 0]
-    for pid, spans in by_player.items():
-        player = roster.get(pid)
-        if player is None:
-            raise ParseError(f"shift chart player {pid} is not in rosterSpots", game_id=game_id, endpoint=ENDPOINT)
-        distinct = sorted(set(spans))  # the same shift listed twice counts once
-        sides[player.side] += 1
-        starts[pid] = [s for s, _ in distinct]
-        intervals[pid] = _union(distinct)
-        if player.is_goalie:
-            goalie_spans[player.side].extend(distinct)
-        for s, e in distinct:
-            period = s // PERIOD_SECONDS + 1 if e > s else (e - 1) // PERIOD_SECONDS + 1
-            if e > last.get(period, -1):
-                last[period] = e
-    if not sides[0] or not sides[1]:
+    side, goalie = _roster_columns(player, roster, game_id)
+    if not (side == 0).any() or not (side == 1).any():
         raise ParseError("shift chart has shifts of one team only", game_id=game_id, endpoint=ENDPOINT)
-    return ShiftChart(
-        intervals=intervals,
-        starts=starts,
-        goalie_changes=(_coverage_changes(goalie_spans[0]), _coverage_changes(goalie_spans[1])),
-        last_second=last,
-    )
+    shifts = _distinct(Spans(player, start, end, side, goalie))
+    keepers = shifts.take(shifts.goalie)
+    changes = tuple(_coverage_changes(list(zip(keepers.start[keepers.side == s].tolist(),
+                                               keepers.end[keepers.side == s].tolist()))) for s in (0, 1))
+    return ShiftChart(shifts=shifts, spans=_union(shifts), goalie_changes=changes,  # type: ignore[arg-type]
+                      last_second=_last_seconds(shifts))

@@ -38,6 +38,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import polars as pl
 
 from nhl_assets.catalog import silver as silver_tables
@@ -143,29 +144,23 @@ def _state(play: pp.Play, tl: Timeline) -> State | None:
     return tl.states[tl.index_at(play.t, False)]
 
 
-def _on_ice(chart: ps.ShiftChart, roster: dict[int, pp.Player], times: list[int]
-            ) -> list[tuple[list[int], list[int]]]:
-    """(away skaters, home skaters) on ice at each second of `times`: shift start < t <= end, sorted ids."""
-    order = sorted(range(len(times)), key=times.__getitem__)
-    marks: list[tuple[int, int, int, int]] = []  # (second, 0 shot / 1 end / 2 start, side or -1, id or index)
-    for pid, spans in chart.intervals.items():
-        player = roster[pid]
-        if player.is_goalie:
-            continue
-        for s, e in spans:
-            marks.append((s, 2, player.side, pid))
-            marks.append((e, 1, player.side, pid))
-    marks.extend((times[i], 0, -1, i) for i in order)
-    marks.sort()
-    on: tuple[set[int], set[int]] = (set(), set())
-    out: list[tuple[list[int], list[int]]] = [([], [])] * len(times)
-    for _t, what, side, x in marks:
-        if what == 2:
-            on[side].add(x)
-        elif what == 1:
-            on[side].discard(x)
-        else:
-            out[x] = (sorted(on[0]), sorted(on[1]))
+def _on_ice(chart: ps.ShiftChart, times: list[int]) -> list[tuple[list[int], list[int]]]:
+    """(away skaters, home skaters) on ice at each second of `times`: span start < t <= end, sorted ids.
+
+    One boolean matrix (shots x skater spans) per game: a player's spans are a union, so he appears at most
+    once per shot, and spans sorted by player give each shot's ids already sorted.
+    """
+    spans = chart.spans.take(~chart.spans.goalie)
+    t = np.asarray(times, dtype=np.int64)[:, None]
+    on = (spans.start[None, :] < t) & (t <= spans.end[None, :])
+    players = spans.player.tolist()
+    side = spans.side.tolist()
+    out: list[tuple[list[int], list[int]]] = []
+    for row in on:
+        ids: tuple[list[int], list[int]] = ([], [])
+        for j in np.flatnonzero(row).tolist():
+            ids[side[j]].append(players[j])
+        out.append(ids)
     return out
 
 
@@ -203,7 +198,7 @@ def game_shots(payload: dict, game_id: int, game_date: date, header: pp.GameHead
         return cols
     right = home_attacks_right(raw, shots)
     goalies = _nearest_goalies(shots)
-    on_ice = _on_ice(chart, roster, [p.t for p, _s in shots]) if chart is not None else None
+    on_ice = _on_ice(chart, [p.t for p, _s in shots]) if chart is not None else None
     abbrevs = header.abbrevs
     by_sort = {id(p): i for i, (p, _s) in enumerate(shots)}
 
