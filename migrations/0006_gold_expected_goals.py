@@ -102,3 +102,10 @@ def validate(ctx) -> list[str]:
     names = ctx.read(SEASON_STATS).schema.names
     return problems + [f"{SEASON_STATS} has no {c}" for c in ("I_F_xGoals", "OnIce_F_xGoals", "OnIce_A_xGoals")
                        if c not in names]
+
+
+def downgrade(ctx) -> None:
+    """Keep every table and column with its rows: code from before 0006 never reads them (the season table's
+    xGoals columns read as extra columns nobody selects), and applying 0006 again keeps them as they are."""
+    for table in TABLES:
+        ctx.note(f"keep {table}: its rows and columns stay (applying 0006 again keeps them)")

@@ -19,14 +19,15 @@ from pathlib import Path
 
 import pytest
 
+from nhl_assets import catalog
 from nhl_assets.ops.instance import write_instance_config
 
 from .helpers import REPO, free_port
 
 pytestmark = pytest.mark.slow
 DAYS = ["2023-11-04", "2023-11-05"]
-ASSETS = [["bronze", t] for t in ("schedule", "boxscore", "play_by_play", "shift_charts", "games")] + \
-    [["silver", t] for t in ("player_game_stats", "team_game_stats", "goalie_game_stats", "schedule", "quarantine")]
+#: every bronze and silver table (the silver multi-asset cannot be subset: all of its tables or none)
+ASSETS = [list(t.asset_key_path) for t in catalog.TABLES.values() if t.layer in ("bronze", "silver")]
 
 
 def _get(url: str, timeout: float = 5.0) -> bytes:
@@ -153,13 +154,15 @@ def _render_showing(url: str, tmp_path: Path, *needles: str, attempts: int = 3) 
 def test_the_asset_graph_and_a_partition_page_render_in_chromium(dagster_dev, backfill, tmp_path):
     if _chromium() is None:
         pytest.skip("no chromium found (Debian package `chromium`; .ci/run installs it)")
-    graph = _render_showing(f"{dagster_dev}/asset-groups/bronze", tmp_path, "Global asset lineage", "gold 6")
+    layers = {layer: sum(t.layer == layer for t in catalog.TABLES.values()) for layer in ("bronze", "silver", "gold")}
+    groups = [f"{layer} {n}" for layer, n in layers.items()]  # the three layers, with their asset counts
+    graph = _render_showing(f"{dagster_dev}/asset-groups/bronze", tmp_path, "Global asset lineage", groups[-1])
     assert "Global asset lineage" in graph
-    for group in ("bronze 5", "silver 5", "gold 6"):  # the three layers, with their asset counts
+    for group in groups:
         assert group in graph, group
-    catalog = _render_showing(f"{dagster_dev}/assets", tmp_path, "bronze / play_by_play", "Recomputed whole")
-    assert "bronze / play_by_play" in catalog and "silver / player_game_stats" in catalog
-    assert "Accumulates partition by partition" in catalog and "Recomputed whole" in catalog
+    listing = _render_showing(f"{dagster_dev}/assets", tmp_path, "bronze / play_by_play", "Recomputed whole")
+    assert "bronze / play_by_play" in listing and "silver / player_game_stats" in listing
+    assert "Accumulates partition by partition" in listing and "Recomputed whole" in listing
     page = _render_showing(f"{dagster_dev}/assets/silver/player_game_stats?view=partitions", tmp_path,
                            "Materialized (2)")
     assert "Materialized (2)" in page, page[:1500]  # the two backfilled game dates

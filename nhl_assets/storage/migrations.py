@@ -454,6 +454,17 @@ def apply(wh: Warehouse, *, dry_run: bool = False, auto_only: bool = False, log:
         return [run_one(wh, m, dry_run=dry_run, log=log) for m in pending]
 
 
+def _still_at(wh: Warehouse, table: str, version: int) -> bool:
+    """`table` holds exactly `version`'s content: it is that version, or its newest commit restored that
+    version (a later migration rolled back by time travel leaves such a commit; nothing was written since)."""
+    current = wh.version(table)
+    if current == version:
+        return True
+    latest = wh.history(table, limit=1)
+    return bool(latest) and latest[0]["version"] == current and \
+        latest[0]["metadata"].get("nhl_assets.restored_version") == str(version)
+
+
 def rollback(wh: Warehouse, *, force: bool = False, dry_run: bool = False, log: Log = print,
              migrations: list[Migration] | None = None) -> dict[str, Any]:
     """Undo the last applied migration.
@@ -472,7 +483,7 @@ def rollback(wh: Warehouse, *, force: bool = False, dry_run: bool = False, log: 
         m, row = last.migration, last.last
         before = json.loads(row["versions_before"])
         after = json.loads(row["versions_after"])
-        moved = [t for t, v in after.items() if v is not None and wh.version(t) != v]
+        moved = [t for t, v in after.items() if v is not None and not _still_at(wh, t, v)]
         if moved and not force:
             if not m.reversible:
                 raise MigrationError(f"refusing to roll back {m.id}_{m.name}: {', '.join(moved)} changed after it "
