@@ -18,7 +18,7 @@ from nhl_assets.cli import main as cli_main
 from .helpers import REPO
 
 BENCHMARKS = ("bronze_backfill", "cli_replay", "full_history", "gold_refresh", "incremental_day", "maintenance_replay",
-              "silver_season")
+              "silver_season", "sog_xg_features")
 
 
 def benchmark(name: str):
