@@ -447,7 +447,7 @@ def _parse_game(g: GameInputs, gi: int, batch: _Batch) -> None:
         _onice_credits(chart, cr)
     shots = psh.game_shots(g.play_by_play, g.game_id, g.game_date, header, roster, plays, tl, chart)
     # the game parsed completely: publish it
-    batch.shots.extend(shots)
+    batch.shots.add(shots)
     for keys, wkeys, wvals in ((cr.pkeys, batch.wkeys, batch.wvals), (cr.tkeys, batch.twkeys, batch.twvals)):
         counted = Counter(keys)  # C-level counting: ~3x fewer rows for the batch group-bys
         wkeys += counted.keys()
@@ -622,6 +622,7 @@ def build_silver(games: Sequence[GameInputs]) -> SilverFrames:
                 _parse_game(g, gi, batch)
             except ParseError as exc:
                 batch.rejected.append((g.game_id, exc.endpoint or pp.ENDPOINT, exc.reason))
+        shots = batch.shots.frame()  # transposes a tuple per shot: within the pause too
     if not batch.games["gi"]:
         out = _empty()
         return SilverFrames(out.players, out.teams, out.goalies, batch.rejected)
@@ -629,4 +630,4 @@ def build_silver(games: Sequence[GameInputs]) -> SilverFrames:
                                               "season": pl.Int32, "hasShiftData": pl.Boolean,
                                               "awayTeam": pl.String, "homeTeam": pl.String})
     skaters, goalies = _player_frames(batch, frame)
-    return SilverFrames(skaters, _team_frame(batch, frame), goalies, batch.rejected, batch.shots.frame())
+    return SilverFrames(skaters, _team_frame(batch, frame), goalies, batch.rejected, shots)
