@@ -202,8 +202,7 @@ def _event_credits(plays: list[pp.Play], header: pp.GameHeader, side_of: dict[in
     """Individual, goalie and team credits of every counted play, and the shots for on-ice credits."""
     gid = header.game_id
     gb, tb = cr.gbase, cr.tbase
-    pk, wk, wv, tk, twk, twv = cr.pkeys.append, cr.wkeys.append, cr.wvals.append, cr.tkeys.append, \
-        cr.twkeys.append, cr.twvals.append
+    pk, tk = cr.pkeys.append, cr.tkeys.append
 
     def credit(pid: int, pair: tuple[int, int], stat: int, play: pp.Play) -> int:
         s = _side(side_of, pid, play, gid)

@@ -62,10 +62,9 @@ RUSH_SECONDS = 4
 _NOT_EVENTS = frozenset({"delayed-penalty", "period-start", "period-end", "game-end", "shootout-complete"})
 _RESETS = frozenset({"stoppage", "faceoff", "goal", "period-start", "period-end"})  # end a rebound sequence
 _VOTE_MIN, _VOTE_SHARE = 5, 0.8
-
-
 _LISTS = ("onIceForIds", "onIceAgainstIds")
 _SCALARS = tuple(c for c in SCHEMA if c not in _LISTS)
+_NO_IDS = np.zeros(0, np.int64)
 
 
 @dataclass
@@ -112,9 +111,6 @@ class ShotBatch:
             arr = pa.ListArray.from_arrays(pa.array(offsets), pa.array(ids, pa.int64()), mask=pa.array(unknown))
             lists[name] = pl.Series(name, arr).cast(SCHEMA[name])
         return out.with_columns(**lists).select(list(SCHEMA))
-
-
-_NO_IDS = np.zeros(0, np.int64)
 
 
 def _coords(d: dict) -> tuple[int, int] | None:
