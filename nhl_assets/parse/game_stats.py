@@ -15,7 +15,8 @@ Conventions (MoneyPuck column names; `situation` from the player's / team's own 
 * `I_F_shotsOnGoal` includes goals; attempts = on goal + missed + blocked; unblocked = on goal + missed;
   a penalty shot is an ordinary shot/goal in `other`; a `failed-shot-attempt` is no shot at all;
 * blocked shots are owned by the shooting team: the shooter gets `I_F_blockedShotAttempts`, the blocker
-  `shotsBlockedByPlayer` only when `reason` is `blocked` (not `teammate-blocked`) — as the boxscore counts;
+  `shotsBlockedByPlayer` when `reason` is `blocked` (not `teammate-blocked`), or, where `reason` is
+  missing, when he plays for the other team — as the boxscore counts;
 * penalty minutes go to `committedByPlayerId` only, as in the boxscore: misconducts count for the player,
   while a penalty nobody committed (a bench minor, `typeCode` BEN, which names only the player who
   serves it in `servedByPlayerId`) counts for the team's penalties and minutes and for no player;
