@@ -219,9 +219,8 @@ def gold_shot_xg(context: AssetExecutionContext, warehouse: WarehouseResource):
     else:
         note = None
         version = model["trainedAt"]
-        scored = tx.score(shots, tx.load(model["model"]), version, now)
-        with_ice = scored.join(shots.select("gameId", "eventId", "onIceForIds", "onIceAgainstIds"),
-                               on=["gameId", "eventId"], how="left")
+        scored = tx.score(shots, tx.load(model["model"]), version, now)  # row for row, in the shots' order
+        with_ice = scored.with_columns(shots.get_column("onIceForIds"), shots.get_column("onIceAgainstIds"))
         pxg = tx.player_xgoals(players if players is not None else pl.DataFrame(), with_ice, version)
         txg = tx.team_xgoals(teams if teams is not None else pl.DataFrame(), with_ice, version)
     run_id = context.run.run_id

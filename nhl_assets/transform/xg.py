@@ -37,6 +37,8 @@ from threadpoolctl import threadpool_limits
 
 from nhl_assets.catalog import gold as cg
 from nhl_assets.parse.shots import SHOT_TYPES, UNBLOCKED
+from nhl_assets.parse.situations import FLIP, SITUATIONS
+from nhl_assets.transform import model as tm
 
 MODEL_NAME = "HistGradientBoostingClassifier(loss='log_loss')"
 #: Small trees, few rounds: on the demo's month of simulated shots, 150 rounds of 8 leaves had a lower held-back
@@ -166,11 +168,6 @@ class TrainedXg:
         return pickle.dumps(self.model, protocol=5)
 
 
-def split_date(shots: pl.DataFrame, holdout_fraction: float) -> date:
-    dates = shots.get_column("gameDate").unique().sort()
-    return dates[int(len(dates) * (1 - holdout_fraction))]
-
-
 def untrainable_reason(shots: pl.DataFrame, holdout_fraction: float = 0.2) -> str | None:
     """Why `train` cannot fit and judge a model on `shots`, or None (asked first, so the asset says why)."""
     data = unblocked(shots)
@@ -178,7 +175,7 @@ def untrainable_reason(shots: pl.DataFrame, holdout_fraction: float = 0.2) -> st
     if dates < MIN_TRAIN_DATES:
         return (f"too little history to train: {data.height:,} unblocked attempts on {dates} game date(s); "
                 f"the xG model needs {MIN_TRAIN_DATES}+ dates")
-    cut = split_date(data, holdout_fraction)
+    cut = tm.split_dates(data, holdout_fraction)
     goals = [int(data.filter(part).get_column("goal").sum()) for part in
              (pl.col("gameDate") < cut, pl.col("gameDate") >= cut)]
     if min(goals) < MIN_GOALS:
@@ -233,7 +230,7 @@ def _train(shots: pl.DataFrame, holdout_fraction: float, importance_rows: int, p
     if reason is not None:
         raise ValueError(reason)
     data = unblocked(shots)
-    cut = split_date(data, holdout_fraction)
+    cut = tm.split_dates(data, holdout_fraction)
     tr, te = data.filter(pl.col("gameDate") < cut), data.filter(pl.col("gameDate") >= cut)
     y_tr, y_te = tr.get_column("goal").cast(pl.Int8).to_numpy(), te.get_column("goal").cast(pl.Int8).to_numpy()
     model = _classifier().fit(matrix(tr), y_tr)
@@ -283,8 +280,8 @@ def score(shots: pl.DataFrame, model: HistGradientBoostingClassifier, trained_at
 
 PLAYER_XGOALS_SCHEMA = cg.PLAYER_GAME_XGOALS.polars_schema
 TEAM_XGOALS_SCHEMA = cg.TEAM_GAME_XGOALS.polars_schema
-_FLIP = {"5on5": "5on5", "5on4": "4on5", "4on5": "5on4", "other": "other"}
-_SITS = ("5on5", "5on4", "4on5", "other")
+#: the same situation seen by the other team (their 5on4 is this side's 4on5), from `parse.situations`
+_FLIP = {SITUATIONS[i]: SITUATIONS[f] for i, f in enumerate(FLIP)}
 
 
 def _with_all(frame: pl.DataFrame, keys: list[str], value: str) -> pl.DataFrame:
