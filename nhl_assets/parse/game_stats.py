@@ -29,10 +29,8 @@ Conventions (MoneyPuck column names; `situation` from the player's / team's own 
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -43,6 +41,7 @@ from nhl_assets.catalog import silver as silver_tables
 from nhl_assets.parse import plays as pp
 from nhl_assets.parse import shifts as ps
 from nhl_assets.parse import shots as psh
+from nhl_assets.parse.alloc import gc_paused
 from nhl_assets.parse.errors import ParseError
 from nhl_assets.parse.situations import (
     FLIP,
@@ -585,24 +584,6 @@ def _empty() -> SilverFrames:
                         pl.DataFrame(schema=GOALIE_SCHEMA), [])
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while the parse loop allocates millions of small tuples.
-
-    Why: every few thousand allocations CPython scans the generations, and the oldest one holds the
-    caller's parsed JSON of the whole batch (millions of objects) — that scan, not the parsing, would
-    dominate a backfill. The loop creates no reference cycles, so nothing is leaked; reference counting
-    frees everything as usual.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def build_silver(games: Sequence[GameInputs]) -> SilverFrames:
     """Silver frames for many games at once; a malformed game goes to `rejected`, the others are kept.
 
@@ -612,7 +593,7 @@ def build_silver(games: Sequence[GameInputs]) -> SilverFrames:
     """
     batch = _Batch()
     seen: set[int] = set()
-    with _gc_paused():
+    with gc_paused():
         for gi, g in enumerate(games):
             if g.game_id in seen:
                 batch.rejected.append((g.game_id, pp.ENDPOINT, "game listed twice in the batch; first kept"))

@@ -15,6 +15,7 @@ import orjson
 import pyarrow as pa
 
 from nhl_assets.bronze import tables as bt
+from nhl_assets.parse.alloc import gc_paused
 from nhl_assets.parse.game_stats import GameInputs
 from nhl_assets.parse.schedule import played_games
 from nhl_assets.partitions import DateWindow
@@ -130,9 +131,12 @@ SCHEDULE_COLUMNS = POINTER_COLUMNS[:1] + POINTER_COLUMNS[2:]
 def read_window(wh: Warehouse, window: DateWindow) -> WindowInputs:
     """Decode the bronze rows of `window` into parser inputs (one `GameInputs` per final game)."""
     out = WindowInputs()
-    add_games(out, _rows(wh, bt.GAMES, window, LEDGER_COLUMNS),
-              {table: _rows(wh, table, window, POINTER_COLUMNS) for table in ENDPOINT_OF_TABLE})
-    add_schedules(out, _rows(wh, bt.SCHEDULE, window, SCHEDULE_COLUMNS))
+    ledger = _rows(wh, bt.GAMES, window, LEDGER_COLUMNS)
+    payload_rows = {table: _rows(wh, table, window, POINTER_COLUMNS) for table in ENDPOINT_OF_TABLE}
+    schedule_rows = _rows(wh, bt.SCHEDULE, window, SCHEDULE_COLUMNS)
+    with gc_paused():  # the decoded bodies are millions of objects; see `gc_paused`
+        add_games(out, ledger, payload_rows)
+        add_schedules(out, schedule_rows)
     return out
 
 

@@ -1,0 +1,25 @@
+"""Allocation-heavy stretches of the parse: decoding a batch of JSON bodies, then parsing it."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a loop allocates millions of small objects.
+
+    Why: every few thousand allocations CPython scans the generations, and the oldest one holds the
+    batch's parsed JSON (millions of objects) — that scan, not the decoding or parsing, would dominate a
+    backfill (decoding a season chunk: 3.6-3.9 ms per game with the collector, 1.8-2.2 ms without). The
+    loops create no reference cycles, so nothing is leaked; reference counting frees everything as usual.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
