@@ -9,6 +9,7 @@ import json
 import time
 import warnings
 from datetime import date, datetime, timezone
+from functools import partial
 
 import polars as pl
 import pyarrow as pa
@@ -42,7 +43,7 @@ from nhl_assets.engine.write import replace_window
 from nhl_assets.gold.engines import game_features
 from nhl_assets.partitions import DateWindow, gold_game_date_partitions
 from nhl_assets.resources import EngineResource, WarehouseResource
-from nhl_assets.storage.delta import Warehouse
+from nhl_assets.storage.delta import Warehouse, write_concurrently
 from nhl_assets.transform import features as tf
 from nhl_assets.transform import model as tm
 from nhl_assets.transform.season_stats import SEASON_KEY, skater_season_stats
@@ -177,10 +178,9 @@ def gold_game_features(context: AssetExecutionContext, warehouse: WarehouseResou
         if note:
             context.log.info(note)
     run_id = context.run.run_id
-    writes = {PLAYER_FEATURES: replace_window(engine, wh, PLAYER_FEATURES, pf, window, run_id=run_id,
-                                                     partition_by=catalog.partition_by(PLAYER_FEATURES)),
-              TEAM_FEATURES: replace_window(engine, wh, TEAM_FEATURES, tfe, window, run_id=run_id,
-                                                   partition_by=catalog.partition_by(TEAM_FEATURES))}
+    writes = write_concurrently({t: partial(replace_window, engine, wh, t, f, window, run_id=run_id,
+                                            partition_by=catalog.partition_by(t))
+                                 for t, f in ((PLAYER_FEATURES, pf), (TEAM_FEATURES, tfe))})
     for table, frame, expected in ((PLAYER_FEATURES, pf, expected_players), (TEAM_FEATURES, tfe, expected_teams)):
         dups = _unique(frame, list(catalog.info(table).key))
         yield AssetCheckResult(asset_key=key(table), check_name="unique_key", passed=dups == 0,

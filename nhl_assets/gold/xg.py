@@ -8,6 +8,7 @@ scikit-learn); every write goes through the storage layer.
 import json
 import time
 from datetime import datetime, timezone
+from functools import partial
 
 import polars as pl
 import pyarrow as pa
@@ -31,7 +32,7 @@ from nhl_assets.automation.conditions import shot_xg_condition, xg_model_conditi
 from nhl_assets.catalog import gold as cg, silver as cs
 from nhl_assets.partitions import DateWindow, game_date_partitions
 from nhl_assets.resources import WarehouseResource
-from nhl_assets.storage.delta import Warehouse
+from nhl_assets.storage.delta import Warehouse, write_concurrently
 from nhl_assets.transform import model as tm
 from nhl_assets.transform import xg as tx
 
@@ -224,8 +225,9 @@ def gold_shot_xg(context: AssetExecutionContext, warehouse: WarehouseResource):
         pxg = tx.player_xgoals(players if players is not None else pl.DataFrame(), with_ice, version)
         txg = tx.team_xgoals(teams if teams is not None else pl.DataFrame(), with_ice, version)
     run_id = context.run.run_id
-    writes = {t: wh.replace_window(t, f.to_arrow(), window, run_id=run_id, partition_by=catalog.partition_by(t))
-              for t, f in ((SHOT_XG, scored), (PLAYER_XGOALS, pxg), (TEAM_XGOALS, txg))}
+    writes = write_concurrently({t: partial(wh.replace_window, t, f.to_arrow(), window, run_id=run_id,
+                                            partition_by=catalog.partition_by(t))
+                                 for t, f in ((SHOT_XG, scored), (PLAYER_XGOALS, pxg), (TEAM_XGOALS, txg))})
     stale = scored.filter(pl.col("modelTrainedAt") != version).height if version is not None else scored.height
     yield AssetCheckResult(asset_key=key(SHOT_XG), check_name="scored_by_current_model",
                            passed=model is not None and stale == 0, severity=AssetCheckSeverity.WARN,

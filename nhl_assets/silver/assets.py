@@ -8,6 +8,7 @@ backfill of silver alone then repairs history from bronze.
 """
 
 import time
+from functools import partial
 
 import polars as pl
 from dagster import (
@@ -32,6 +33,7 @@ from nhl_assets.partitions import DateWindow, game_date_partitions
 from nhl_assets.resources import EngineResource, WarehouseResource
 from nhl_assets.silver import build as sb
 from nhl_assets.silver.engines import build_silver
+from nhl_assets.storage.delta import write_concurrently
 
 #: Bump whenever parsing or stat definitions change: the UI then shows silver (and below) as stale.
 SILVER_CODE_VERSION = "3"  # 2: bench minors no longer charged to the player who serves them; 3: silver/shots
@@ -89,10 +91,11 @@ def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResour
     context.log.info(f"silver: parsing {window} on the {engine.name} engine")
     built = build_silver(engine, wh, window)
     run_id = context.run.run_id
-    writes = {table: replace_window(engine, wh, table, built.frame(table), window, run_id=run_id,
-                                           partition_by=catalog.partition_by(table), description=catalog.info(table).description,
-                                           extra_metadata={"code_version": SILVER_CODE_VERSION})
-              for table in sb.SILVER_TABLES}
+    writes = write_concurrently({
+        table: partial(replace_window, engine, wh, table, built.frame(table), window, run_id=run_id,
+                       partition_by=catalog.partition_by(table), description=catalog.info(table).description,
+                       extra_metadata={"code_version": SILVER_CODE_VERSION})
+        for table in sb.SILVER_TABLES})
     wall = round(time.monotonic() - started, 3)
 
     for table in KEYS:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 
 import orjson
 import polars as pl
@@ -21,7 +22,7 @@ from nhl_assets.parse.reconcile import reconcile
 from nhl_assets.parse.validate import Expectations, key_string, split_valid
 from nhl_assets.partitions import DateWindow
 from nhl_assets.silver.inputs import BronzePointer, WindowInputs, iter_window, read_window
-from nhl_assets.storage.delta import Warehouse, WriteResult
+from nhl_assets.storage.delta import Warehouse, WriteResult, write_concurrently
 
 PLAYERS = cs.PLAYER_GAME_STATS.name
 TEAMS = cs.TEAM_GAME_STATS.name
@@ -73,8 +74,8 @@ class SilverWindow:
 def write_window(wh: Warehouse, window: DateWindow, built: SilverWindow, **kwargs) -> dict[str, WriteResult]:
     """Replace `window` in every silver table with `built` (one commit per table): what the silver asset
     writes, for the scripts that run silver without Dagster (benchmarks, the day-by-day history builder)."""
-    return {t: wh.replace_window(t, built.frame(t).to_arrow(), window, partition_by=catalog.partition_by(t), **kwargs)
-            for t in SILVER_TABLES}
+    return write_concurrently({t: partial(wh.replace_window, t, built.frame(t).to_arrow(), window,
+                                          partition_by=catalog.partition_by(t), **kwargs) for t in SILVER_TABLES})
 
 
 def _pointer_columns(pointers: dict[int, BronzePointer]) -> pl.DataFrame:
