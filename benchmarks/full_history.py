@@ -9,7 +9,7 @@ Phases (each in its own child process, so peak RSS is the phase's own; figures p
             simulator in its own process with `--latency-ms` per call and `--concurrency` connections:
             wall time, API calls, calls/s, ratio to the API-bound minimum (calls x latency / connections).
 * replay    silver + gold re-derived from bronze for the whole history as Dagster runs (silver replay job,
-            season stats, features, model, predictions), with the API pointed at a closed port so any
+            xG model, shots scored, season stats, features, model, predictions), with the API pointed at a closed port so any
             call would fail: wall time and peak RSS (VmHWM).
 * overhead  the silver replay as one Dagster run (on an in-memory instance and on a SQLite-file instance,
             each with Dagster's own event log and with the project's batching one) versus the same
@@ -161,7 +161,8 @@ def _replay_runs(defs, window, instance, books: "Bookkeeping | None" = None) -> 
     event-log seconds under `<step> bookkeeping`)."""
     from dagster import AssetKey
 
-    from nhl_assets.definitions import GOLD_FEATURES_JOB, MODEL_JOB, PREDICTIONS_JOB, REFRESH_JOB, SILVER_REPLAY_JOB
+    from nhl_assets.definitions import (GOLD_FEATURES_JOB, MODEL_JOB, PREDICTIONS_JOB, REFRESH_JOB, SHOT_XG_JOB,
+                                        SILVER_REPLAY_JOB, XG_MODEL_JOB)
     from nhl_assets.partitions import DateWindow
     from nhl_assets.runs import QUIET, materialize_window, upcoming_until
 
@@ -176,6 +177,9 @@ def _replay_runs(defs, window, instance, books: "Bookkeeping | None" = None) -> 
 
     gold = DateWindow(window.start, upcoming_until(window))
     step("silver", lambda: materialize_window(defs, window, instance, SILVER_REPLAY_JOB))
+    # the gold steps in `run_gold`'s order: the xG model, every shot scored with it, then the rest
+    step("xg model", lambda: defs.resolve_job_def(XG_MODEL_JOB).execute_in_process(instance=instance, run_config=QUIET))
+    step("shot xg", lambda: materialize_window(defs, window, instance, SHOT_XG_JOB))
     # the season aggregate only: the refresh job's other asset (upcoming schedule) asks the API
     step("season stats", lambda: defs.resolve_job_def(REFRESH_JOB).execute_in_process(
         instance=instance, run_config=QUIET, asset_selection=[AssetKey(["gold", "skater_season_stats"])]))

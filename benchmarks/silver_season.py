@@ -73,10 +73,12 @@ def silver_phase(root: str, start: str, end: str, workers: int) -> None:
     window = DateWindow.of(start, end)
     started = time.monotonic()
     built = sb.build_window(wh, window, workers=workers)
+    writing = time.monotonic()
     sb.write_window(wh, window, built)
     wall = time.monotonic() - started
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest worker, if any
     print(json.dumps({"wall_s": wall, "games": built.games, "peak_rss_mb": peak_rss_mb(), "worker_rss_mb": children,
+                      "seconds": {**built.seconds, "write": wall - (writing - started)},
                       "mismatches": built.mismatches.height,
                       "values_checked": built.reconciliation["values_checked"],
                       "quarantined": built.quarantine.height, "player_rows": built.frames[sb.PLAYERS].height}))
@@ -117,10 +119,17 @@ def main() -> None:
                   f"(largest worker {r['worker_rss_mb']:.0f} MB; {args.workers} worker(s)), "
                   f"{r['player_rows']} player rows, reconciliation {r['values_checked']} values / "
                   f"{r['mismatches']} mismatches, {r['quarantined']} quarantined")
+            print("  where the time went, CPU ms per game (write: wall): " + ", ".join(
+                f"{k} {1000 * v / r['games']:.2f}" for k, v in r["seconds"].items())
+                + f"; parse = decode + parse {1000 * (r['seconds']['decode'] + r['seconds']['parse']) / r['games']:.2f}")
         wall = statistics.median(r["wall_s"] for r in runs)
         rss = statistics.median(r["peak_rss_mb"] for r in runs)
-        print(f"median of {args.repeat}: {wall:.2f} s per season ({runs[0]['games'] / wall:.1f} games/s), "
-              f"peak RSS {rss:.0f} MB (goals: <= 20 s, <= 2048 MB)")
+        games = runs[0]["games"]
+        per_core = statistics.median(1000 * (r["seconds"]["decode"] + r["seconds"]["parse"]) / r["games"] for r in runs)
+        print(f"median of {args.repeat}: {wall:.2f} s per season ({games / wall:.1f} games/s; "
+              f"{games / wall / args.workers:.1f} games/s per core, {1000 * wall * args.workers / games:.2f} ms "
+              f"per game per core end to end), peak RSS {rss:.0f} MB (goals: <= 20 s, <= 2048 MB); "
+              f"the parse (JSON decode + build_silver) {per_core:.2f} CPU ms per game (goal <= 6 ms per game per core)")
 
 
 if __name__ == "__main__":

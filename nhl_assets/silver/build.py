@@ -5,6 +5,7 @@ quarantine. The asset module only wires this to Dagster and the storage layer.
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -65,6 +66,9 @@ class SilverWindow:
     games_with_shift_data: int = 0
     incomplete_games: list[int] = field(default_factory=list)
     quarantined_by_table: dict[str, int] = field(default_factory=dict)
+    #: where the CPU time went (seconds of every thread of the process doing it, summed over the parts):
+    #: read, decode, parse, reconcile, and validate (in the assembling process)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def frame(self, table: str) -> pl.DataFrame:
         """The rows to write to `table` (one of `SILVER_TABLES`)."""
@@ -118,6 +122,7 @@ class ParsedPart:
     games: int
     games_with_shift_data: int
     incomplete_games: list[int]
+    seconds: dict[str, float] = field(default_factory=dict)  # CPU s of read, decode, parse, reconcile
 
 
 def _payload_quarantine(inputs: WindowInputs, silver: SilverFrames, now: datetime) -> pl.DataFrame:
@@ -143,8 +148,11 @@ def _payload_quarantine(inputs: WindowInputs, silver: SilverFrames, now: datetim
 
 def parse_part(inputs: WindowInputs, now: datetime) -> ParsedPart:
     """Parse and reconcile the games and schedule rows of `inputs` (pure; no I/O)."""
+    started = time.process_time()
     silver: SilverFrames = build_silver(inputs.games)
+    parsed = time.process_time()
     rec = reconcile(silver, [g.boxscore for g in inputs.games if g.boxscore is not None])
+    seconds = {**inputs.seconds, "parse": parsed - started, "reconcile": time.process_time() - parsed}
     with_shifts = silver.players.filter(pl.col("hasShiftData")).get_column("gameId").n_unique() \
         if silver.players.height else 0
     return ParsedPart(
@@ -157,6 +165,7 @@ def parse_part(inputs: WindowInputs, now: datetime) -> ParsedPart:
         games=len(inputs.games),
         games_with_shift_data=int(with_shifts),
         incomplete_games=[g for g, ok in inputs.complete.items() if not ok],
+        seconds=seconds,
     )
 
 
@@ -179,6 +188,9 @@ def assemble(parts: Iterable[ParsedPart], now: datetime) -> SilverWindow:
             mismatches.append(part.mismatches)
         for k in recon:
             recon[k] += part.reconciliation[k]
+        for k, v in part.seconds.items():
+            result.seconds[k] = result.seconds.get(k, 0.0) + v
+        validating = time.process_time()
         pointers.append(part.pointers)
         for table, frame in part.frames.items():
             if table == SCHEDULE:  # validated last: its games' pointers may come from other parts
@@ -188,6 +200,7 @@ def assemble(parts: Iterable[ParsedPart], now: datetime) -> SilverWindow:
             valid[table].append(ok)
             if rejected.height:
                 quarantine.append(_quarantine_rows(table, rejected, EXPECTATIONS[table], part.pointers, now))
+        result.seconds["validate"] = result.seconds.get("validate", 0.0) + time.process_time() - validating
     schedule, rejected = split_valid(pl.concat(valid[SCHEDULE], how="vertical") if valid[SCHEDULE]
                                      else pl.DataFrame(schema=SCHEMAS[SCHEDULE]), EXPECTATIONS[SCHEDULE])
     valid[SCHEDULE] = [schedule]

@@ -6,6 +6,7 @@ Silver never calls the API: everything here reads `$NHL_WAREHOUSE/bronze/...`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -56,6 +57,7 @@ class WindowInputs:
     pointers: dict[int, BronzePointer] = field(default_factory=dict)  # gameId -> play-by-play row
     rejects: list[PayloadReject] = field(default_factory=list)
     complete: dict[int, bool] = field(default_factory=dict)  # gameId -> bronze ledger isComplete
+    seconds: dict[str, float] = field(default_factory=dict)  # CPU seconds of "read" and "decode"
 
 
 def _decode(row: dict[str, Any], table: str, rejects: list[PayloadReject]) -> dict | None:
@@ -131,12 +133,15 @@ SCHEDULE_COLUMNS = POINTER_COLUMNS[:1] + POINTER_COLUMNS[2:]
 def read_window(wh: Warehouse, window: DateWindow) -> WindowInputs:
     """Decode the bronze rows of `window` into parser inputs (one `GameInputs` per final game)."""
     out = WindowInputs()
+    started = time.process_time()
     ledger = _rows(wh, bt.GAMES, window, LEDGER_COLUMNS)
     payload_rows = {table: _rows(wh, table, window, POINTER_COLUMNS) for table in ENDPOINT_OF_TABLE}
     schedule_rows = _rows(wh, bt.SCHEDULE, window, SCHEDULE_COLUMNS)
+    read = time.process_time()
     with gc_paused():  # the decoded bodies are millions of objects; see `gc_paused`
         add_games(out, ledger, payload_rows)
         add_schedules(out, schedule_rows)
+    out.seconds = {"read": read - started, "decode": time.process_time() - read}
     return out
 
 
