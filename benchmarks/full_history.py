@@ -224,6 +224,7 @@ def phase_overhead(args: argparse.Namespace) -> dict:
     from nhl_assets.definitions import SILVER_REPLAY_JOB, build_definitions
     from nhl_assets.partitions import DateWindow
     from nhl_assets.runs import materialize_window
+    from nhl_assets.silver import build as sb
 
     window = DateWindow.of(args.start, args.end)
     defs = build_definitions()
@@ -249,7 +250,7 @@ def phase_overhead(args: argparse.Namespace) -> dict:
     return {"runs_s": times, "medians_s": medians,
             "bookkeeping_s": {k: statistics.median(v) for k, v in booked.items()},
             "overhead": {k: medians[k] / medians["direct"] - 1 for k in instances},
-            "partition_events": len(window) * 5}
+            "partition_events": len(window) * len(sb.SILVER_TABLES)}
 
 
 def phase_spark(args: argparse.Namespace) -> dict:

@@ -94,6 +94,18 @@ def _last_of_each_kind(events: Sequence[EventLogEntry], ids: Sequence[int]) -> l
     return [(events[i], ids[i]) for i in sorted(last.values())]
 
 
+def _insert_returning_ids(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert event rows (`_event_to_row`'s, as `prepare_insert_event` would one by one) with one statement
+    and return their ids in row order.
+
+    Why: an INSERT built per event (`insert().values(**row)`) is compiled per event, about 0.4 ms each on
+    this machine, where one INSERT with many rows and `RETURNING id` (SQLite >= 3.35; SQLAlchemy's
+    "insertmanyvalues", `sort_by_parameter_order` keeping the ids in row order) is compiled once.
+    """
+    statement = SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True)
+    return [row[0] for row in conn.execute(statement, rows)]
+
+
 def _groups(events: Sequence[EventLogEntry]) -> Iterator[tuple[list[EventLogEntry], bool]]:
     """The batch cut into consecutive groups of one run's asset events (written together) and of anything
     else (written one by one), in order: a run's planned events mix asset events with asset-check ones."""
@@ -182,13 +194,12 @@ class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
 
     # -- a batch in one transaction per database -------------------------------------------------------
     def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
-        statements = [self.prepare_insert_event(e) for e in events]
+        rows = [self._event_to_row(e) for e in events]
         with self.run_connection(events[0].run_id) as conn:
-            for statement in statements:
-                conn.execute(statement)
+            conn.execute(SqlEventLogStorageTable.insert(), rows)  # one executemany
         # mirrored in the cross-run index database, as `store_event` does for every asset event
         with self.index_transaction() as conn:
-            ids = [conn.execute(statement).inserted_primary_key[0] for statement in statements]
+            ids = _insert_returning_ids(conn, rows)
             self._store_asset_event_tags(conn, list(events), ids)
             for event, event_id in _last_of_each_kind(events, ids):
                 self._store_asset_event(conn, event, event_id)
@@ -204,7 +215,7 @@ class BatchingInMemoryEventLogStorage(_BatchWrites, InMemoryEventLogStorage):
 
     def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
         with self.index_transaction() as conn:
-            ids = [conn.execute(self.prepare_insert_event(e)).inserted_primary_key[0] for e in events]
+            ids = _insert_returning_ids(conn, [self._event_to_row(e) for e in events])
             self._store_asset_event_tags(conn, list(events), ids)
             for event, event_id in _last_of_each_kind(events, ids):
                 self._store_asset_event(conn, event, event_id)
