@@ -117,7 +117,7 @@ def main() -> None:
     args = parse_args(build_parser())
 
     from nhl_assets.definitions import build_definitions
-    from nhl_assets.partitions import DateWindow
+    from nhl_assets.dates import DateWindow
     from nhl_assets.runs import materialize_window
 
     window = DateWindow(args.start, args.start + timedelta(days=args.days - 1))

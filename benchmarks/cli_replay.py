@@ -30,7 +30,7 @@ BODIES = ("bronze/play_by_play", "bronze/boxscore", "bronze/shift_charts")
 
 
 def _bodies(warehouse: str, start, end) -> list[list[bytes]]:
-    from nhl_assets.partitions import DateWindow
+    from nhl_assets.dates import DateWindow
     from nhl_assets.storage.delta import Warehouse
 
     wh, window = Warehouse(warehouse), DateWindow(start, end)

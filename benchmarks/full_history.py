@@ -132,7 +132,7 @@ def phase_backfill(args: argparse.Namespace) -> dict:
     from rich.console import Console
 
     from nhl_assets.ops.backfill import run_backfill
-    from nhl_assets.partitions import DateWindow
+    from nhl_assets.dates import DateWindow
     from nhl_assets.simulator.cli import clock_after
 
     window = DateWindow.of(args.start, args.end)
@@ -163,7 +163,7 @@ def _replay_runs(defs, window, instance, books: "Bookkeeping | None" = None) -> 
 
     from nhl_assets.definitions import (GOLD_FEATURES_JOB, MODEL_JOB, PREDICTIONS_JOB, REFRESH_JOB, SHOT_XG_JOB,
                                         SILVER_REPLAY_JOB, XG_MODEL_JOB)
-    from nhl_assets.partitions import DateWindow
+    from nhl_assets.dates import DateWindow
     from nhl_assets.runs import QUIET, materialize_window, upcoming_until
 
     steps: dict[str, float] = {}
@@ -191,7 +191,7 @@ def _replay_runs(defs, window, instance, books: "Bookkeeping | None" = None) -> 
 
 def phase_replay(args: argparse.Namespace) -> dict:
     from nhl_assets.definitions import build_definitions
-    from nhl_assets.partitions import DateWindow
+    from nhl_assets.dates import DateWindow
 
     os.environ["NHL_API_WEB_URL"] = os.environ["NHL_API_STATS_URL"] = _closed_port_url()
     window = DateWindow.of(args.start, args.end)
@@ -222,7 +222,7 @@ def phase_overhead(args: argparse.Namespace) -> dict:
     on a SQLite-file instance (`dagster dev`'s), each with Dagster's own event log and with the project's
     batching one, against the same transforms called directly."""
     from nhl_assets.definitions import SILVER_REPLAY_JOB, build_definitions
-    from nhl_assets.partitions import DateWindow
+    from nhl_assets.dates import DateWindow
     from nhl_assets.runs import materialize_window
     from nhl_assets.silver import build as sb
 
@@ -255,7 +255,7 @@ def phase_overhead(args: argparse.Namespace) -> dict:
 
 def phase_spark(args: argparse.Namespace) -> dict:
     from nhl_assets.definitions import GOLD_FEATURES_JOB, SILVER_REPLAY_JOB, build_definitions
-    from nhl_assets.partitions import DateWindow
+    from nhl_assets.dates import DateWindow
     from nhl_assets.runs import materialize_window, upcoming_until
 
     window = DateWindow.of(args.start, args.end)

@@ -43,7 +43,7 @@ def main() -> None:
 
     from nhl_assets.resources import AutomationConfig
     from nhl_assets.definitions import build_definitions
-    from nhl_assets.partitions import DateWindow
+    from nhl_assets.dates import DateWindow
     from nhl_assets.resources import NHLApiResource, WarehouseResource
     from nhl_assets.runs import drive_sensor, run_pipeline
     from nhl_assets.simulator.cli import start_loopback

@@ -42,7 +42,7 @@ SILVER_STATS = SILVER[:4]  # the quarantine holds rows stamped with the time the
 
 def build(root: str, start: str, end: str, seed: int, lookback_days: int) -> dict:
     from nhl_assets.storage.migrations import ensure_current
-    from nhl_assets.partitions import DateWindow
+    from nhl_assets.dates import DateWindow
     from nhl_assets.simulator.history import build_day_by_day
     from nhl_assets.simulator.league import LeagueConfig, SimulatedLeague
     from nhl_assets.storage.delta import Warehouse
@@ -94,7 +94,7 @@ def reset_silver(root: str, pristine: str) -> None:
 
 def replay_phase(root: str, start: str, end: str) -> None:
     """One repetition, in its own process: full-history silver read, then the silver replay."""
-    from nhl_assets.partitions import DateWindow
+    from nhl_assets.dates import DateWindow
     from nhl_assets.simulator.history import write_silver
     from nhl_assets.storage.delta import Warehouse
     from nhl_assets.storage.maintenance import content_digest

@@ -30,7 +30,7 @@ def write_bronze(root: str, start: str, end: str, seed: int) -> int:
     from nhl_assets import catalog
     from nhl_assets.bronze import tables as bt
     from nhl_assets.storage.migrations import ensure_current
-    from nhl_assets.partitions import DateWindow
+    from nhl_assets.dates import DateWindow
     from nhl_assets.simulator.history import simulated_day
     from nhl_assets.simulator.league import LeagueConfig, SimulatedLeague
     from nhl_assets.storage.delta import Warehouse
@@ -65,7 +65,7 @@ def peak_rss_mb() -> float:
 
 
 def silver_phase(root: str, start: str, end: str, workers: int) -> None:
-    from nhl_assets.partitions import DateWindow
+    from nhl_assets.dates import DateWindow
     from nhl_assets.silver import build as sb
     from nhl_assets.storage.delta import Warehouse
 

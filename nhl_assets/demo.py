@@ -21,7 +21,8 @@ from rich.table import Table
 from nhl_assets import settings
 from nhl_assets.catalog import gold as cg, silver as cs
 from nhl_assets.cliargs import check_window
-from nhl_assets.partitions import UPCOMING_DAYS, DateWindow, game_date_partitions
+from nhl_assets.dates import DateWindow
+from nhl_assets.partitions import UPCOMING_DAYS, game_date_partitions
 from nhl_assets.simulator.cli import DEFAULT_FIRST_DATE as SIM_FIRST_DATE
 from nhl_assets.simulator.cli import DEFAULT_LAST_DATE as SIM_LAST_DATE
 from nhl_assets.simulator.cli import clock_after

@@ -36,7 +36,7 @@ from nhl_assets.ops.launch import (  # noqa: F401  (re-exported: the harness's l
     run_gold,
     upcoming_until,
 )
-from nhl_assets.partitions import DateWindow
+from nhl_assets.dates import DateWindow
 
 #: `EvaluateAutomationConditionsResult.cursor`: opaque (its class is not a public export), handed back as is.
 AutomationCursor = Any

@@ -173,7 +173,7 @@ def test_adding_a_column_is_a_registry_line_plus_a_migration(tmp_path):
 
     import polars as pl
 
-    from nhl_assets.partitions import DateWindow
+    from nhl_assets.dates import DateWindow
 
     folder = tmp_path / "migrations"
     shutil.copytree(REPO / "migrations", folder)

@@ -7,7 +7,8 @@ import pytest
 from dagster import AssetKey, DailyPartitionsDefinition
 
 from nhl_assets.bronze.tables import BRONZE_TABLES
-from nhl_assets.partitions import DateWindow, game_date_partitions, season_of
+from nhl_assets.dates import DateWindow, season_of
+from nhl_assets.partitions import game_date_partitions
 
 from .helpers import REPO
 

@@ -25,7 +25,7 @@ def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server
     from nhl_assets.resources import AutomationConfig
     from nhl_assets.definitions import build_definitions
     from nhl_assets.ops.backfill import run_backfill
-    from nhl_assets.partitions import DateWindow
+    from nhl_assets.dates import DateWindow
     from nhl_assets.resources import NHLApiResource, WarehouseResource
     from nhl_assets.runs import drive_sensor
 

@@ -13,7 +13,7 @@ from dagster import DagsterInstance
 from nhl_assets.definitions import build_definitions
 from nhl_assets.storage import migrations as mg
 from nhl_assets.parse.game_stats import GameInputs, build_silver
-from nhl_assets.partitions import DateWindow
+from nhl_assets.dates import DateWindow
 from nhl_assets.runs import run_pipeline
 from nhl_assets.storage.delta import Warehouse
 from nhl_assets.transform import model as tm

@@ -29,11 +29,15 @@ ALLOWED = {
     "cliargs": set(),
     "versions": set(),
     "specs": {"catalog"},
+    "dates": {"settings"},
     "partitions": {"settings"},
     "source": {"rules", "settings"},
-    "storage": {"catalog", "partitions", "settings"},
-    "engine": {"partitions", "settings", "storage"},
+    "storage": {"catalog", "dates", "settings"},
+    "engine": {"dates", "settings", "storage"},
 }
+#: Layers that never import Dagster, at module level or inside a function: silver's spawned parse workers
+#: import `silver.build`, and everything it reaches must start without Dagster's 0.6 s import.
+NO_DAGSTER = ("rules", "catalog", "parse", "transform", "settings", "dates", "source", "storage")
 
 
 def _module_name(path: Path) -> str:
@@ -121,6 +125,39 @@ def test_the_graph_is_read_with_imports_inside_functions():
 def test_lower_layers_import_only_what_is_below_them(unit):
     imported = _graph().get(unit, {})
     assert {u: w for u, w in imported.items() if u not in ALLOWED[unit]} == {}
+
+
+def _imports_dagster(path: Path) -> list[int]:
+    """Lines importing `dagster` or a `dagster_…` package anywhere in `path`."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+        lines += [node.lineno for n in names if n == "dagster" or n.startswith(("dagster.", "dagster_"))]
+    return lines
+
+
+def test_the_parse_workers_chain_never_imports_dagster():
+    """Every module `silver.build` reaches (its parse workers' imports) is free of Dagster, and the layers
+    below Dagster stay so."""
+    assert set(NO_DAGSTER) <= set(ALLOWED)
+    reached, todo = set(), ["nhl_assets.silver.build", "nhl_assets.silver.inputs"]
+    offending = []
+    while todo:
+        module = todo.pop()
+        if module in reached:
+            continue
+        reached.add(module)
+        path = PACKAGE.parent / (module.replace(".", "/") + ".py")
+        if not path.exists():
+            path = PACKAGE.parent / module.replace(".", "/") / "__init__.py"
+        offending += [f"{path.relative_to(PACKAGE.parent)}:{line}" for line in _imports_dagster(path)]
+        todo += [target for target, _line in _imports(path)]
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if _module_name(path) != "nhl_assets" and _unit(_module_name(path)) in NO_DAGSTER:
+            offending += [f"{path.relative_to(PACKAGE.parent)}:{line}" for line in _imports_dagster(path)]
+    assert "nhl_assets.storage.delta" in reached and "nhl_assets.dates" in reached
+    assert sorted(set(offending)) == []
 
 
 def test_no_production_module_imports_the_harness():

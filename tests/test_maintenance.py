@@ -16,7 +16,7 @@ from deltalake.exceptions import CommitFailedError
 
 from nhl_assets.automation.maintenance import MAINTENANCE_JOB, MAINTENANCE_OP, META_TABLES
 from nhl_assets.catalog import META_MIGRATIONS, META_OPERATIONS, TABLES
-from nhl_assets.partitions import DateWindow
+from nhl_assets.dates import DateWindow
 from nhl_assets.storage import maintenance as mt
 from nhl_assets.storage.delta import RetentionTooShort, Warehouse
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from dagster import DagsterInstance
 
-from nhl_assets.partitions import DateWindow
+from nhl_assets.dates import DateWindow
 from nhl_assets.storage.delta import Warehouse
 
 pytestmark = pytest.mark.unit

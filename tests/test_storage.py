@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from nhl_assets.partitions import DateWindow
+from nhl_assets.dates import DateWindow
 from nhl_assets.storage.delta import RowsOutsideWindow, SchemaChangeRefused, Warehouse
 
 SCHEMA = pa.schema([("gameDate", pa.date32()), ("gameId", pa.int64()), ("value", pa.string())])

@@ -38,7 +38,8 @@ from pydantic import Field
 from nhl_assets import catalog, settings, specs, versions
 from nhl_assets.bronze import importer
 from nhl_assets.bronze import tables as bt
-from nhl_assets.partitions import DateWindow, eastern_today, game_date_partitions
+from nhl_assets.dates import DateWindow, eastern_today
+from nhl_assets.partitions import game_date_partitions
 from nhl_assets.resources import AutomationConfig, NHLApiResource, WarehouseResource
 from nhl_assets.source.client import NHLSourceError
 from nhl_assets.source.games import fetch_days

@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
-from nhl_assets.partitions import DateWindow, season_of
+from nhl_assets.dates import DateWindow, season_of
 from nhl_assets.storage.delta import Warehouse
 from nhl_assets.storage.spark_native import SparkEngineError, require_delta_jars
 

@@ -30,7 +30,8 @@ from dagster import (
 from nhl_assets import catalog, specs
 from nhl_assets.automation.conditions import shot_xg_condition, xg_model_condition
 from nhl_assets.catalog import gold as cg, silver as cs
-from nhl_assets.partitions import DateWindow, game_date_partitions
+from nhl_assets.dates import DateWindow
+from nhl_assets.partitions import game_date_partitions
 from nhl_assets.resources import WarehouseResource
 from nhl_assets.storage.delta import Warehouse, write_concurrently
 from nhl_assets.transform import model as tm

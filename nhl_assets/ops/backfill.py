@@ -37,7 +37,7 @@ from nhl_assets.ops.backfill_runs import (
 )
 from nhl_assets.ops.instance import ensure_dagster_home
 from nhl_assets.ops.summary import print_summary, summarize
-from nhl_assets.partitions import DateWindow, eastern_today
+from nhl_assets.dates import DateWindow, eastern_today
 from nhl_assets.storage.delta import Warehouse
 
 LAYERS = ("bronze", "silver", "gold")

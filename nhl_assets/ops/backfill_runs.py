@@ -19,7 +19,7 @@ from rich.console import Console
 
 from nhl_assets.bronze import tables as bt
 from nhl_assets.bronze.importer import date_ranges
-from nhl_assets.partitions import DateWindow
+from nhl_assets.dates import DateWindow
 from nhl_assets.storage.delta import Warehouse
 
 #: The tag that ties a backfill's runs to the warehouse they wrote (a chunk is done only there).

@@ -24,7 +24,8 @@ from nhl_assets.definitions import (
     SHOT_XG_JOB,
     XG_MODEL_JOB,
 )
-from nhl_assets.partitions import UPCOMING_DAYS, DateWindow
+from nhl_assets.dates import DateWindow
+from nhl_assets.partitions import UPCOMING_DAYS
 from nhl_assets.storage.delta import Warehouse
 
 #: Run config that keeps Dagster's console logger at INFO (the in-process default is DEBUG).

@@ -21,7 +21,7 @@ from nhl_assets.parse.game_stats import SilverFrames, build_silver
 from nhl_assets.parse import shots as psh
 from nhl_assets.parse.reconcile import reconcile
 from nhl_assets.parse.validate import Expectations, key_string, split_valid
-from nhl_assets.partitions import DateWindow
+from nhl_assets.dates import DateWindow
 from nhl_assets.silver.inputs import BronzePointer, WindowInputs, iter_window, read_window
 from nhl_assets.storage.delta import Warehouse, WriteResult, write_concurrently
 

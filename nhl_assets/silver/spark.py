@@ -24,7 +24,7 @@ from pyspark.sql.types import BinaryType, StringType, StructField, StructType
 
 from nhl_assets.bronze import tables as bt
 from nhl_assets.engine.spark_io import read_delta, to_arrow
-from nhl_assets.partitions import DateWindow
+from nhl_assets.dates import DateWindow
 from nhl_assets.silver import build as sb
 from nhl_assets.silver.inputs import (
     ENDPOINT_OF_TABLE,

@@ -30,7 +30,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from nhl_assets.partitions import DateWindow
+from nhl_assets.dates import DateWindow
 
 MIGRATE_HINT = (
     "write a migration in migrations/ (see README, 'Changing a table') and run `nhl-assets migrate apply`"

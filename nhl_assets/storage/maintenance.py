@@ -31,7 +31,7 @@ import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable
 from deltalake.fs import DeltaStorageHandler
 
-from nhl_assets.partitions import season_of
+from nhl_assets.dates import season_of
 from nhl_assets.storage.delta import (
     DEFAULT_RETENTION_HOURS,
     TableMissing,

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
-from nhl_assets.partitions import DateWindow
+from nhl_assets.dates import DateWindow
 from nhl_assets.storage.delta import RowsOutsideWindow, TableMissing, Warehouse, WriteResult, WriterConflict, writer_of
 
 
