@@ -116,8 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main() -> None:
     args = parse_args(build_parser())
 
-    from nhl_assets.definitions import build_definitions
     from nhl_assets.dates import DateWindow
+    from nhl_assets.definitions import build_definitions
     from nhl_assets.runs import materialize_window
 
     window = DateWindow(args.start, args.start + timedelta(days=args.days - 1))

@@ -131,8 +131,8 @@ def phase_backfill(args: argparse.Namespace) -> dict:
     from bronze_backfill import api_bound_s, loopback, ratio_to_bound
     from rich.console import Console
 
-    from nhl_assets.ops.backfill import run_backfill
     from nhl_assets.dates import DateWindow
+    from nhl_assets.ops.backfill import run_backfill
     from nhl_assets.simulator.cli import clock_after
 
     window = DateWindow.of(args.start, args.end)
@@ -190,8 +190,8 @@ def _replay_runs(defs, window, instance, books: "Bookkeeping | None" = None) -> 
 
 
 def phase_replay(args: argparse.Namespace) -> dict:
-    from nhl_assets.definitions import build_definitions
     from nhl_assets.dates import DateWindow
+    from nhl_assets.definitions import build_definitions
 
     os.environ["NHL_API_WEB_URL"] = os.environ["NHL_API_STATS_URL"] = _closed_port_url()
     window = DateWindow.of(args.start, args.end)
@@ -221,8 +221,8 @@ def phase_overhead(args: argparse.Namespace) -> dict:
     """The silver replay as one Dagster run, on an in-memory instance (what `materialize` and tests use) and
     on a SQLite-file instance (`dagster dev`'s), each with Dagster's own event log and with the project's
     batching one, against the same transforms called directly."""
-    from nhl_assets.definitions import SILVER_REPLAY_JOB, build_definitions
     from nhl_assets.dates import DateWindow
+    from nhl_assets.definitions import SILVER_REPLAY_JOB, build_definitions
     from nhl_assets.runs import materialize_window
     from nhl_assets.silver import build as sb
 
@@ -254,8 +254,8 @@ def phase_overhead(args: argparse.Namespace) -> dict:
 
 
 def phase_spark(args: argparse.Namespace) -> dict:
-    from nhl_assets.definitions import GOLD_FEATURES_JOB, SILVER_REPLAY_JOB, build_definitions
     from nhl_assets.dates import DateWindow
+    from nhl_assets.definitions import GOLD_FEATURES_JOB, SILVER_REPLAY_JOB, build_definitions
     from nhl_assets.runs import materialize_window, upcoming_until
 
     window = DateWindow.of(args.start, args.end)

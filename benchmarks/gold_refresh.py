@@ -36,9 +36,9 @@ def peak_rss_mb() -> float:
 
 def write_silver(root: str, seed: int) -> int:
     from nhl_assets import catalog
+    from nhl_assets.dates import DateWindow
     from nhl_assets.storage.migrations import ensure_current
     from nhl_assets.parse.game_stats import GameInputs, build_silver
-    from nhl_assets.dates import DateWindow
     from nhl_assets.simulator.league import LeagueConfig, SimulatedLeague
     from nhl_assets.storage.delta import Warehouse
 
@@ -63,8 +63,8 @@ def gold_phase(root: str) -> None:
     from nhl_assets.gold.assets import skater_season_stats_asset
     from nhl_assets.resources import WarehouseResource
 
-    from nhl_assets.definitions import GOLD_FEATURES_JOB, MODEL_JOB, PREDICTIONS_JOB, build_definitions
     from nhl_assets.dates import DateWindow
+    from nhl_assets.definitions import GOLD_FEATURES_JOB, MODEL_JOB, PREDICTIONS_JOB, build_definitions
     from nhl_assets.runs import QUIET, materialize_window
     from nhl_assets.storage.delta import Warehouse
 

@@ -41,9 +41,9 @@ def main() -> None:
 
     from dagster import DagsterInstance
 
+    from nhl_assets.dates import DateWindow
     from nhl_assets.resources import AutomationConfig
     from nhl_assets.definitions import build_definitions
-    from nhl_assets.dates import DateWindow
     from nhl_assets.resources import NHLApiResource, WarehouseResource
     from nhl_assets.runs import drive_sensor, run_pipeline
     from nhl_assets.simulator.cli import start_loopback

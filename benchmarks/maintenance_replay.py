@@ -41,8 +41,8 @@ SILVER_STATS = SILVER[:4]  # the quarantine holds rows stamped with the time the
 
 
 def build(root: str, start: str, end: str, seed: int, lookback_days: int) -> dict:
-    from nhl_assets.storage.migrations import ensure_current
     from nhl_assets.dates import DateWindow
+    from nhl_assets.storage.migrations import ensure_current
     from nhl_assets.simulator.history import build_day_by_day
     from nhl_assets.simulator.league import LeagueConfig, SimulatedLeague
     from nhl_assets.storage.delta import Warehouse

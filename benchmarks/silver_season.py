@@ -29,8 +29,8 @@ SEASONS = {2023: ("2023-10-10", "2024-06-30"), 2024: ("2024-10-04", "2025-06-30"
 def write_bronze(root: str, start: str, end: str, seed: int) -> int:
     from nhl_assets import catalog
     from nhl_assets.bronze import tables as bt
-    from nhl_assets.storage.migrations import ensure_current
     from nhl_assets.dates import DateWindow
+    from nhl_assets.storage.migrations import ensure_current
     from nhl_assets.simulator.history import simulated_day
     from nhl_assets.simulator.league import LeagueConfig, SimulatedLeague
     from nhl_assets.storage.delta import Warehouse

@@ -14,10 +14,10 @@ import pytest
 from dagster import DagsterInstance
 
 from nhl_assets.automation.plan import Cursor, DayState, plan_bronze
+from nhl_assets.dates import DateWindow
 from nhl_assets.resources import AutomationConfig
 from nhl_assets.definitions import build_definitions
 from nhl_assets.storage.snapshot import fingerprint
-from nhl_assets.dates import DateWindow
 from nhl_assets.resources import NHLApiResource, WarehouseResource
 from nhl_assets.runs import date_ranges, evaluate_automation, execute_request, execute_step, run_pipeline, tick_bronze
 from nhl_assets.simulator.faults import FaultConfig

@@ -14,8 +14,8 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from rich.console import Console
 
 from nhl_assets.catalog import TABLES
-from nhl_assets.ops.backfill import backfill_id, exit_code, job_for, run_backfill
 from nhl_assets.dates import DateWindow
+from nhl_assets.ops.backfill import backfill_id, exit_code, job_for, run_backfill
 from nhl_assets.simulator.faults import FaultConfig, ScriptedFault
 from nhl_assets.storage.delta import Warehouse
 from nhl_assets.versions import VOLATILE
@@ -238,8 +238,8 @@ CHILD = """
 import sys
 from dagster import DagsterInstance
 from rich.console import Console
-from nhl_assets.ops.backfill import exit_code, print_report, run_backfill
 from nhl_assets.dates import DateWindow
+from nhl_assets.ops.backfill import exit_code, print_report, run_backfill
 api = {"timeout_s": 1.0, "max_attempts": 3, "backoff_initial_s": 0.01, "backoff_max_s": 0.05, "rate_per_second": 0}
 window, layers = DateWindow.of(sys.argv[1], sys.argv[2]), {"bronze", "silver"}
 report = run_backfill(window, layers, chunk_days=int(sys.argv[3]), instance=DagsterInstance.get(),

@@ -12,8 +12,8 @@ import polars as pl
 from dagster import AssetKey, DagsterInstance
 
 from nhl_assets.bronze import tables as bt
-from nhl_assets.definitions import PARTITIONED_JOB, build_definitions
 from nhl_assets.dates import DateWindow
+from nhl_assets.definitions import PARTITIONED_JOB, build_definitions
 from nhl_assets.runs import materialize_window, refresh_unpartitioned
 from nhl_assets.simulator.faults import FaultConfig, ScriptedFault
 from nhl_assets.storage.delta import Warehouse

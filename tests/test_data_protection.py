@@ -25,11 +25,11 @@ from deltalake import DeltaTable, write_deltalake
 from nhl_assets.bronze import tables as bt
 from nhl_assets.catalog import TABLES
 from nhl_assets.cli import main as cli_main
+from nhl_assets.dates import DateWindow
 from nhl_assets.definitions import PARTITIONED_JOB, build_definitions
 from nhl_assets.storage import migrations as mg
 from nhl_assets.storage.snapshot import fingerprint, snapshot
 from nhl_assets.ops.verify import failed, verify
-from nhl_assets.dates import DateWindow
 from nhl_assets.runs import materialize_window
 from nhl_assets.silver import build as sb
 from nhl_assets.storage.delta import RetentionTooShort, TableMissing, Warehouse
@@ -350,8 +350,8 @@ def test_drill_1_code_changes_between_runs_touch_only_rematerialized_partitions(
 CHILD = """
 import os, sys
 from dagster import DagsterInstance
-from nhl_assets.definitions import build_definitions
 from nhl_assets.dates import DateWindow
+from nhl_assets.definitions import build_definitions
 from nhl_assets.runs import materialize_window
 cfg = {"resources": {"nhl_api": {"config": {"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "max_attempts": 3,
                                             "rate_per_second": 0, "concurrency": 4}}}}

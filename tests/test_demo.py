@@ -9,8 +9,8 @@ from datetime import date, datetime, timezone
 import pytest
 
 from nhl_assets.cli import main as cli_main
-from nhl_assets.demo import RECORDED_WINDOW, SIM_WINDOW, demo_window, sim_clock
 from nhl_assets.dates import DateWindow
+from nhl_assets.demo import RECORDED_WINDOW, SIM_WINDOW, demo_window, sim_clock
 from nhl_assets.simulator.cli import clock_after
 from nhl_assets.storage.delta import Warehouse
 

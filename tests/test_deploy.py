@@ -22,10 +22,10 @@ DEPLOY_YAML = REPO / "nhl_assets" / "deploy" / "dagster.yaml"
 def test_backfill_and_sensor_ticks_on_the_postgres_instance(postgres, sim_server, tmp_path, monkeypatch):
     from dagster import DagsterInstance
 
+    from nhl_assets.dates import DateWindow
     from nhl_assets.resources import AutomationConfig
     from nhl_assets.definitions import build_definitions
     from nhl_assets.ops.backfill import run_backfill
-    from nhl_assets.dates import DateWindow
     from nhl_assets.resources import NHLApiResource, WarehouseResource
     from nhl_assets.runs import drive_sensor
 

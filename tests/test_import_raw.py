@@ -24,9 +24,9 @@ from nhl_assets.automation.plan import Cursor, plan_bronze
 from nhl_assets.automation.sensors import day_states, schedule_days
 from nhl_assets.bronze import importer as im
 from nhl_assets.bronze import tables as bt
+from nhl_assets.dates import DateWindow
 from nhl_assets.definitions import BRONZE_JOB, PARTITIONED_JOB, build_definitions
 from nhl_assets.ops.import_raw import import_windows, plan_folder, run_import
-from nhl_assets.dates import DateWindow
 from nhl_assets.runs import materialize_window
 from nhl_assets.silver import build as sb
 from nhl_assets.source.client import NHLSource

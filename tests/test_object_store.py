@@ -12,10 +12,10 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
+from nhl_assets.dates import DateWindow
 from nhl_assets.definitions import build_definitions
 from nhl_assets.storage import migrations as mg
 from nhl_assets.ops.verify import failed, verify
-from nhl_assets.dates import DateWindow
 from nhl_assets.runs import materialize_window
 from nhl_assets.storage.delta import Warehouse
 

@@ -9,8 +9,8 @@ import polars as pl
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, Definitions, define_asset_job
 
 from nhl_assets.bronze import tables as bt
-from nhl_assets.definitions import PARTITIONED_JOB, SILVER_REPLAY_JOB, build_definitions
 from nhl_assets.dates import DateWindow
+from nhl_assets.definitions import PARTITIONED_JOB, SILVER_REPLAY_JOB, build_definitions
 from nhl_assets.runs import materialize_window
 from nhl_assets.silver import build as sb
 from nhl_assets.simulator.faults import FaultConfig, SchemaDrift, ScriptedFault

@@ -18,9 +18,9 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
+from nhl_assets.dates import DateWindow
 from nhl_assets.definitions import GOLD_FEATURES_JOB, SILVER_REPLAY_JOB, build_definitions
 from nhl_assets.demo import RECORDED_WINDOW
-from nhl_assets.dates import DateWindow
 from nhl_assets.runs import materialize_window, run_pipeline, upcoming_until
 from nhl_assets.simulator.faults import FaultConfig, ScriptedFault
 from nhl_assets.storage.delta import Warehouse

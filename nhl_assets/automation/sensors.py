@@ -40,8 +40,8 @@ from dagster import (
 from nhl_assets import settings
 from nhl_assets.automation.plan import Cursor, DayState, plan_bronze
 from nhl_assets.bronze import tables as bt
-from nhl_assets.parse.schedule import week_games
 from nhl_assets.dates import DateWindow
+from nhl_assets.parse.schedule import week_games
 from nhl_assets.resources import AutomationConfig, NHLApiResource, WarehouseResource
 from nhl_assets.rules import is_final
 from nhl_assets.source.client import NHLSourceError

@@ -6,8 +6,8 @@ from typing import Any
 
 import polars as pl
 
-from nhl_assets.engine import Engine
 from nhl_assets.dates import DateWindow
+from nhl_assets.engine import Engine
 from nhl_assets.storage.delta import Warehouse, WriteResult
 
 

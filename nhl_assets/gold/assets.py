@@ -39,9 +39,9 @@ from nhl_assets.automation.conditions import (
     season_stats_condition,
 )
 from nhl_assets.catalog import gold as cg, silver as cs
+from nhl_assets.dates import DateWindow
 from nhl_assets.engine.write import replace_window
 from nhl_assets.gold.engines import game_features
-from nhl_assets.dates import DateWindow
 from nhl_assets.partitions import gold_game_date_partitions
 from nhl_assets.resources import EngineResource, WarehouseResource
 from nhl_assets.storage.delta import Warehouse, write_concurrently

@@ -10,8 +10,8 @@ import polars as pl
 
 from nhl_assets import settings
 from nhl_assets.catalog import silver as cs
-from nhl_assets.engine import Engine
 from nhl_assets.dates import DateWindow
+from nhl_assets.engine import Engine
 from nhl_assets.storage.delta import Warehouse
 from nhl_assets.transform import features as tf
 

@@ -35,9 +35,9 @@ from nhl_assets.ops.backfill_runs import (
     retry_incomplete,
     run_chunks,
 )
+from nhl_assets.dates import DateWindow, eastern_today
 from nhl_assets.ops.instance import ensure_dagster_home
 from nhl_assets.ops.summary import print_summary, summarize
-from nhl_assets.dates import DateWindow, eastern_today
 from nhl_assets.storage.delta import Warehouse
 
 LAYERS = ("bronze", "silver", "gold")

@@ -24,8 +24,8 @@ from nhl_assets import settings, specs
 from nhl_assets.bronze import importer
 from nhl_assets.catalog import bronze as cb
 from nhl_assets.cliargs import non_negative_int
-from nhl_assets.ops.instance import ensure_dagster_home
 from nhl_assets.dates import DateWindow
+from nhl_assets.ops.instance import ensure_dagster_home
 from nhl_assets.partitions import game_date_partitions
 from nhl_assets.storage.delta import Warehouse
 

@@ -13,7 +13,7 @@ def gc_paused() -> Iterator[None]:
 
     Why: every few thousand allocations CPython scans the generations, and the oldest one holds the
     batch's parsed JSON (millions of objects) — that scan, not the decoding or parsing, would dominate a
-    backfill (decoding a season chunk: 3.6-3.9 ms per game with the collector, 1.8-2.2 ms without). The
+    backfill (decoding a two-week chunk of a season: 2.3-3.9 ms per game with the collector, 1.8-2.2 ms without). The
     loops create no reference cycles, so nothing is leaked; reference counting frees everything as usual.
     """
     was = gc.isenabled()

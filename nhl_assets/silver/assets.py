@@ -28,8 +28,8 @@ from nhl_assets import catalog, settings, specs, versions
 from nhl_assets.automation.conditions import silver_condition
 from nhl_assets.catalog import silver as cs
 from nhl_assets.bronze import tables as bt
-from nhl_assets.engine.write import replace_window
 from nhl_assets.dates import DateWindow
+from nhl_assets.engine.write import replace_window
 from nhl_assets.partitions import game_date_partitions
 from nhl_assets.resources import EngineResource, WarehouseResource
 from nhl_assets.silver import build as sb

@@ -17,11 +17,11 @@ import polars as pl
 
 from nhl_assets import catalog
 from nhl_assets.catalog import silver as cs
+from nhl_assets.dates import DateWindow
 from nhl_assets.parse.game_stats import SilverFrames, build_silver
 from nhl_assets.parse import shots as psh
 from nhl_assets.parse.reconcile import reconcile
 from nhl_assets.parse.validate import Expectations, key_string, split_valid
-from nhl_assets.dates import DateWindow
 from nhl_assets.silver.inputs import BronzePointer, WindowInputs, iter_window, read_window
 from nhl_assets.storage.delta import Warehouse, WriteResult, write_concurrently
 

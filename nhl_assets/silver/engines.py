@@ -3,8 +3,8 @@ one process per core on long windows) or in Spark tasks (`nhl_assets.silver.spar
 
 from __future__ import annotations
 
-from nhl_assets.engine import Engine
 from nhl_assets.dates import DateWindow
+from nhl_assets.engine import Engine
 from nhl_assets.silver import build
 from nhl_assets.storage.delta import Warehouse
 

@@ -16,10 +16,10 @@ import orjson
 import pyarrow as pa
 
 from nhl_assets.bronze import tables as bt
+from nhl_assets.dates import DateWindow
 from nhl_assets.parse.alloc import gc_paused
 from nhl_assets.parse.game_stats import GameInputs
 from nhl_assets.parse.schedule import played_games
-from nhl_assets.dates import DateWindow
 from nhl_assets.storage.delta import Warehouse
 
 #: the columns of a response table silver reads (the body and what points back to the row)
