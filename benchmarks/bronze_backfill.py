@@ -50,7 +50,11 @@ class _ServerProcess:
 
     def stop(self) -> None:
         self._proc.terminate()
-        self._proc.wait(timeout=30)
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # seen once after a pause of the machine: never leave it orphaned
+            self._proc.kill()
+            self._proc.wait(timeout=30)
 
 
 @contextlib.contextmanager
