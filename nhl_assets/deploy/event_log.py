@@ -98,9 +98,10 @@ def _insert_returning_ids(conn: Connection, rows: list[dict[str, Any]]) -> list[
     """Insert event rows (`_event_to_row`'s, as `prepare_insert_event` would one by one) with one statement
     and return their ids in row order.
 
-    Why: an INSERT built per event (`insert().values(**row)`) is compiled per event, about 0.4 ms each on
-    this machine, where one INSERT with many rows and `RETURNING id` (SQLite >= 3.35; SQLAlchemy's
-    "insertmanyvalues", `sort_by_parameter_order` keeping the ids in row order) is compiled once.
+    Why: an INSERT built per event (`insert().values(**row)`) is compiled per event, where one INSERT with
+    many rows and `RETURNING id` (SQLite >= 3.35; SQLAlchemy's "insertmanyvalues", `sort_by_parameter_order`
+    keeping the ids in row order) is compiled once: 0.45 s against 0.05 s for the 1,100 asset events of a
+    92-day silver replay, measured under cProfile.
     """
     statement = SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True)
     return [row[0] for row in conn.execute(statement, rows)]
