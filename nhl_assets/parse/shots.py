@@ -88,12 +88,10 @@ class ShotBatch:
     rows: list[tuple] = field(default_factory=list)
     ids: dict[str, list[np.ndarray]] = field(default_factory=lambda: {c: [] for c in _LISTS})
     counts: dict[str, list[np.ndarray]] = field(default_factory=lambda: {c: [] for c in _LISTS})
-    known: list[np.ndarray] = field(default_factory=list)  # per shot: on-ice skaters known (shift chart)
 
     def add(self, game: GameShots) -> None:
         self.rows += game.rows
         n = len(game.rows)
-        self.known.append(np.full(n, game.on_ice is not None))
         for name in _LISTS:
             ids, counts = game.on_ice[name] if game.on_ice is not None else (_NO_IDS, np.zeros(n, np.int64))
             self.ids[name].append(ids)
@@ -102,7 +100,7 @@ class ShotBatch:
     def frame(self) -> pl.DataFrame:
         columns = list(zip(*self.rows)) if self.rows else [[] for _ in _SCALARS]
         out = pl.DataFrame(dict(zip(_SCALARS, columns)), schema={c: SCHEMA[c] for c in _SCALARS})
-        unknown = ~np.concatenate(self.known) if self.known else np.zeros(0, bool)
+        unknown = ~out.get_column("hasShiftData").to_numpy()  # no shift chart: the on-ice lists are null
         lists = {}
         for name in _LISTS:
             counts = np.concatenate(self.counts[name]) if self.counts[name] else np.zeros(0, np.int64)
