@@ -51,8 +51,19 @@ def _row(shots: pl.DataFrame, event_id: int) -> dict:
     (89, 20, 20.0, 90.0), (95, 6, math.hypot(6, 6), 135.0), (-89, 0, 178.0, 0.0),
 ])
 def test_distance_and_angle_to_the_attacked_net(x, y, distance, angle):
-    d, a = distance_angle(x, y)
+    d, a = pl.DataFrame({"x": [x], "y": [y]}).select(*distance_angle(pl.col("x"), pl.col("y"))).row(0)
     assert d == pytest.approx(distance) and a == pytest.approx(angle)
+
+
+@pytest.mark.unit
+def test_distances_are_bit_for_bit_the_correctly_rounded_ones():
+    """The batch computes distances as sqrt(dx**2 + dy**2) and angles with arctan2 in polars; on every integer
+    offset a rink allows they equal Python's `math.hypot` and `math.atan2` exactly (so replays hash the same)."""
+    grid = pl.DataFrame({"x": range(-200, 201)}).join(pl.DataFrame({"y": range(-85, 86)}), how="cross")
+    d, a = grid.select(*distance_angle(pl.col("x"), pl.col("y"))).get_columns()
+    xs, ys = grid.get_column("x").to_list(), grid.get_column("y").to_list()
+    assert d.to_list() == [math.hypot(89 - x, y) for x, y in zip(xs, ys)]
+    assert a.to_list() == [math.degrees(math.atan2(abs(y), 89 - x)) for x, y in zip(xs, ys)]
 
 
 @pytest.mark.unit
@@ -111,6 +122,27 @@ def test_shots_agree_with_the_team_stats_of_every_recorded_game(nhl_samples):
     assert team_sit.sort(pl.all()).equals(per_situation.select(team_sit.columns).sort(pl.all()))
     assert out.shots.select(pl.struct("gameId", "eventId").is_unique().all()).item()
     assert out.shots.get_column("shotDistance").null_count() == 0
+
+
+@pytest.mark.unit
+@pytest.mark.samples
+def test_every_shot_carries_its_own_plays_event_id_when_another_play_shares_its_sort_order(nhl_samples):
+    """The feed sometimes gives two plays one `sortOrder` (2024021084: shot-on-goal 608 and the stoppage 711
+    after it are both 729); the shot's row must still name its own play, never the other one."""
+    files = sorted(nhl_samples.glob("kraken_*/play_by_play/play_by_play_*.json"))
+    if not files:
+        pytest.skip(f"no recorded Kraken play-by-plays under {nhl_samples}")
+    payloads = {int(f.stem.rsplit("_", 1)[1]): orjson.loads(f.read_bytes()) for f in files}
+    shots = _shots(*(GameInputs(gid, date(2025, 1, 1), pbp, None) for gid, pbp in payloads.items()))
+    raw = pl.DataFrame([{"gameId": gid, "eventId": p["eventId"], "event": p["typeDescKey"],
+                         "sortOrder": p["sortOrder"]} for gid, pbp in payloads.items() for p in pbp["plays"]])
+    shared = raw.filter(pl.len().over("gameId", "sortOrder") > 1)
+    assert shared.filter(pl.col("event").is_in(("goal", "shot-on-goal", "missed-shot", "blocked-shot"))).height
+    named = shots.select("gameId", "eventId", "event", "sortOrder").join(raw, on=["gameId", "eventId"], how="left",
+                                                                          suffix="Raw")
+    assert named.filter((pl.col("eventRaw") != pl.col("event")) | (pl.col("sortOrderRaw") != pl.col("sortOrder"))
+                        | pl.col("eventRaw").is_null()).height == 0
+    assert shots.select(pl.struct("gameId", "eventId").is_unique().all()).item()
 
 
 def _set_side(payload: dict, value) -> dict:

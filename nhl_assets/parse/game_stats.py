@@ -444,7 +444,7 @@ def _parse_game(g: GameInputs, gi: int, batch: _Batch) -> None:
     if chart is not None:
         _shift_credits(chart, tl, cr)
         _onice_credits(chart, cr)
-    shots = psh.game_shots(g.play_by_play, g.game_id, g.game_date, header, roster, plays, tl, chart)
+    shots = psh.game_shots(g.game_id, g.game_date, header, roster, plays, tl, chart)
     # the game parsed completely: publish it
     batch.shots.add(shots)
     for keys, wkeys, wvals in ((cr.pkeys, batch.wkeys, batch.wvals), (cr.tkeys, batch.twkeys, batch.twvals)):

@@ -84,6 +84,7 @@ class Play(NamedTuple):
     kind: str
     code: str | None
     details: dict
+    raw: dict  # the play as the feed wrote it (fields read for shots only: eventId, homeTeamDefendingSide)
 
 
 _new_play = tuple.__new__
@@ -189,7 +190,7 @@ def _checked_play(i: int, p: Any, game_id: int, game_type: int) -> Play:
     code = p.get("situationCode")
     number = desc["number"]
     return _new_play(Play, (order, number, _period_type(desc, number, game_type), (number - 1) * PERIOD_SECONDS + sec,
-                            kind, code if isinstance(code, str) else None, det or {}))
+                            kind, code if isinstance(code, str) else None, det or {}, p))
 
 
 def ordered_plays(payload: dict, header: GameHeader) -> list[Play]:
@@ -223,7 +224,7 @@ def ordered_plays(payload: dict, header: GameHeader) -> list[Play]:
             continue
         code = p.get("situationCode")
         add(_new_play(Play, (order, number, ptype, (number - 1) * PERIOD_SECONDS + sec, kind,
-                             code if type(code) is str else None, det or {})))
+                             code if type(code) is str else None, det or {}, p)))
     out.sort(key=_sort_key)
     return out
 

@@ -33,7 +33,6 @@ exists. Definitions, and why:
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
@@ -45,7 +44,7 @@ import pyarrow as pa
 from nhl_assets.catalog import silver as silver_tables
 from nhl_assets.parse import plays as pp
 from nhl_assets.parse import shifts as ps
-from nhl_assets.parse.situations import SITUATIONS, State, Timeline, parse_code, situation_pair
+from nhl_assets.parse.situations import SITUATIONS, State, Timeline, parse_code
 
 SCHEMA = silver_tables.SHOTS.polars_schema
 
@@ -63,16 +62,36 @@ _NOT_EVENTS = frozenset({"delayed-penalty", "period-start", "period-end", "game-
 _RESETS = frozenset({"stoppage", "faceoff", "goal", "period-start", "period-end"})  # end a rebound sequence
 _VOTE_MIN, _VOTE_SHARE = 5, 0.8
 _LISTS = ("onIceForIds", "onIceAgainstIds")
-_SCALARS = tuple(c for c in SCHEMA if c not in _LISTS)
 _NO_IDS = np.zeros(0, np.int64)
+_NO_STATE = (None, None, None, None)
+
+#: What the parse loop writes per shot, in order: the columns that need the play sequence (previous event,
+#: score, rebound) or the game's lookups (roster, team abbreviations), raw. Everything else of `SCHEMA` is
+#: arithmetic on these, done once per batch by `_derived` (polars) instead of once per shot in Python.
+_RAW: dict[str, pl.DataType] = {
+    **{c: SCHEMA[c] for c in ("gameId", "gameDate", "season", "eventId", "gameType", "sortOrder", "period",
+                               "periodType", "gameSeconds", "event", "team", "opposingTeam")},
+    "side": pl.Int8(),  # the shooting team: 0 away, 1 home
+    **{c: SCHEMA[c] for c in ("shooterPlayerId", "shooterName", "shooterPosition", "shotType", "xCord", "yCord")},
+    # the state at the shot (`situationCode` digits): away goalie, away skaters, home skaters, home goalie
+    "awayGoalie": pl.Int8(), "awaySkaters": pl.Int8(), "homeSkaters": pl.Int8(), "homeGoalie": pl.Int8(),
+    **{c: SCHEMA[c] for c in ("shootingTeamGoals", "defendingTeamGoals", "lastEventType", "lastEventTeam",
+                               "timeSinceLastEvent")},
+    "lastXCord": pl.Int64(), "lastYCord": pl.Int64(),  # the previous event's location as written
+    **{c: SCHEMA[c] for c in ("shotRebound", "hasShiftData")},
+}
+#: Per shot, known once the game's shots are all read: the sign turning coordinates so the shooter attacks
+#: x = +89 (null when the direction is unknown), and the goalie faced (before an empty net nulls it).
+_AFTER: dict[str, pl.DataType] = {"sign": pl.Int8(), "goalie": pl.Int64()}
 
 
 @dataclass
 class GameShots:
-    """One game's shots: a tuple per shot (the scalar columns of `SCHEMA`, in order) and the skaters on ice
+    """One game's shots: a tuple per shot (`_RAW`, in order), the `_AFTER` columns, and the skaters on ice
     for and against each shot as flat id arrays with a count per shot (None without a shift chart)."""
 
     rows: list[tuple] = field(default_factory=list)
+    after: dict[str, list] = field(default_factory=lambda: {c: [] for c in _AFTER})
     on_ice: dict[str, tuple[np.ndarray, np.ndarray]] | None = None  # column -> (ids, count per shot)
 
 
@@ -86,11 +105,14 @@ class ShotBatch:
     """
 
     rows: list[tuple] = field(default_factory=list)
+    after: dict[str, list] = field(default_factory=lambda: {c: [] for c in _AFTER})
     ids: dict[str, list[np.ndarray]] = field(default_factory=lambda: {c: [] for c in _LISTS})
     counts: dict[str, list[np.ndarray]] = field(default_factory=lambda: {c: [] for c in _LISTS})
 
     def add(self, game: GameShots) -> None:
         self.rows += game.rows
+        for name, values in game.after.items():
+            self.after[name] += values
         n = len(game.rows)
         for name in _LISTS:
             ids, counts = game.on_ice[name] if game.on_ice is not None else (_NO_IDS, np.zeros(n, np.int64))
@@ -98,9 +120,9 @@ class ShotBatch:
             self.counts[name].append(counts)
 
     def frame(self) -> pl.DataFrame:
-        columns = list(zip(*self.rows)) if self.rows else [[] for _ in _SCALARS]
-        out = pl.DataFrame(dict(zip(_SCALARS, columns)), schema={c: SCHEMA[c] for c in _SCALARS})
-        unknown = ~out.get_column("hasShiftData").to_numpy()  # no shift chart: the on-ice lists are null
+        columns = list(zip(*self.rows)) if self.rows else [[] for _ in _RAW]
+        raw = pl.DataFrame({**dict(zip(_RAW, columns)), **self.after}, schema={**_RAW, **_AFTER})
+        unknown = ~raw.get_column("hasShiftData").to_numpy()  # no shift chart: the on-ice lists are null
         lists = {}
         for name in _LISTS:
             counts = np.concatenate(self.counts[name]) if self.counts[name] else np.zeros(0, np.int64)
@@ -108,7 +130,7 @@ class ShotBatch:
             ids = np.concatenate(self.ids[name]) if self.ids[name] else _NO_IDS
             arr = pa.ListArray.from_arrays(pa.array(offsets), pa.array(ids, pa.int64()), mask=pa.array(unknown))
             lists[name] = pl.Series(name, arr).cast(SCHEMA[name])
-        return out.with_columns(**lists).select(list(SCHEMA))
+        return raw.with_columns(*_derived(), **lists).select(list(SCHEMA))
 
 
 def _coords(d: dict) -> tuple[int, int] | None:
@@ -118,29 +140,60 @@ def _coords(d: dict) -> tuple[int, int] | None:
     return None
 
 
-def distance_angle(x_adj: float, y_adj: float) -> tuple[float, float]:
+def _hypot(dx: pl.Expr, dy: pl.Expr) -> pl.Expr:
+    """Feet between two points from integer offsets: the squares are exact, so the square root is the
+    correctly rounded distance (bit for bit `math.hypot` on every offset within the rink)."""
+    return (dx.cast(pl.Float64) ** 2 + dy.cast(pl.Float64) ** 2).sqrt()
+
+
+def distance_angle(x_adj: pl.Expr, y_adj: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """Feet and degrees from the attacked net at (89, 0) to an adjusted location (0 deg = straight on)."""
     dx = NET_X - x_adj
-    return math.hypot(dx, y_adj), math.degrees(math.atan2(abs(y_adj), dx))
+    return _hypot(dx, y_adj), pl.arctan2(y_adj.abs().cast(pl.Float64), dx.cast(pl.Float64)).degrees()
 
 
-def home_attacks_right(raw_plays: list, shots: list[tuple[pp.Play, int]]) -> dict[int, bool | None]:
-    """Per period: does the home team shoot at x = +89? (see the module doc: the field, checked by the shots)."""
-    declared: dict[int, bool] = {}
-    for p in raw_plays:
-        if not isinstance(p, dict):
-            continue
-        side, desc = p.get("homeTeamDefendingSide"), p.get("periodDescriptor")
-        if side in ("left", "right") and isinstance(desc, dict) and desc.get("number") not in declared:
-            declared[desc["number"]] = side == "left"
-    votes: dict[int, list[int]] = {}  # period -> [shots agreeing with "home attacks right", all shots]
-    for play, side in shots:
-        xy = _coords(play.details)
-        if play.kind not in UNBLOCKED or xy is None or xy[0] == 0:
-            continue
-        v = votes.setdefault(play.period, [0, 0])
-        v[0] += (xy[0] > 0) == (side == pp.HOME)
-        v[1] += 1
+def _situation(mine: pl.Expr, theirs: pl.Expr, away_goalie: pl.Expr, home_goalie: pl.Expr) -> pl.Expr:
+    """`situations.situation` as an expression: an empty net on either side is `other`."""
+    s5on5, s5on4, s4on5, other = SITUATIONS
+    return (pl.when(away_goalie.is_null()).then(None)
+            .when((away_goalie != 1) | (home_goalie != 1)).then(pl.lit(other))
+            .when((mine == 5) & (theirs == 5)).then(pl.lit(s5on5))
+            .when((mine == 5) & (theirs == 4)).then(pl.lit(s5on4))
+            .when((mine == 4) & (theirs == 5)).then(pl.lit(s4on5))
+            .otherwise(pl.lit(other)))
+
+
+def _derived() -> list[pl.Expr]:
+    """The columns of `SCHEMA` computed from `_RAW` and `_AFTER` over the whole batch (see the module doc)."""
+    c = pl.col
+    home = c("side") == pp.HOME
+    sign = c("sign").cast(pl.Int64)
+    x_adj, y_adj = c("xCord") * sign, c("yCord") * sign
+    distance, angle = distance_angle(x_adj, y_adj)
+    mine = pl.when(home).then(c("homeSkaters")).otherwise(c("awaySkaters"))
+    theirs = pl.when(home).then(c("awaySkaters")).otherwise(c("homeSkaters"))
+    empty = pl.when(home).then(c("awayGoalie")).otherwise(c("homeGoalie")) == 0
+    kind = c("event")
+    return [
+        pl.when(home).then(pl.lit("HOME")).otherwise(pl.lit("AWAY")).alias("home_or_away"),
+        pl.when(empty.fill_null(False)).then(None).otherwise(c("goalie")).alias("goalieIdForShot"),
+        x_adj.alias("xCordAdjusted"), y_adj.alias("yCordAdjusted"),
+        distance.alias("shotDistance"), angle.alias("shotAngle"),
+        _situation(mine, theirs, c("awayGoalie"), c("homeGoalie")).alias("situation"),
+        mine.cast(SCHEMA["shootingTeamSkaters"]).alias("shootingTeamSkaters"),
+        theirs.cast(SCHEMA["defendingTeamSkaters"]).alias("defendingTeamSkaters"),
+        empty.alias("shotOnEmptyNet"),
+        _hypot(c("xCord") - c("lastXCord"), c("yCord") - c("lastYCord")).alias("distanceFromLastEvent"),
+        ((c("timeSinceLastEvent") <= RUSH_SECONDS) & (c("lastXCord") * sign < BLUE_LINE)).fill_null(False)
+        .alias("shotRush"),
+        kind.is_in(("goal", "shot-on-goal")).alias("shotWasOnGoal"),
+        (kind == "goal").alias("goal"),
+    ]
+
+
+def home_attacks_right(declared: dict[int, bool], votes: dict[int, list[int]]) -> dict[int, bool | None]:
+    """Per period: does the home team shoot at x = +89? `declared`: what `homeTeamDefendingSide` says;
+    `votes`: [unblocked shots agreeing with "home attacks right", all of them] (see the module doc)."""
     out: dict[int, bool | None] = {}
     for period in {*declared, *votes}:
         agree, n = votes.get(period, (0, 0))
@@ -153,20 +206,6 @@ def home_attacks_right(raw_plays: list, shots: list[tuple[pp.Play, int]]) -> dic
         else:
             out[period] = said
     return out
-
-
-def _shooter(d: dict, kind: str) -> int | None:
-    pid = d.get("scoringPlayerId") if kind == "goal" else d.get("shootingPlayerId")
-    return pid if isinstance(pid, int) else None
-
-
-def _shot_side(play: pp.Play, header: pp.GameHeader, roster: dict[int, pp.Player]) -> int | None:
-    """The shooting team: the shooter's own team (blocked shots are owned by the shooting team anyway)."""
-    pid = _shooter(play.details, play.kind)
-    player = roster.get(pid) if pid is not None else None
-    if player is not None:
-        return player.side
-    return header.side_of_team(play.details.get("eventOwnerTeamId"))
 
 
 def _state(play: pp.Play, tl: Timeline) -> State | None:
@@ -195,12 +234,11 @@ def _on_ice(chart: ps.ShiftChart, times: list[int], sides: list[int]) -> dict[st
     return out
 
 
-def _nearest_goalies(shots: list[tuple[pp.Play, int]]) -> list[int | None]:
+def _nearest_goalies(named: list, sides: list[int]) -> list[int | None]:
     """Goalie faced by each attempt: its own `goalieInNetId`, else the nearest earlier (then later) one."""
-    named = [s[0].details.get("goalieInNetId") for s in shots]
     out: list[int | None] = list(named)
     for defending in (pp.AWAY, pp.HOME):
-        idx = [i for i, (_p, side) in enumerate(shots) if side != defending]
+        idx = [i for i, side in enumerate(sides) if side != defending]
         known = [(i, named[i]) for i in idx if isinstance(named[i], int)]
         if not known:
             continue
@@ -213,80 +251,84 @@ def _nearest_goalies(shots: list[tuple[pp.Play, int]]) -> list[int | None]:
     return out
 
 
-def game_shots(payload: dict, game_id: int, game_date: date, header: pp.GameHeader, roster: dict[int, pp.Player],
+def game_shots(game_id: int, game_date: date, header: pp.GameHeader, roster: dict[int, pp.Player],
                plays: list[pp.Play], tl: Timeline, chart: ps.ShiftChart | None) -> GameShots:
-    """The shots of one game."""
-    raw = payload.get("plays") or []
-    event_ids = {p.get("sortOrder"): p.get("eventId") for p in raw if isinstance(p, dict)}
-    shots: list[tuple[pp.Play, int]] = []
-    for play in plays:
-        if play.kind in SHOT_KINDS and play.period_type != "SO":
-            side = _shot_side(play, header, roster)
-            if side is not None:
-                shots.append((play, side))
+    """The shots of one game: one pass over the plays for what depends on their order (`_RAW`)."""
     out = GameShots()
-    if not shots:
-        return out
-    right = home_attacks_right(raw, shots)
-    goalies = _nearest_goalies(shots)
-    on_ice = _on_ice(chart, [p.t for p, _s in shots], [side for _p, side in shots]) if chart is not None else None
-    abbrevs = header.abbrevs
-    by_sort = {id(p): i for i, (p, _s) in enumerate(shots)}
-
+    add = out.rows.append
+    times: list[int] = []
+    sides: list[int] = []
+    periods: list[int] = []
+    named: list = []
+    declared: dict[int, bool] = {}  # period -> the home goalie guards x = -89 (`homeTeamDefendingSide`)
+    votes: dict[int, list[int]] = {}  # period -> [unblocked shots agreeing with "home attacks right", all]
     prev: pp.Play | None = None  # previous on-ice event of the period
     last_shot: tuple[int, int] | None = None  # (second, side) of the previous attempt since a reset
     score = [0, 0]
-    add = out.rows.append
-    season, game_type, has_shifts = header.season, header.game_type, chart is not None
+    period = None
+    need_side = False
+    season, game_type, has_shifts, abbrevs = header.season, header.game_type, chart is not None, header.abbrevs
     for play in plays:
         if play.period_type == "SO":
             continue
-        if prev is not None and prev.period != play.period:
-            prev, last_shot = None, None
-        i = by_sort.get(id(play))
-        if i is not None:
-            side = shots[i][1]
+        if play.period != period:
+            period = play.period
+            prev = last_shot = None
+            need_side = period not in declared
+        if need_side:
+            said = play.raw.get("homeTeamDefendingSide")
+            if said == "left" or said == "right":
+                declared[period] = said == "left"
+                need_side = False
+        kind = play.kind
+        if kind in SHOT_KINDS:
             d = play.details
-            kind = play.kind
-            attacks_right = right.get(play.period)
-            sign = None if attacks_right is None else (1 if attacks_right == (side == pp.HOME) else -1)
-            xy = _coords(d)
-            adj = (xy[0] * sign, xy[1] * sign) if xy is not None and sign is not None else None
-            dist, angle = distance_angle(*adj) if adj is not None else (None, None)
-            st = _state(play, tl)
-            mine = theirs = None
-            sit = None
-            empty = None
-            if st is not None:
-                ga, sa, sh, gh = st
-                mine, theirs = (sa, sh) if side == pp.AWAY else (sh, sa)
-                sit = SITUATIONS[situation_pair(st)[side]]
-                empty = (gh if side == pp.AWAY else ga) == 0
-            since = max(play.t - prev.t, 0) if prev is not None else None  # a play out of clock order: 0 s
-            pxy = _coords(prev.details) if prev is not None else None
-            prev_team = header.side_of_team(prev.details.get("eventOwnerTeamId")) if prev is not None else None
-            shooter = _shooter(d, kind)
-            player = roster.get(shooter) if shooter is not None else None
-            prev_adj_x = pxy[0] * sign if pxy is not None and sign is not None else None
-            rebound = last_shot is not None and last_shot[1] == side and play.t - last_shot[0] <= REBOUND_SECONDS
-            rush = since is not None and since <= RUSH_SECONDS and prev_adj_x is not None and prev_adj_x < BLUE_LINE
-            add((game_id, game_date, season, event_ids.get(play.sort_order), game_type, play.sort_order, play.period,
-                 play.period_type, play.t, kind, abbrevs[side], abbrevs[1 - side],
-                 "HOME" if side == pp.HOME else "AWAY", shooter, player.name if player else None,
-                 player.position if player else None, None if empty else goalies[i], d.get("shotType"),
-                 xy[0] if xy else None, xy[1] if xy else None, adj[0] if adj else None, adj[1] if adj else None,
-                 dist, angle, sit, mine, theirs, empty, score[side], score[1 - side],
-                 prev.kind if prev is not None else None, abbrevs[prev_team] if prev_team is not None else None,
-                 since, math.dist(xy, pxy) if xy is not None and pxy is not None else None, rebound, rush,
-                 kind == "goal" or kind == "shot-on-goal", kind == "goal", has_shifts))
-            last_shot = (play.t, side)
-            if kind == "goal":
-                score[side] += 1
-        if play.kind in _RESETS:
+            shooter = d.get("scoringPlayerId") if kind == "goal" else d.get("shootingPlayerId")
+            player = roster.get(shooter) if isinstance(shooter, int) else None
+            side = player.side if player is not None else header.side_of_team(d.get("eventOwnerTeamId"))
+            if side is not None:
+                xy = _coords(d)
+                if kind in UNBLOCKED and xy is not None and xy[0] != 0:
+                    v = votes.setdefault(period, [0, 0])
+                    v[0] += (xy[0] > 0) == (side == pp.HOME)
+                    v[1] += 1
+                t = play.t
+                if prev is not None:
+                    prev_xy = _coords(prev.details)
+                    owner = header.side_of_team(prev.details.get("eventOwnerTeamId"))
+                    prev_team = abbrevs[owner] if owner is not None else None
+                else:
+                    prev_xy = prev_team = None
+                add((game_id, game_date, season, play.raw.get("eventId"), game_type, play.sort_order, period,
+                     play.period_type, t, kind, abbrevs[side], abbrevs[1 - side], side,
+                     shooter if isinstance(shooter, int) else None, player.name if player else None,
+                     player.position if player else None, d.get("shotType"), *(xy or (None, None)),
+                     *(_state(play, tl) or _NO_STATE), score[side], score[1 - side],
+                     prev.kind if prev is not None else None, prev_team,
+                     max(t - prev.t, 0) if prev is not None else None,  # a play out of clock order: 0 s
+                     *(prev_xy or (None, None)),
+                     last_shot is not None and last_shot[1] == side and t - last_shot[0] <= REBOUND_SECONDS,
+                     has_shifts))
+                times.append(t)
+                sides.append(side)
+                periods.append(period)
+                named.append(d.get("goalieInNetId"))
+                last_shot = (t, side)
+                if kind == "goal":
+                    score[side] += 1
+        if kind in _RESETS:
             last_shot = None
-        if play.kind not in _NOT_EVENTS:
+        if kind not in _NOT_EVENTS:
             prev = play
-    out.on_ice = on_ice
+    if not times:
+        return out
+    right = home_attacks_right(declared, votes)
+    signs = out.after["sign"]
+    for p, side in zip(periods, sides):
+        attacks_right = right.get(p)
+        signs.append(None if attacks_right is None else (1 if attacks_right == (side == pp.HOME) else -1))
+    out.after["goalie"] = _nearest_goalies(named, sides)
+    out.on_ice = _on_ice(chart, times, sides) if chart is not None else None
     return out
 
 

@@ -37,7 +37,8 @@ from nhl_assets.silver.engines import build_silver
 from nhl_assets.storage.delta import write_concurrently
 
 #: Bump whenever parsing or stat definitions change: the UI then shows silver (and below) as stale.
-SILVER_CODE_VERSION = "3"  # 2: bench minors no longer charged to the player who serves them; 3: silver/shots
+SILVER_CODE_VERSION = "4"  # 2: bench minors no longer charged to the player who serves them; 3: silver/shots;
+# 4: a shot whose sortOrder another play shares keeps its own eventId (it took the last such play's)
 
 KEYS = {t.name: list(t.key) for t in cs.TABLES if t.key}
 _BRONZE_DEPS = [specs.asset_key(t) for t in bt.BRONZE_TABLES]
