@@ -5,6 +5,7 @@ launching helpers it builds on live in `nhl_assets.ops.launch` (re-exported here
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -161,6 +162,11 @@ class SensorDrive:
     tick_seconds: list[float] = field(default_factory=list)
     automation_seconds: list[float] = field(default_factory=list)
     jobs: list[str] = field(default_factory=list)
+    run_seconds: list[float] = field(default_factory=list)  # wall seconds of each run in `jobs`, in order
+
+    def ran(self, job_name: str, started: float) -> None:
+        self.jobs.append(job_name)
+        self.run_seconds.append(time.monotonic() - started)
 
 
 def api_clock(nhl_api) -> datetime:
@@ -189,8 +195,9 @@ def settle_automation(defs: Definitions, instance: DagsterInstance, drive: "Sens
         drive.automation_cursor = tick.cursor
         drive.automation_seconds.append(tick.seconds)
         for step in tick.steps:
+            started = time.monotonic()
             execute_step(defs, instance, step, api_config=api_config)
-            drive.jobs.append(step.job_name)
+            drive.ran(step.job_name, started)
         if not tick.steps:
             return n
     return max_ticks
@@ -210,8 +217,6 @@ def drive_sensor(defs: Definitions, instance: DagsterInstance, resources: dict, 
     if drive.automation_cursor is None:
         budget -= settle_automation(defs, instance, drive, evaluation_time=clock, api_config=api_config,
                                     max_ticks=budget)
-    import time
-
     while budget > 0:
         started = time.monotonic()
         data = tick_bronze(defs, instance, resources, drive.cursor)
@@ -219,8 +224,9 @@ def drive_sensor(defs: Definitions, instance: DagsterInstance, resources: dict, 
         drive.cursor = data.cursor or drive.cursor
         budget -= 1
         for req in data.run_requests:
+            run_started = time.monotonic()
             execute_request(defs, instance, req, api_config=api_config)
-            drive.jobs.append(req.job_name)
+            drive.ran(req.job_name, run_started)
         budget -= settle_automation(defs, instance, drive, evaluation_time=clock, api_config=api_config,
                                     max_ticks=budget)
         if not data.run_requests:

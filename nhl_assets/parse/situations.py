@@ -332,10 +332,15 @@ def _skater_changes(lo: int, hi: int, after: int, old: int, new: int, side: int,
 def _period_changes(obs: list[tuple[int, State]], start: int, end: int, initial: State,
                     shifts: ShiftChart | None, causes: Causes) -> list[list[tuple[int, int]]]:
     """Change points [(second, value)] of each of the four components within one period."""
-    cur = _components(obs[0][1] if obs else initial)
+    cur_state = obs[0][1] if obs else initial
+    cur = _components(cur_state)
     changes: list[list[tuple[int, int]]] = [[(start, v)] for v in cur]
     prev_t = start
     for t, st in obs:
+        if st == cur_state:  # most plays repeat the state before them (the components are a bijection)
+            prev_t = t
+            continue
+        cur_state = st
         new = _components(st)
         for c in range(4):
             if new[c] == cur[c]:
