@@ -183,7 +183,15 @@ def test_the_whole_graph_predicts_the_upcoming_games_and_keeps_them(sim_server, 
     assert both.get_column("expectedShots").equals(both.get_column("expectedShots_pre"))
     assert not both.get_column("inSample").any()
     models = Warehouse(os.environ["NHL_WAREHOUSE"]).history("gold/sog_model")
-    assert sum(h["nhl_operation"] == "replace_all" for h in models) == 2  # two trainings, both kept
+    assert sum(h["nhl_operation"] == "replace_all" for h in models) == 1  # two more days: the model is kept
+    kept = defs.resolve_job_def("nhl_model").execute_in_process(instance=instance)
+    assert "newest played games (2023-10-26) are less than 7 days past it" in _notes(kept)["gold/sog_model"]
+    assert _checks(kept)["gold/sog_model:beats_last7_baseline"].description.startswith("the model in use")
+    forced = defs.resolve_job_def("nhl_model").execute_in_process(
+        instance=instance, run_config={"ops": {"gold__sog_model": {"config": {"retrain": True}}}})
+    assert forced.success and "gold/sog_model" not in _notes(forced)
+    models = Warehouse(os.environ["NHL_WAREHOUSE"]).history("gold/sog_model")
+    assert sum(h["nhl_operation"] == "replace_all" for h in models) == 2  # retrained when the run asks for it
     # expected goals: every shot scored by the model in use, MoneyPuck's columns on every silver row
     shots, scored = (pl.from_arrow(wh.read_arrow(t)) for t in ("silver/shots", "gold/shot_xg"))
     assert scored.select("gameId", "eventId").sort(pl.all()).equals(shots.select("gameId", "eventId").sort(pl.all()))

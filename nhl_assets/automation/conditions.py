@@ -22,10 +22,11 @@ The rules, per asset:
   (`FEATURE_HISTORY_DAYS`), so Dagster maps silver date D to features D..(last gold date), which is "the
   earliest changed date through the upcoming week". A refreshed upcoming schedule makes the latest dates due
   (`in_latest_time_window`: today and the upcoming week).
-* **gold/sog_model**: any features partition updated.
-* **gold/xg_model**: `silver/shots` updated. The asset itself retrains only when there is no model or shots
-  of a week of game dates past the model's last training date arrived (`gold.xg.RETRAIN_AFTER_DAYS`),
-  else it keeps the model in use; its data version is the version of the model in use.
+* **gold/sog_model**: any features partition updated. The asset itself retrains only when
+  `transform.retrain` says so (no model, other features or parameters, played games of a week of game dates
+  past the model's last training, or `retrain: true` in the run config), else it keeps the model in use.
+* **gold/xg_model**: `silver/shots` updated; the same retrain rule on shots. Its data version is the
+  version of the model in use.
 * **gold/shot_xg** and the xGoals tables: the dates whose shots or silver stats got a new data version, and
   every date when the xG model's data version changed, i.e. a new model (each row carries the version
   that scored it). Retraining on game dates rather than a cron keeps a replayed week equal to a backfill.
@@ -122,7 +123,7 @@ def features_condition(silver: AssetSelection, upcoming: AssetSelection) -> Auto
 
 
 def model_condition() -> AutomationCondition:
-    """The model is retrained on every featurized game: after any features partition was written."""
+    """After any features partition was written (the asset decides whether that is enough to retrain)."""
     return _after_parents(AutomationCondition.any_deps_match(AutomationCondition.newly_updated())).with_label(
         "features updated")
 

@@ -45,6 +45,7 @@ from nhl_assets.parse.schedule import week_games
 from nhl_assets.resources import AutomationConfig, NHLApiResource, WarehouseResource
 from nhl_assets.rules import is_final
 from nhl_assets.source.client import NHLSourceError
+from nhl_assets.source.games import fetch_schedules
 
 BRONZE_JOB = "nhl_bronze"
 #: Jobs that write bronze: while one runs, the ledger the plan reads is being rewritten, so the tick waits.
@@ -62,11 +63,15 @@ LOADED_TYPES = (2, 3)
 
 
 def schedule_days(source, today: date, first: date) -> dict[date, tuple[int, int]]:
-    """date -> (scheduled, final) regular-season/playoff games, from the week payloads covering the range."""
+    """date -> (scheduled, final) regular-season/playoff games, from the week payloads covering the range.
+
+    The weeks are requested concurrently (`fetch_schedules`): a tick's three weeks cost one round trip, not
+    three, and every tick pays them.
+    """
     out: dict[date, tuple[int, int]] = {}
-    d = first
-    while d <= today:
-        payload = orjson.loads(source.schedule(d).raw.body)
+    weeks = [first + timedelta(days=7 * k) for k in range((today - first).days // 7 + 1)]
+    for fetched in fetch_schedules(source, weeks):
+        payload = orjson.loads(fetched.raw.body)
         for day, g in week_games(payload):
             if day > today or day < first or g.get("gameType") not in LOADED_TYPES:
                 continue
@@ -74,7 +79,6 @@ def schedule_days(source, today: date, first: date) -> dict[date, tuple[int, int
             out[day] = (n + 1, f + (is_final(g.get("gameState"))))
         for day in (date.fromisoformat(x["date"]) for x in payload.get("gameWeek") or []):
             out.setdefault(day, (0, 0)) if first <= day <= today else None
-        d += timedelta(days=7)
     return out
 
 

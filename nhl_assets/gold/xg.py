@@ -20,12 +20,14 @@ from dagster import (
     AssetSelection,
     AssetSpec,
     BackfillPolicy,
+    Config,
     DataVersion,
     MaterializeResult,
     MetadataValue,
     asset,
     multi_asset,
 )
+from pydantic import Field
 
 from nhl_assets import catalog, specs
 from nhl_assets.automation.conditions import shot_xg_condition, xg_model_condition
@@ -36,6 +38,7 @@ from nhl_assets.resources import WarehouseResource
 from nhl_assets.storage.delta import Warehouse, write_concurrently
 from nhl_assets.transform import model as tm
 from nhl_assets.transform import xg as tx
+from nhl_assets.transform.retrain import RETRAIN_AFTER_DAYS, retrain_reason
 
 XG_MODEL, SHOT_XG = cg.XG_MODEL.name, cg.SHOT_XG.name
 PLAYER_XGOALS, TEAM_XGOALS = cg.PLAYER_GAME_XGOALS.name, cg.TEAM_GAME_XGOALS.name
@@ -44,10 +47,14 @@ XG_TABLES = (XG_MODEL, SHOT_XG, PLAYER_XGOALS, TEAM_XGOALS)
 XG_CODE_VERSION = "1"
 MODEL_SCHEMA = cg.XG_MODEL.arrow_schema
 CALIBRATION_TOLERANCE = 0.05  # the held-back xG sum within 5% of the goals
-#: Game dates of new shots after which the model is retrained (an xG model barely moves with a day more of
-#: shots, and every new model re-scores every shot of history).
-RETRAIN_AFTER_DAYS = 7
 key = specs.asset_key
+
+
+class RetrainConfig(Config):
+    """Run config of both model steps (`nhl_xg_model`, `nhl_model`)."""
+
+    retrain: bool = Field(default=False, description="Retrain even when the rule keeps the model in use "
+                                                     "(`transform.retrain`), e.g. after a replay changed history.")
 
 
 def _read(wh: Warehouse, table: str, window: DateWindow | None = None, columns: list[str] | None = None
@@ -80,17 +87,18 @@ def latest_model(wh: Warehouse) -> dict | None:
                        description="On the held-back dates the sum of xG is within 5% of the goals scored."),
     ],
 )
-def xg_model(context: AssetExecutionContext, warehouse: WarehouseResource):
-    """Retrain when there is no model yet, or when shots of `RETRAIN_AFTER_DAYS` game dates past the model's
-    last training date have arrived; otherwise keep the model in use. The data version is the version of the
-    model in use, so the shots are re-scored only when it changes (see `shot_xg_condition`)."""
+def xg_model(context: AssetExecutionContext, config: RetrainConfig, warehouse: WarehouseResource):
+    """Retrain only when `transform.retrain` says so (no model yet, other features or parameters, shots of a
+    week of game dates past the model's last training); otherwise keep the model in use. The data version is
+    the version of the model in use, so the shots are re-scored only when it changes (see
+    `shot_xg_condition`)."""
     started = time.monotonic()
     wh = warehouse.get()
     previous = latest_model(wh)
     dates = _read(wh, SHOTS, columns=["gameDate"])
     newest = dates.get_column("gameDate").max() if dates is not None and dates.height else None
-    if previous is not None and newest is not None and \
-            (newest - previous["trainedThrough"]).days < RETRAIN_AFTER_DAYS:
+    why = retrain_reason(previous, newest, tx.FEATURES, tx.PARAMS, force=config.retrain)
+    if why is None:
         note = (f"kept the model trained at {previous['trainedAt']} (through {previous['trainedThrough']}): the "
                 f"newest shots ({newest}) are less than {RETRAIN_AFTER_DAYS} days past it")
         context.log.info(note)
@@ -104,6 +112,7 @@ def xg_model(context: AssetExecutionContext, warehouse: WarehouseResource):
     if reason is not None:
         yield from _not_trained(context, wh, previous, reason)
         return
+    context.log.info(f"training the xG model: {why}")
     trained = tx.train(shots)
     now = datetime.now(timezone.utc)
     metrics = {k: v.as_dict() for k, v in trained.evaluations.items()}

@@ -145,6 +145,13 @@ def _played(features: pl.DataFrame) -> pl.DataFrame:
                                                                                       "playerId")
 
 
+def newest_played_date(features: pl.DataFrame) -> date | None:
+    """The latest game date with played (labelled) games, None without any: what decides a retrain
+    (`transform.retrain`). Needs only `gameDate`, the label and `isUpcoming`."""
+    played = features.filter(pl.col(LABEL).is_not_null() & ~pl.col("isUpcoming"))
+    return played.get_column("gameDate").max() if played.height else None
+
+
 def untrainable_reason(features: pl.DataFrame) -> str | None:
     """Why `train` cannot fit a model on `features` (too few game dates with played games), or None.
 
