@@ -228,10 +228,15 @@ def _parallel_parts(wh: Warehouse, chunks: list[DateWindow], now: datetime, work
     and starts by spawn, never fork: delta-rs's runtime does not survive a fork.
     """
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    try:
         futures = [pool.submit(parse_chunk, wh.root, wh.storage_options, chunk, now) for chunk in chunks]
         for future in futures:
             yield future.result()
+    finally:
+        # not waited for: the workers free their heaps on exit (0.5 s for a season's) while the caller
+        # validates and writes the last part; a failure or an abandoned window cancels what has not started
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def build_window(wh: Warehouse, window: DateWindow, chunk_days: int = 14, workers: int = 1) -> SilverWindow:
