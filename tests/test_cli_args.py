@@ -175,6 +175,8 @@ def test_every_benchmark_argument_is_validated(name):
      "argument --layers: must be a comma-separated subset of bronze,silver,gold, got 'bronze,platinum'"),
     (["backfill", "--start", "2024-10-01", "--end", "2024-10-31", "--layers", "silver", "--incomplete-only"],
      "--incomplete-only re-fetches from the API: --layers must include bronze"),
+    (["backfill", "--start", "2024-10-01", "--end", "2024-10-31", "--layers", "bronze,silver", "--retrain"],
+     "--retrain retrains the gold models: --layers must include gold"),
 ])
 def test_nhl_assets_rejects_out_of_range_arguments_with_exit_code_2(argv, message, capsys, monkeypatch):
     monkeypatch.delenv("NHL_START_DATE", raising=False)

@@ -37,6 +37,20 @@ def test_definitions_expose_table_keys():
     assert upcoming.partitions_def is None  # refreshed whole
 
 
+def test_both_model_jobs_take_the_forced_retrain_config():
+    from dagster import validate_run_config
+
+    from nhl_assets.definitions import MODEL_JOB, XG_MODEL_JOB, build_definitions
+    from nhl_assets.ops.launch import model_run_config
+
+    defs = build_definitions()
+    for job, op in ((MODEL_JOB, "gold__sog_model"), (XG_MODEL_JOB, "gold__xg_model")):
+        config = model_run_config(defs, job, retrain=True)
+        assert config["ops"] == {op: {"config": {"retrain": True}}}
+        assert validate_run_config(defs.resolve_job_def(job), config)["ops"][op]["config"] == {"retrain": True}
+        assert "ops" not in model_run_config(defs, job, retrain=False)
+
+
 @pytest.mark.unit
 def test_start_date_from_environment(monkeypatch):
     monkeypatch.setenv("NHL_START_DATE", "2024-10-01")

@@ -142,8 +142,8 @@ def plan_chunks(report: BackfillReport, instance: DagsterInstance, wh: Warehouse
 
 def run_backfill(window: DateWindow, layers: set[str], *, chunk_days: int, instance: DagsterInstance, defs=None,
                  run_config: dict | None = None, console: Console | None = None, force: bool = False,
-                 incomplete_only: bool = False, retry_passes: int = 3, retry_backoff_s: float = 10.0
-                 ) -> BackfillReport:
+                 incomplete_only: bool = False, retry_passes: int = 3, retry_backoff_s: float = 10.0,
+                 retrain: bool = False) -> BackfillReport:
     """Load `window` chunk by chunk as Dagster runs, retry its incomplete games, then gold once over the range."""
     # deferred: the Definitions (every asset) load only when a backfill runs, not for `nhl-assets --help`
     from nhl_assets.definitions import build_definitions
@@ -171,7 +171,7 @@ def run_backfill(window: DateWindow, layers: set[str], *, chunk_days: int, insta
     elif layers & {"bronze", "silver"}:
         report.incomplete = incomplete_games(wh, window)
     if "gold" in layers and not report.failed:
-        report.gold_steps = run_gold(defs, window, instance, run_config=run_config,
+        report.gold_steps = run_gold(defs, window, instance, run_config=run_config, retrain=retrain,
                                      log=lambda m: console.print(f"  {m}"))
     report.wall_s = time.monotonic() - started
     return report
@@ -238,7 +238,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     instance = DagsterInstance.get()
     report = run_backfill(window, layers, chunk_days=args.chunk_days, instance=instance, console=console,
                           force=args.force, incomplete_only=args.incomplete_only, retry_passes=args.retry_passes,
-                          retry_backoff_s=args.retry_backoff,
+                          retry_backoff_s=args.retry_backoff, retrain=args.retrain,
                           run_config={"resources": {"nhl_api": {"config": {"rate_per_second": args.rate}}}}
                           if args.rate is not None else None)
     print_report(console, report, window, layers)
@@ -265,6 +265,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="passes over the incomplete games after the chunks (0 = none; default 3)")
     p.add_argument("--retry-backoff", type=non_negative_float, default=10.0,
                    help="seconds before the first retry pass, doubling before each next one (default 10)")
+    p.add_argument("--retrain", action="store_true",
+                   help="with gold: retrain the xG and shots-on-goal models even when their rule keeps the models "
+                        "in use (a week of new game dates), e.g. after a replay from bronze changed the history")
     p.add_argument("--warehouse", help="warehouse root (default $NHL_WAREHOUSE or ./warehouse)")
     p.set_defaults(func=cmd_backfill)
     on_parsed(p, _check_args)
@@ -283,4 +286,6 @@ def _check_args(args: argparse.Namespace) -> None:
                  first_what="NHL_START_DATE, the first game-date partition")
     if args.incomplete_only and "bronze" not in args.layers:
         raise ValueError("--incomplete-only re-fetches from the API: --layers must include bronze")
+    if args.retrain and "gold" not in args.layers:
+        raise ValueError("--retrain retrains the gold models: --layers must include gold")
 

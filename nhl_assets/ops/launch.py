@@ -71,23 +71,34 @@ def timed_steps(steps: dict[str, float], log):
     return step
 
 
+def model_run_config(defs: Definitions, job_name: str, retrain: bool) -> dict:
+    """Run config of a model job (`nhl_xg_model`, `nhl_model`); `retrain` forces a training over the rule
+    of `transform.retrain` (the `retrain` field of each model asset's config)."""
+    if not retrain:
+        return QUIET
+    ops = {node.name: {"config": {"retrain": True}} for node in defs.resolve_job_def(job_name).graph.nodes}
+    return {**QUIET, "ops": ops}
+
+
 def run_gold(defs: Definitions, window: DateWindow, instance: DagsterInstance, *, run_config: dict | None = None,
-             model: bool = True, log=None) -> dict[str, float]:
+             model: bool = True, retrain: bool = False, log=None) -> dict[str, float]:
     """Everything below silver for `window`: the xG model and every shot scored with it (the whole history
     when the model was retrained, since each row carries the version that scored it; else the window), the
     refresh (upcoming schedule, season stats), features for the window and the upcoming games after it, the
-    shots-on-goal model, predictions for the same dates."""
+    shots-on-goal model, predictions for the same dates. The models retrain by their rule, or with
+    `retrain` (a replay that changed the history they learned from)."""
     steps: dict[str, float] = {}
     step = timed_steps(steps, log)
     if model:
-        step("xg model", lambda: defs.resolve_job_def(XG_MODEL_JOB).execute_in_process(instance=instance,
-                                                                                      run_config=QUIET))
+        step("xg model", lambda: defs.resolve_job_def(XG_MODEL_JOB).execute_in_process(
+            instance=instance, run_config=model_run_config(defs, XG_MODEL_JOB, retrain)))
     scored = DateWindow(min(settings.start_date(), window.start), window.end) if model else window
     step("shot xg", lambda: materialize_window(defs, scored, instance, SHOT_XG_JOB))
     step("refresh", lambda: refresh_unpartitioned(defs, instance, run_config=run_config))
     gold = DateWindow(window.start, upcoming_until(window))
     step("gold features", lambda: materialize_window(defs, gold, instance, GOLD_FEATURES_JOB))
     if model:
-        step("model", lambda: defs.resolve_job_def(MODEL_JOB).execute_in_process(instance=instance, run_config=QUIET))
+        step("model", lambda: defs.resolve_job_def(MODEL_JOB).execute_in_process(
+            instance=instance, run_config=model_run_config(defs, MODEL_JOB, retrain)))
         step("predictions", lambda: materialize_window(defs, gold, instance, PREDICTIONS_JOB))
     return steps
