@@ -19,6 +19,7 @@ import polars as pl
 from nhl_assets import catalog
 from nhl_assets.catalog import silver as cs
 from nhl_assets.dates import DateWindow
+from nhl_assets.parse.alloc import gc_paused
 from nhl_assets.parse.game_stats import SilverFrames, build_silver
 from nhl_assets.parse import shots as psh
 from nhl_assets.parse.reconcile import reconcile
@@ -254,4 +255,5 @@ def build_window(wh: Warehouse, window: DateWindow, chunk_days: int = 14, worker
     chunks = window.chunks(chunk_days)
     if workers > 1 and len(chunks) > 1:
         return assemble(_parallel_parts(wh, chunks, now, min(workers, len(chunks))), now)
-    return assemble((parse_part(inputs, now) for _chunk, inputs in iter_window(wh, window, chunk_days)), now)
+    with gc_paused():  # one pause over decode and parse: see `_parallel_parts`
+        return assemble((parse_part(inputs, now) for _chunk, inputs in iter_window(wh, window, chunk_days)), now)
