@@ -156,14 +156,17 @@ def phase_backfill(args: argparse.Namespace) -> dict:
             "bookkeeping_s": books.seconds, "peak_rss_mb": peak_rss_mb()}
 
 
-def _replay_runs(defs, window, instance, books: "Bookkeeping | None" = None) -> dict[str, float]:
+def _replay_runs(defs, window, instance, books: "Bookkeeping | None" = None, retrain: bool = False
+                 ) -> dict[str, float]:
     """Silver and gold from bronze as Dagster runs; each step's wall seconds (and, with `books`, each step's
-    event-log seconds under `<step> bookkeeping`)."""
+    event-log seconds under `<step> bookkeeping`). The models retrain by their rule (a replay brings no new
+    game dates: both are kept), or with `retrain` as `nhl-assets backfill --retrain` asks."""
     from dagster import AssetKey
 
     from nhl_assets.definitions import (GOLD_FEATURES_JOB, MODEL_JOB, PREDICTIONS_JOB, REFRESH_JOB, SHOT_XG_JOB,
                                         SILVER_REPLAY_JOB, XG_MODEL_JOB)
     from nhl_assets.dates import DateWindow
+    from nhl_assets.ops.launch import model_run_config
     from nhl_assets.runs import QUIET, materialize_window, upcoming_until
 
     steps: dict[str, float] = {}
@@ -178,13 +181,15 @@ def _replay_runs(defs, window, instance, books: "Bookkeeping | None" = None) -> 
     gold = DateWindow(window.start, upcoming_until(window))
     step("silver", lambda: materialize_window(defs, window, instance, SILVER_REPLAY_JOB))
     # the gold steps in `run_gold`'s order: the xG model, every shot scored with it, then the rest
-    step("xg model", lambda: defs.resolve_job_def(XG_MODEL_JOB).execute_in_process(instance=instance, run_config=QUIET))
+    step("xg model", lambda: defs.resolve_job_def(XG_MODEL_JOB).execute_in_process(
+        instance=instance, run_config=model_run_config(defs, XG_MODEL_JOB, retrain)))
     step("shot xg", lambda: materialize_window(defs, window, instance, SHOT_XG_JOB))
     # the season aggregate only: the refresh job's other asset (upcoming schedule) asks the API
     step("season stats", lambda: defs.resolve_job_def(REFRESH_JOB).execute_in_process(
         instance=instance, run_config=QUIET, asset_selection=[AssetKey(["gold", "skater_season_stats"])]))
     step("features", lambda: materialize_window(defs, gold, instance, GOLD_FEATURES_JOB))
-    step("model", lambda: defs.resolve_job_def(MODEL_JOB).execute_in_process(instance=instance, run_config=QUIET))
+    step("model", lambda: defs.resolve_job_def(MODEL_JOB).execute_in_process(
+        instance=instance, run_config=model_run_config(defs, MODEL_JOB, retrain)))
     step("predictions", lambda: materialize_window(defs, gold, instance, PREDICTIONS_JOB))
     return steps
 
@@ -201,7 +206,7 @@ def phase_replay(args: argparse.Namespace) -> dict:
         _event_batches(batching)
         books = Bookkeeping(instance)
         started = time.monotonic()
-        steps = _replay_runs(build_definitions(), window, instance, books)
+        steps = _replay_runs(build_definitions(), window, instance, books, retrain=args.retrain)
         wall = time.monotonic() - started
     return {"wall_s": wall, "steps_s": steps, "bookkeeping_s": books.seconds, "peak_rss_mb": peak_rss_mb(),
             "api_calls": 0}
@@ -297,7 +302,7 @@ def _print(phase: str, r: dict, args: argparse.Namespace) -> None:
               f"peak RSS {r['peak_rss_mb']:.0f} MB")
     elif phase == "replay":
         print(f"replay silver+gold from bronze, {args.start}..{args.end}, 0 API calls, {args.instance} instance, "
-              f"{args.event_log} event log: "
+              f"{args.event_log} event log, models {'retrained' if args.retrain else 'by their rule'}: "
               f"wall {r['wall_s']:.1f} s "
               f"(goal <= 60 s) of which Dagster's event log {r['bookkeeping_s']:.1f} s and the work "
               f"{r['wall_s'] - r['bookkeeping_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB (goal <= 2048 MB); steps "
@@ -348,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="replay: the project's batching event log or Dagster's own")
     parser.add_argument("--instance", choices=("sqlite", "memory"), default="sqlite",
                         help="replay: the Dagster instance (SQLite files as `dagster dev`, or in-memory)")
+    parser.add_argument("--retrain", action="store_true",
+                        help="replay: retrain both models (by their rule a replay keeps them: no new game dates)")
     parser.add_argument("--child", choices=PHASES, help=argparse.SUPPRESS)
     on_parsed(parser, check_args)
     return parser
