@@ -27,6 +27,7 @@ from sklearn.metrics import mean_absolute_error, mean_poisson_deviance, mean_squ
 
 from nhl_assets.catalog import gold as cg
 from nhl_assets.transform.features import PLAYER_FEATURE_SCHEMA, PLAYER_FEATURES
+from nhl_assets.transform.threads import by_halves, side_by_side
 
 LABEL = "shotsOnGoal"
 MODEL_NAME = "HistGradientBoostingRegressor(loss='poisson')"
@@ -161,7 +162,11 @@ def untrainable_reason(features: pl.DataFrame) -> str | None:
 
 def train(features: pl.DataFrame, holdout_fraction: float = 0.2, importance_rows: int = 15_000) -> TrainedModel:
     """Fit on the earlier dates, score the held-back latest dates against the baselines, then refit on
-    everything for production (the reported figures are the held-back ones)."""
+    everything for production (the reported figures are the held-back ones).
+
+    The held-back fit (with its predictions and importances) and the refit are independent: they run side by
+    side in two threads of one OpenMP thread each (`transform.threads`: the same trees as scikit-learn's own
+    threads fit, without their spin-waiting beside a busy process)."""
     reason = untrainable_reason(features)
     if reason is not None:
         raise ValueError(reason)
@@ -169,18 +174,25 @@ def train(features: pl.DataFrame, holdout_fraction: float = 0.2, importance_rows
     cut = split_dates(data, holdout_fraction)
     train_df, test_df = data.filter(pl.col("gameDate") < cut), data.filter(pl.col("gameDate") >= cut)
     y_train, y_test = train_df.get_column(LABEL).to_numpy(), test_df.get_column(LABEL).to_numpy()
-    model = HistGradientBoostingRegressor(**PARAMS).fit(matrix(train_df), y_train)
-    pred = model.predict(matrix(test_df))
+
+    def held_back():
+        model = HistGradientBoostingRegressor(**PARAMS).fit(matrix(train_df), y_train)
+        pred = model.predict(matrix(test_df))
+        sample = test_df.sample(min(importance_rows, test_df.height), seed=0)
+        imp = permutation_importance(model, matrix(sample), sample.get_column(LABEL).to_numpy(), n_repeats=3,
+                                     random_state=0, scoring="neg_mean_poisson_deviance")
+        return pred, imp
+
+    def refit():
+        return HistGradientBoostingRegressor(**PARAMS).fit(matrix(data), data.get_column(LABEL).to_numpy())
+
+    (pred, imp), final = side_by_side(held_back, refit)
     fallback = float(y_train.mean())
     evals = {"model": _evaluate(y_test, pred),
              **{k: _evaluate(y_test, v) for k, v in baselines(test_df, fallback).items()}}
-    sample = test_df.sample(min(importance_rows, test_df.height), seed=0)
-    imp = permutation_importance(model, matrix(sample), sample.get_column(LABEL).to_numpy(), n_repeats=3,
-                                 random_state=0, scoring="neg_mean_poisson_deviance")
     importances = dict(sorted(((f, round(float(v), 5)) for f, v in zip(PLAYER_FEATURES, imp.importances_mean)),
                               key=lambda kv: -kv[1]))
     cal = calibration(y_test, pred)
-    final = HistGradientBoostingRegressor(**PARAMS).fit(matrix(data), data.get_column(LABEL).to_numpy())
     return TrainedModel(model=final, features=PLAYER_FEATURES, trained_through=data.get_column("gameDate").max(),
                         holdout_from=cut, train_rows=train_df.height, holdout_rows=test_df.height,
                         evaluations=evals, calibration=cal, importances=importances, plot_png=_plot(cal, evals))
@@ -198,7 +210,7 @@ def predict(features: pl.DataFrame, model: HistGradientBoostingRegressor, traine
     """Expected shots and P(>= k shots) per player-game; a game the model saw in training is `inSample`."""
     if features.is_empty():
         return pl.DataFrame(schema=PREDICTION_SCHEMA)
-    mu = np.clip(model.predict(matrix(features)), _EPS, None)
+    mu = np.clip(by_halves(model.predict, matrix(features)), _EPS, None)
     return features.select(
         "gameId", "playerId", "gameDate", "season", "name", "position", "team", "opponent", "home",
     ).with_columns(
