@@ -20,14 +20,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+import sklearn  # noqa: F401 - its OpenMP runtime loaded before the controller below looks for one
+from threadpoolctl import ThreadpoolController
+
+
+@cache
+def _controller() -> ThreadpoolController:
+    """The process's thread pools, found once (finding them costs 4 ms, a limit through it almost nothing)."""
+    return ThreadpoolController()
 
 
 def _one_openmp_thread(fn: Callable[[], Any]) -> Any:
-    with threadpool_limits(limits=1, user_api="openmp"):
+    with _controller().limit(limits=1, user_api="openmp"):
         return fn()
 
 
@@ -46,10 +54,11 @@ def side_by_side(*calls: Callable[[], Any]) -> list[Any]:
 SPLIT_ROWS = 20_000
 
 
-def by_halves(score: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+def by_halves(score: Callable[[np.ndarray], np.ndarray], x: np.ndarray, split_rows: int = SPLIT_ROWS) -> np.ndarray:
     """`score(x)` for a function of each row alone (a fitted model's predictions): the two halves of `x`
-    side by side, each on one OpenMP thread, concatenated (every row's result is the one `score(x)` gives)."""
-    if len(x) < SPLIT_ROWS:
+    side by side, each on one OpenMP thread, concatenated (every row's result is the one `score(x)` gives);
+    fewer than `split_rows` rows in this thread alone."""
+    if len(x) < split_rows:
         return side_by_side(lambda: score(x))[0]
     mid = len(x) // 2
     return np.concatenate(side_by_side(lambda: score(x[:mid]), lambda: score(x[mid:])))
