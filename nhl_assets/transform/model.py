@@ -108,12 +108,19 @@ def calibration(y: np.ndarray, pred: np.ndarray, bins: int = 10) -> list[dict[st
     return out
 
 
-def _plot(cal: list[dict[str, float]], evals: dict[str, Evaluation]) -> bytes:
+def pyplot():
+    """matplotlib's pyplot on the Agg backend, imported on first use (0.5-1.5 s: the models import it in a
+    thread of its own while they fit, off the step's critical path)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _plot(cal: list[dict[str, float]], evals: dict[str, Evaluation]) -> bytes:
+    plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.8), dpi=90)
     p = [c["predicted"] for c in cal]
     a = [c["actual"] for c in cal]
@@ -194,7 +201,7 @@ def train(features: pl.DataFrame, holdout_fraction: float = 0.2, importance_rows
     def refit():
         return HistGradientBoostingRegressor(**PARAMS).fit(matrix(data), data.get_column(LABEL).to_numpy())
 
-    (pred, imp), final = side_by_side(held_back, refit)
+    (pred, imp), final, _ = side_by_side(held_back, refit, pyplot)
     fallback = float(y_train.mean())
     evals = {"model": _evaluate(y_test, pred),
              **{k: _evaluate(y_test, v) for k, v in baselines(test_df, fallback).items()}}

@@ -193,11 +193,7 @@ def _classifier() -> HistGradientBoostingClassifier:
 def _plot(cal: list[dict[str, float]], evals: dict[str, Evaluation]) -> bytes:
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = tm.pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.8), dpi=90)
     p, a = [c["predicted"] for c in cal], [c["actual"] for c in cal]
     top = max(p + a) * 1.1
@@ -256,7 +252,7 @@ def _train(shots: pl.DataFrame, holdout_fraction: float, importance_rows: int, p
             baselines[name] = evaluate(y_te, lr.predict_proba(_baseline_matrix(te, with_type))[:, 1])
         return final, baselines
 
-    (p, imp), (final, baselines) = side_by_side(held_back, refit_and_baselines)
+    (p, imp), (final, baselines), *_ = side_by_side(held_back, refit_and_baselines, *([tm.pyplot] if plot else []))
     evals = {"model": evaluate(y_te, p), **baselines}
     importances = dict(sorted(((f, round(float(v), 6)) for f, v in zip(FEATURES, imp.importances_mean)),
                               key=lambda kv: -kv[1]))
