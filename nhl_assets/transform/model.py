@@ -167,11 +167,66 @@ def untrainable_reason(features: pl.DataFrame) -> str | None:
     return None
 
 
-def _neg_poisson_deviance(model: HistGradientBoostingRegressor, x: np.ndarray, y: np.ndarray) -> float:
-    """scikit-learn's `neg_mean_poisson_deviance` scorer (the same value), each of the 67 permuted copies of the
-    importance sample predicted by halves side by side: the importances took 10.9 s of one thread, two thirds
-    of the held-back side's time, while the refit beside it takes 5.4 s."""
-    return -mean_poisson_deviance(y, by_halves(model.predict, x, split_rows=2_000))
+class _TreeCache:
+    """`model.predict` for copies of one matrix `x` that differ from it in some columns (the permuted copies of
+    the importances), evaluating again only the trees that split on a changed column.
+
+    Why it gives the same values to the bit: a tree's output for a row depends only on the columns it splits
+    on, so a tree that splits on no changed column gives each row what it gave `x`; the raw predictions are
+    then summed from the model's baseline over the trees in scikit-learn's order and passed through the
+    model's own inverse link, as `HistGradientBoostingRegressor.predict` does (scikit-learn 1.9's
+    `_raw_predict`; `tests/test_gold.py` compares the two). A tree uses 44% of the 22 features on average
+    (the whole simulated history), so the importances evaluate less than half the trees. Anything else
+    (another shape, categorical features) goes to `model.predict`.
+    """
+
+    def __init__(self, model: HistGradientBoostingRegressor, x: np.ndarray) -> None:
+        self.model, self.x = model, x
+        self.usable = model._preprocessor is None and model.n_trees_per_iteration_ == 1
+        if not self.usable:
+            return
+        self.trees = [tree for (tree,) in model._predictors]
+        self.splits_on = [frozenset(tree.nodes["feature_idx"][tree.nodes["is_leaf"] == 0].tolist())
+                          for tree in self.trees]
+        self.bitsets, self.f_idx_map = model._bin_mapper.make_known_categories_bitsets()
+        self.raw = self._raw(x, range(len(self.trees)))
+
+    def _raw(self, x: np.ndarray, which) -> list[np.ndarray]:
+        """Raw outputs of the trees `which` for `x`, the two halves of its rows side by side."""
+        which = list(which)
+
+        def rows(lo: int, hi: int) -> list[np.ndarray]:
+            return [self.trees[i].predict(x[lo:hi], known_cat_bitsets=self.bitsets, f_idx_map=self.f_idx_map,
+                                          n_threads=1) for i in which]
+
+        mid = len(x) // 2
+        first, second = side_by_side(lambda: rows(0, mid), lambda: rows(mid, len(x)))
+        return [np.concatenate([a, b]) for a, b in zip(first, second)]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if not self.usable or x.shape != self.x.shape or x.dtype != np.float64:
+            return by_halves(self.model.predict, x, split_rows=2_000)
+        changed = {j for j in range(x.shape[1]) if not np.array_equal(x[:, j], self.x[:, j], equal_nan=True)}
+        again = [i for i, cols in enumerate(self.splits_on) if cols & changed]
+        fresh = dict(zip(again, self._raw(x, again))) if again else {}
+        raw = np.zeros(shape=(len(x), 1), dtype=self.model._baseline_prediction.dtype, order="F")
+        raw += self.model._baseline_prediction
+        for i, cached in enumerate(self.raw):
+            raw[:, 0] += fresh.get(i, cached)
+        return self.model._loss.link.inverse(raw.ravel())
+
+
+def _importances(model: HistGradientBoostingRegressor, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Permutation importances (3 repeats, scikit-learn's `neg_mean_poisson_deviance` scorer: the same values)
+    with each permuted copy predicted through a `_TreeCache` of `x`: 10.9 s of one thread on the whole
+    simulated history when every copy was predicted whole, two thirds of the held-back side's time."""
+    cache = _TreeCache(model, x)
+
+    def neg_poisson_deviance(estimator, xs: np.ndarray, ys: np.ndarray) -> float:
+        return -mean_poisson_deviance(ys, cache.predict(xs))
+
+    return permutation_importance(model, x, y, n_repeats=3, random_state=0,
+                                  scoring=neg_poisson_deviance).importances_mean
 
 
 def train(features: pl.DataFrame, holdout_fraction: float = 0.2, importance_rows: int = 15_000) -> TrainedModel:
@@ -194,9 +249,7 @@ def train(features: pl.DataFrame, holdout_fraction: float = 0.2, importance_rows
         model = HistGradientBoostingRegressor(**PARAMS).fit(matrix(train_df), y_train)
         pred = model.predict(matrix(test_df))
         sample = test_df.sample(min(importance_rows, test_df.height), seed=0)
-        imp = permutation_importance(model, matrix(sample), sample.get_column(LABEL).to_numpy(), n_repeats=3,
-                                     random_state=0, scoring=_neg_poisson_deviance)
-        return pred, imp
+        return pred, _importances(model, matrix(sample), sample.get_column(LABEL).to_numpy())
 
     def refit():
         return HistGradientBoostingRegressor(**PARAMS).fit(matrix(data), data.get_column(LABEL).to_numpy())
@@ -205,7 +258,7 @@ def train(features: pl.DataFrame, holdout_fraction: float = 0.2, importance_rows
     fallback = float(y_train.mean())
     evals = {"model": _evaluate(y_test, pred),
              **{k: _evaluate(y_test, v) for k, v in baselines(test_df, fallback).items()}}
-    importances = dict(sorted(((f, round(float(v), 5)) for f, v in zip(PLAYER_FEATURES, imp.importances_mean)),
+    importances = dict(sorted(((f, round(float(v), 5)) for f, v in zip(PLAYER_FEATURES, imp)),
                               key=lambda kv: -kv[1]))
     cal = calibration(y_test, pred)
     return TrainedModel(model=final, features=PLAYER_FEATURES, trained_through=data.get_column("gameDate").max(),
