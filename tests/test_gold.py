@@ -130,6 +130,36 @@ def test_model_beats_both_baselines_on_the_held_back_dates(silver):
     print(f"model {m.as_dict()} last7 {l7.as_dict()} season {season.as_dict()}")
 
 
+def test_the_models_fast_paths_give_scikit_learns_values_to_the_bit(silver):
+    """Importances through the tree cache, predictions by halves in two threads: the same numbers as
+    scikit-learn's own permutation importances and predictions (no tolerance)."""
+    import numpy as np
+    from sklearn.inspection import permutation_importance
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+    from nhl_assets.transform.threads import by_halves, side_by_side
+
+    players, teams = silver
+    f = player_features(players, teams, date(2023, 10, 10), date(2023, 12, 19))
+    model = tm.train(f).model
+    played = tm._played(f)
+    x, y = tm.matrix(played), played.get_column(tm.LABEL).to_numpy()
+    cache = tm._TreeCache(model, x)
+    assert cache.usable
+    rng = np.random.default_rng(0)
+    for cols in [[], *([j] for j in range(x.shape[1])), [0, 3]]:
+        copy = x.copy()
+        copy[:, cols] = copy[rng.permutation(len(x))][:, cols]
+        assert np.array_equal(cache.predict(copy), model.predict(copy)), cols
+    sample = x[:3000], y[:3000]
+    ours = tm._importances(model, *sample)
+    theirs = permutation_importance(model, *sample, n_repeats=3, random_state=0,
+                                    scoring="neg_mean_poisson_deviance").importances_mean
+    assert np.array_equal(ours, theirs)
+    assert np.array_equal(by_halves(model.predict, x, split_rows=100), model.predict(x))
+    assert side_by_side(_openmp_effective_n_threads, _openmp_effective_n_threads) == [1, 1]
+
+
 def test_a_pre_game_prediction_is_kept_once_the_game_is_played(silver):
     players, teams = silver
     f = player_features(players, teams, date(2023, 10, 10), date(2023, 11, 30))

@@ -39,6 +39,7 @@ from nhl_assets.catalog import gold as cg
 from nhl_assets.parse.shots import SHOT_TYPES, UNBLOCKED
 from nhl_assets.parse.situations import FLIP, SITUATIONS
 from nhl_assets.transform import model as tm
+from nhl_assets.transform.threads import by_halves, side_by_side
 
 MODEL_NAME = "HistGradientBoostingClassifier(loss='log_loss')"
 #: Small trees, few rounds: on the demo's month of simulated shots, 150 rounds of 8 leaves had a lower held-back
@@ -192,11 +193,7 @@ def _classifier() -> HistGradientBoostingClassifier:
 def _plot(cal: list[dict[str, float]], evals: dict[str, Evaluation]) -> bytes:
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = tm.pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.8), dpi=90)
     p, a = [c["predicted"] for c in cal], [c["actual"] for c in cal]
     top = max(p + a) * 1.1
@@ -218,10 +215,15 @@ def train(shots: pl.DataFrame, holdout_fraction: float = 0.2, importance_rows: i
           plot: bool = True) -> TrainedXg:
     """Fit on the earlier dates, judge the held-back latest dates against the baselines, refit on all.
 
-    On one OpenMP thread: at these sizes (tens of thousands of shots) the gradient-boosting threads gain
-    nothing, and beside a busy process (a Dagster run, the test suite) their spin-waiting made training
-    2.3x slower on 2 cores (58.9 s against 20.2 s under the same load, measured on the demo's shots)."""
-    with threadpool_limits(limits=1, user_api="openmp"):
+    On one OpenMP thread per fit: at these sizes (tens of thousands of shots) the gradient-boosting threads
+    gain nothing, and beside a busy process (a Dagster run, the test suite) their spin-waiting made training
+    2.3x slower on 2 cores (58.9 s against 20.2 s under the same load, measured on the demo's shots). The
+    held-back fit (with its importances) and the refit on every attempt (with the two baselines) are
+    independent, so they run side by side in two threads (`transform.threads`: the same trees as one after
+    the other). And on one OpenBLAS thread: the baselines' logistic regressions spent their time in two
+    BLAS threads waiting on each other (distance + type on the whole simulated history: 4.1 s against
+    1.2 s on one thread, beside a busy process; the same metrics to the digits reported)."""
+    with threadpool_limits(limits=1, user_api="openmp"), threadpool_limits(limits=1, user_api="blas"):
         return _train(shots, holdout_fraction, importance_rows, plot)
 
 
@@ -233,19 +235,28 @@ def _train(shots: pl.DataFrame, holdout_fraction: float, importance_rows: int, p
     cut = tm.split_dates(data, holdout_fraction)
     tr, te = data.filter(pl.col("gameDate") < cut), data.filter(pl.col("gameDate") >= cut)
     y_tr, y_te = tr.get_column("goal").cast(pl.Int8).to_numpy(), te.get_column("goal").cast(pl.Int8).to_numpy()
-    model = _classifier().fit(matrix(tr), y_tr)
-    p = model.predict_proba(matrix(te))[:, 1]
-    evals = {"model": evaluate(y_te, p)}
-    for name, with_type in (("distance", False), ("distance_type", True)):
-        lr = LogisticRegression(max_iter=1000).fit(_baseline_matrix(tr, with_type), y_tr)
-        evals[name] = evaluate(y_te, lr.predict_proba(_baseline_matrix(te, with_type))[:, 1])
-    sample = te.sample(min(importance_rows, te.height), seed=0)
-    imp = permutation_importance(model, matrix(sample), sample.get_column("goal").cast(pl.Int8).to_numpy(),
-                                 n_repeats=2, random_state=0, scoring="neg_log_loss")
+
+    def held_back():
+        model = _classifier().fit(matrix(tr), y_tr)
+        p = model.predict_proba(matrix(te))[:, 1]
+        sample = te.sample(min(importance_rows, te.height), seed=0)
+        imp = permutation_importance(model, matrix(sample), sample.get_column("goal").cast(pl.Int8).to_numpy(),
+                                     n_repeats=2, random_state=0, scoring="neg_log_loss")
+        return p, imp
+
+    def refit_and_baselines():
+        final = _classifier().fit(matrix(data), data.get_column("goal").cast(pl.Int8).to_numpy())
+        baselines = {}
+        for name, with_type in (("distance", False), ("distance_type", True)):
+            lr = LogisticRegression(max_iter=1000).fit(_baseline_matrix(tr, with_type), y_tr)
+            baselines[name] = evaluate(y_te, lr.predict_proba(_baseline_matrix(te, with_type))[:, 1])
+        return final, baselines
+
+    (p, imp), (final, baselines), *_ = side_by_side(held_back, refit_and_baselines, *([tm.pyplot] if plot else []))
+    evals = {"model": evaluate(y_te, p), **baselines}
     importances = dict(sorted(((f, round(float(v), 6)) for f, v in zip(FEATURES, imp.importances_mean)),
                               key=lambda kv: -kv[1]))
     cal = calibration(y_te, p)
-    final = _classifier().fit(matrix(data), data.get_column("goal").cast(pl.Int8).to_numpy())
     return TrainedXg(model=final, trained_through=data.get_column("gameDate").max(), holdout_from=cut,
                      train_rows=tr.height, holdout_rows=te.height, evaluations=evals, calibration=cal,
                      importances=importances, plot_png=_plot(cal, evals) if plot else b"")
@@ -265,8 +276,8 @@ def score(shots: pl.DataFrame, model: HistGradientBoostingClassifier, trained_at
     is_unblocked = shots.get_column("event").is_in(list(UNBLOCKED)).to_numpy()
     xg = np.zeros(shots.height)
     if is_unblocked.any():
-        with threadpool_limits(limits=1, user_api="openmp"):
-            xg[is_unblocked] = model.predict_proba(matrix(shots.filter(pl.Series(is_unblocked))))[:, 1]
+        xg[is_unblocked] = by_halves(lambda x: model.predict_proba(x)[:, 1],
+                                     matrix(shots.filter(pl.Series(is_unblocked))))
     return shots.with_columns(
         pl.Series("xGoal", xg),
         pl.lit(trained_at, dtype=pl.Datetime("us", "UTC")).alias("modelTrainedAt"),
