@@ -16,18 +16,20 @@ import io
 import pickle
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
-from scipy.stats import poisson
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.inspection import permutation_importance
-from sklearn.metrics import mean_absolute_error, mean_poisson_deviance, mean_squared_error
 
 from nhl_assets.catalog import gold as cg
 from nhl_assets.transform.features import PLAYER_FEATURE_SCHEMA, PLAYER_FEATURES
 from nhl_assets.transform.threads import by_halves, side_by_side
+
+# scikit-learn and SciPy are imported by the functions that use them: importing them costs 1.25 s, paid by
+# every process that loads the definitions (each run, each `dagster` command), and only the model steps
+# need them.
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
 LABEL = "shotsOnGoal"
 MODEL_NAME = "HistGradientBoostingRegressor(loss='poisson')"
@@ -83,6 +85,8 @@ def matrix(frame: pl.DataFrame, features: tuple[str, ...] = PLAYER_FEATURES) -> 
 
 
 def _evaluate(y: np.ndarray, pred: np.ndarray) -> Evaluation:
+    from sklearn.metrics import mean_absolute_error, mean_poisson_deviance, mean_squared_error
+
     pred = np.clip(pred, _EPS, None)
     return Evaluation(mae=float(mean_absolute_error(y, pred)), rmse=float(np.sqrt(mean_squared_error(y, pred))),
                       poisson_deviance=float(mean_poisson_deviance(y, pred)), mean_predicted=float(pred.mean()),
@@ -227,6 +231,9 @@ def _importances(model: HistGradientBoostingRegressor, x: np.ndarray, y: np.ndar
     """Permutation importances (3 repeats, scikit-learn's `neg_mean_poisson_deviance` scorer: the same values)
     with each permuted copy predicted through a `_TreeCache` of `x`: 10.9 s of one thread on the whole
     simulated history when every copy was predicted whole, two thirds of the held-back side's time."""
+    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import mean_poisson_deviance
+
     cache = _TreeCache(model, x)
 
     def neg_poisson_deviance(estimator, xs: np.ndarray, ys: np.ndarray) -> float:
@@ -244,6 +251,8 @@ def train(features: pl.DataFrame, holdout_fraction: float = 0.2, importance_rows
     side in two threads of one OpenMP thread each (`transform.threads`: the same trees as scikit-learn's own
     threads fit, without their spin-waiting beside a busy process; 105.8 s against 18.2 s on the whole
     simulated history beside two busy processes)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
     reason = untrainable_reason(features)
     if reason is not None:
         raise ValueError(reason)
@@ -283,6 +292,8 @@ PREDICTION_SCHEMA = cg.SOG_PREDICTIONS.polars_schema
 def predict(features: pl.DataFrame, model: HistGradientBoostingRegressor, trained_at, trained_through: date,
             predicted_at) -> pl.DataFrame:
     """Expected shots and P(>= k shots) per player-game; a game the model saw in training is `inSample`."""
+    from scipy.stats import poisson
+
     if features.is_empty():
         return pl.DataFrame(schema=PREDICTION_SCHEMA)
     mu = np.clip(by_halves(model.predict, matrix(features)), _EPS, None)

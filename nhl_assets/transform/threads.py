@@ -24,13 +24,16 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-import sklearn  # noqa: F401 - its OpenMP runtime loaded before the controller below looks for one
 from threadpoolctl import ThreadpoolController
 
 
 @cache
 def _controller() -> ThreadpoolController:
-    """The process's thread pools, found once (finding them costs 4 ms, a limit through it almost nothing)."""
+    """The process's thread pools, found once (finding them costs 4 ms, a limit through it almost nothing),
+    on first use: scikit-learn is imported first, so that its OpenMP runtime is loaded when they are looked
+    for (and not at import: see `transform.model`)."""
+    import sklearn.ensemble  # noqa: F401
+
     return ThreadpoolController()
 
 

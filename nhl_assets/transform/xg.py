@@ -25,14 +25,10 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.inspection import permutation_importance
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from nhl_assets.catalog import gold as cg
@@ -40,6 +36,12 @@ from nhl_assets.parse.shots import SHOT_TYPES, UNBLOCKED
 from nhl_assets.parse.situations import FLIP, SITUATIONS
 from nhl_assets.transform import model as tm
 from nhl_assets.transform.threads import by_halves, side_by_side
+
+# scikit-learn and its metrics are imported by the functions that use them: importing them costs 1.25 s, paid by
+# every process that loads the definitions (each run, each `dagster` command), and only the model steps
+# need them.
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 MODEL_NAME = "HistGradientBoostingClassifier(loss='log_loss')"
 #: Small trees, few rounds: on the demo's month of simulated shots, 150 rounds of 8 leaves had a lower held-back
@@ -135,6 +137,8 @@ class Evaluation:
 
 
 def evaluate(y: np.ndarray, p: np.ndarray) -> Evaluation:
+    from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
     p = np.clip(p, _EPS, 1 - _EPS)
     return Evaluation(log_loss=float(log_loss(y, p, labels=[0, 1])), roc_auc=float(roc_auc_score(y, p)),
                       brier=float(brier_score_loss(y, p)), xg_sum=float(p.sum()), goals=int(y.sum()))
@@ -186,6 +190,8 @@ def untrainable_reason(shots: pl.DataFrame, holdout_fraction: float = 0.2) -> st
 
 
 def _classifier() -> HistGradientBoostingClassifier:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     cat = [FEATURES.index(f) for f in _CATEGORICAL]
     return HistGradientBoostingClassifier(**PARAMS, categorical_features=cat)
 
@@ -223,11 +229,16 @@ def train(shots: pl.DataFrame, holdout_fraction: float = 0.2, importance_rows: i
     the other). And on one OpenBLAS thread: the baselines' logistic regressions spent their time in two
     BLAS threads waiting on each other (distance + type on the whole simulated history: 4.1 s against
     1.2 s on one thread, beside a busy process; the same metrics to the digits reported)."""
+    import sklearn.ensemble  # noqa: F401 - its OpenMP runtime loaded before the limits look for one
+
     with threadpool_limits(limits=1, user_api="openmp"), threadpool_limits(limits=1, user_api="blas"):
         return _train(shots, holdout_fraction, importance_rows, plot)
 
 
 def _train(shots: pl.DataFrame, holdout_fraction: float, importance_rows: int, plot: bool) -> TrainedXg:
+    from sklearn.inspection import permutation_importance
+    from sklearn.linear_model import LogisticRegression
+
     reason = untrainable_reason(shots, holdout_fraction)
     if reason is not None:
         raise ValueError(reason)
