@@ -81,6 +81,16 @@ def test_dagster_cli_loads_the_code_location():
     assert "bronze/boxscore" in out.stdout and "gold/upcoming_schedule" in out.stdout
 
 
+def test_loading_the_definitions_imports_no_model_library():
+    """Every run and `dagster` command loads the definitions; scikit-learn and SciPy (1.25 s to import) are
+    imported by the model steps that use them, not then."""
+    code = ("import sys, nhl_assets.definitions as d; d.build_definitions(); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'matplotlib'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(REPO))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_workspace_yaml_validates():
     """`dagster dev` in the repo root loads workspace.yaml -> nhl_assets.definitions."""
     out = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
