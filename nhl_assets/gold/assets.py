@@ -289,7 +289,7 @@ def skater_season_stats_asset(context: AssetExecutionContext, warehouse: Warehou
 def sog_model(context: AssetExecutionContext, config: RetrainConfig, warehouse: WarehouseResource):
     """Retrain only when `transform.retrain` says so (no model yet, other features or parameters, played
     games of a week of game dates past the model's last training, or the run's config); otherwise keep the
-    model in use, so a day in season costs a read of two columns instead of a fit on the whole history."""
+    model in use, so a day in season costs a read of three columns instead of a fit on the whole history."""
     started = time.monotonic()
     wh = warehouse.get()
     previous = _read(wh, MODEL)
