@@ -65,7 +65,8 @@ def gold_phase(root: str) -> None:
 
     from nhl_assets.dates import DateWindow
     from nhl_assets.definitions import GOLD_FEATURES_JOB, MODEL_JOB, PREDICTIONS_JOB, build_definitions
-    from nhl_assets.runs import QUIET, materialize_window
+    from nhl_assets.ops.launch import model_run_config
+    from nhl_assets.runs import materialize_window
     from nhl_assets.storage.delta import Warehouse
 
     defs, instance = build_definitions(), DagsterInstance.ephemeral()
@@ -81,7 +82,9 @@ def gold_phase(root: str) -> None:
     step("season stats", lambda: materialize([skater_season_stats_asset], instance=instance,
                                              resources={"warehouse": WarehouseResource()}))
     step("features", lambda: materialize_window(defs, window, instance, GOLD_FEATURES_JOB))
-    step("model", lambda: defs.resolve_job_def(MODEL_JOB).execute_in_process(instance=instance, run_config=QUIET))
+    # retrain: true, every repetition (the warehouse is shared, and by its rule the model would be kept)
+    step("model", lambda: defs.resolve_job_def(MODEL_JOB).execute_in_process(
+        instance=instance, run_config=model_run_config(defs, MODEL_JOB, retrain=True)))
     step("predictions", lambda: materialize_window(defs, window, instance, PREDICTIONS_JOB))
     wh = Warehouse(root)
     import polars as pl
