@@ -67,6 +67,26 @@ def test_distances_are_bit_for_bit_the_correctly_rounded_ones():
 
 
 @pytest.mark.unit
+def test_the_batch_situation_is_the_timelines_rule_for_every_state():
+    """`silver/shots` names its situation with a polars expression; `situations.situation` is the rule the
+    game stats use. On every four-digit state and both sides they agree."""
+    from nhl_assets.parse.shots import _situation
+    from nhl_assets.parse.situations import SITUATIONS, situation
+
+    digits = pl.DataFrame({"d": range(10)}, schema={"d": pl.Int8})
+    states = digits.join(digits, how="cross").join(digits, how="cross", suffix="2").join(digits, how="cross",
+                                                                                        suffix="3")
+    states = states.rename(dict(zip(states.columns, ("ga", "sa", "sh", "gh")))).join(
+        pl.DataFrame({"home": [False, True]}), how="cross")
+    home = pl.col("home")
+    mine = pl.when(home).then(pl.col("sh")).otherwise(pl.col("sa"))
+    theirs = pl.when(home).then(pl.col("sa")).otherwise(pl.col("sh"))
+    got = states.select(_situation(mine, theirs, pl.col("ga"), pl.col("gh"))).to_series().to_list()
+    want = [SITUATIONS[situation((ga, sa, sh, gh), int(h))] for ga, sa, sh, gh, h in states.iter_rows()]
+    assert len(got) == 20_000 and got == want
+
+
+@pytest.mark.unit
 @pytest.mark.samples
 def test_hand_checked_real_plays(nhl_samples):
     shots = _shots(_inputs(nhl_samples, str(GAME)))

@@ -42,7 +42,7 @@ from nhl_assets.catalog import gold as cg, silver as cs
 from nhl_assets.dates import DateWindow
 from nhl_assets.engine.write import replace_window
 from nhl_assets.gold.engines import game_features
-from nhl_assets.gold.xg import RetrainConfig
+from nhl_assets.gold.xg import RetrainConfig, latest_model
 from nhl_assets.partitions import gold_game_date_partitions
 from nhl_assets.resources import EngineResource, WarehouseResource
 from nhl_assets.storage.delta import Warehouse, write_concurrently
@@ -292,8 +292,7 @@ def sog_model(context: AssetExecutionContext, config: RetrainConfig, warehouse: 
     model in use, so a day in season costs a read of three columns instead of a fit on the whole history."""
     started = time.monotonic()
     wh = warehouse.get()
-    previous = _read(wh, MODEL)
-    previous = previous.sort("trainedAt").row(-1, named=True) if previous is not None and previous.height else None
+    previous = latest_model(wh, MODEL)
     labels = wh.read_arrow(PLAYER_FEATURES, columns=["gameDate", tm.LABEL, "isUpcoming"])
     newest = tm.newest_played_date(pl.from_arrow(labels)) if labels is not None else None
     why = retrain_reason(previous, newest, tm.PLAYER_FEATURES, tm.PARAMS, force=config.retrain)
@@ -303,7 +302,7 @@ def sog_model(context: AssetExecutionContext, config: RetrainConfig, warehouse: 
     features = _read(wh, PLAYER_FEATURES)
     reason = _missing_input(PLAYER_FEATURES, features) or tm.untrainable_reason(features)
     if reason is not None:
-        yield from _model_not_trained(context, wh, reason)
+        yield from _model_not_trained(context, wh, previous, reason)
         return
     context.log.info(f"training the shots-on-goal model: {why}")
     trained = tm.train(features)
@@ -316,8 +315,7 @@ def sog_model(context: AssetExecutionContext, config: RetrainConfig, warehouse: 
            "metrics": json.dumps(metrics), "importances": json.dumps(trained.importances),
            "calibration": json.dumps(trained.calibration), "model": trained.dumps()}
     ok, gain = trained.beats("last7")
-    previous = _read(wh, MODEL)
-    if ok or previous is None or previous.is_empty():
+    if ok or previous is None:
         # the first model is kept even when it loses (there is nothing better), and its check says so
         write = wh.replace_all(MODEL, pa.Table.from_pylist([row], schema=MODEL_SCHEMA), run_id=context.run.run_id)
     else:
@@ -361,15 +359,13 @@ def _model_kept(context: AssetExecutionContext, previous: dict, newest: date):
     yield MaterializeResult(metadata={"kept_previous_model": True, "note": note, "dagster/row_count": 1})
 
 
-def _model_not_trained(context: AssetExecutionContext, wh: Warehouse, reason: str):
+def _model_not_trained(context: AssetExecutionContext, wh: Warehouse, previous: dict | None, reason: str):
     """The model step over too little history (silver empty or missing upstream, or a few dates only): no
-    training; the model in use stays, or with none yet the table holds no row. Says why in the log, the
-    check's description and the materialization's metadata, instead of failing the run."""
-    previous = _read(wh, MODEL)
-    if previous is not None and not previous.is_empty():
-        latest = previous.sort("trainedAt").row(-1, named=True)
-        note = f"not retrained: {reason}; the model trained at {latest['trainedAt']} stays in use"
-        metadata = {"kept_previous_model": True, "dagster/row_count": previous.height}
+    training; the model in use (`previous`) stays, or with none yet the table holds no row. Says why in the
+    log, the check's description and the materialization's metadata, instead of failing the run."""
+    if previous is not None:
+        note = f"not retrained: {reason}; the model trained at {previous['trainedAt']} stays in use"
+        metadata = {"kept_previous_model": True, "dagster/row_count": 1}  # the table holds the model in use
     else:
         write = wh.replace_all(MODEL, MODEL_SCHEMA.empty_table(), run_id=context.run.run_id)
         note = f"no model trained: {reason}; wrote 0 rows to {MODEL}"
@@ -404,15 +400,13 @@ def gold_sog_predictions(context: AssetExecutionContext, warehouse: WarehouseRes
     window = DateWindow.from_key_range(context.partition_key_range)
     wh = warehouse.get()
     features = _read(wh, PLAYER_FEATURES, window)
-    models = _read(wh, MODEL)
+    latest = latest_model(wh, MODEL)
     gap = _missing_input(PLAYER_FEATURES, features, window)
     features = features if features is not None else cg.PLAYER_GAME_FEATURES.empty()
-    if models is None or models.is_empty():
+    if latest is None:
         # nothing to predict with (gold/sog_model says why): no new prediction; pre-game ones stay on record
-        latest = None
         new = cg.SOG_PREDICTIONS.empty()
     else:
-        latest = models.sort("trainedAt").row(-1, named=True)
         new = tm.predict(features, tm.load(latest["model"]), latest["trainedAt"], latest["trainedThrough"],
                          datetime.now(timezone.utc))
     out = tm.carry_over(new, _read(wh, PREDICTIONS, window))

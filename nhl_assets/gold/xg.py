@@ -63,9 +63,10 @@ def _read(wh: Warehouse, table: str, window: DateWindow | None = None, columns: 
     return None if t is None else pl.from_arrow(t)
 
 
-def latest_model(wh: Warehouse) -> dict | None:
-    """The xG model in use (the latest training), or None before the first."""
-    models = _read(wh, XG_MODEL)
+def latest_model(wh: Warehouse, table: str = XG_MODEL) -> dict | None:
+    """The model in use of a model table (`gold/xg_model`, `gold/sog_model`: its latest training), or None
+    before the first."""
+    models = _read(wh, table)
     return None if models is None or models.is_empty() else models.sort("trainedAt").row(-1, named=True)
 
 

@@ -284,7 +284,8 @@ def game_shots(game_id: int, game_date: date, header: pp.GameHeader, roster: dic
         if kind in SHOT_KINDS:
             d = play.details
             shooter = d.get("scoringPlayerId") if kind == "goal" else d.get("shootingPlayerId")
-            player = roster.get(shooter) if isinstance(shooter, int) else None
+            shooter = shooter if isinstance(shooter, int) else None
+            player = roster.get(shooter) if shooter is not None else None
             side = player.side if player is not None else header.side_of_team(d.get("eventOwnerTeamId"))
             if side is not None:
                 xy = _coords(d)
@@ -301,7 +302,7 @@ def game_shots(game_id: int, game_date: date, header: pp.GameHeader, roster: dic
                     prev_xy = prev_team = None
                 add((game_id, game_date, season, play.raw.get("eventId"), game_type, play.sort_order, period,
                      play.period_type, t, kind, abbrevs[side], abbrevs[1 - side], side,
-                     shooter if isinstance(shooter, int) else None, player.name if player else None,
+                     shooter, player.name if player else None,
                      player.position if player else None, d.get("shotType"), *(xy or (None, None)),
                      *(_state(play, tl) or _NO_STATE), score[side], score[1 - side],
                      prev.kind if prev is not None else None, prev_team,

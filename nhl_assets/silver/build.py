@@ -228,7 +228,7 @@ def _parallel_parts(wh: Warehouse, chunks: list[DateWindow], now: datetime, work
     The parse is pure Python (GIL-bound), so on a multi-core machine processes, not threads, are what
     scale it. Each worker reads its own chunk from Delta (only parsed frames cross the process boundary)
     and starts by spawn, never fork: delta-rs's runtime does not survive a fork. The workers run without
-    the cyclic garbage collector (`gc_paused` for their whole life): re-enabled between the decode and the
+    the cyclic garbage collector (`gc.disable` when they start): re-enabled between the decode and the
     parse, its first collection scanned every decoded object again (about 40 ms a two-week chunk); the
     parse makes no reference cycles, and a worker exits with its window.
     """

@@ -149,18 +149,22 @@ def split_dates(frame: pl.DataFrame, holdout_fraction: float) -> date:
     return dates[int(len(dates) * (1 - holdout_fraction))]
 
 
+def _is_played() -> pl.Expr:
+    """A labelled row: a game played (not featurized ahead with an expected lineup)."""
+    return pl.col(LABEL).is_not_null() & ~pl.col("isUpcoming")
+
+
 def _played(features: pl.DataFrame) -> pl.DataFrame:
     """The labelled rows (games played), oldest first; none for a frame without columns."""
     if features.is_empty():
         return pl.DataFrame(schema=PLAYER_FEATURE_SCHEMA)
-    return features.filter(pl.col(LABEL).is_not_null() & ~pl.col("isUpcoming")).sort("gameDate", "gameId",
-                                                                                      "playerId")
+    return features.filter(_is_played()).sort("gameDate", "gameId", "playerId")
 
 
 def newest_played_date(features: pl.DataFrame) -> date | None:
     """The latest game date with played (labelled) games, None without any: what decides a retrain
     (`transform.retrain`). Needs only `gameDate`, the label and `isUpcoming`."""
-    played = features.filter(pl.col(LABEL).is_not_null() & ~pl.col("isUpcoming"))
+    played = features.filter(_is_played())
     return played.get_column("gameDate").max() if played.height else None
 
 
