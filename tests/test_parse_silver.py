@@ -228,6 +228,111 @@ def test_a_chart_read_row_by_row_gives_the_frames_of_the_column_read(nhl_samples
         assert getattr(drifted, frame).equals(getattr(clean, frame)), frame
 
 
+@pytest.mark.unit
+@pytest.mark.samples
+def test_a_typed_chart_gives_the_frames_of_the_generic_decode(nhl_samples):
+    """Every recorded shift chart decodes typed (`decode_regular`), and silver's frames from it equal those
+    from the generic (orjson) decode, goalie changes and period ends included."""
+    from nhl_assets.parse import plays as pp
+    from nhl_assets.parse import shifts as ps
+
+    charts = sorted((nhl_samples / "games").glob("*_shiftcharts.json"))
+    compared = 0
+    for path in charts:
+        gid = int(path.name.split("_")[0])
+        typed = ps.decode_regular(path.read_bytes())
+        assert isinstance(typed, ps.RegularChart), path.name
+        generic = load(path)
+        assert len(typed.data) == len(generic["data"])
+        pbp = nhl_samples / "games" / f"{gid}_play_by_play.json"
+        if not pbp.exists():  # a chart recorded without its game's play-by-play: decoded only
+            continue
+        compared += 1
+        payload = load(pbp)
+        roster = pp.parse_roster(payload, pp.parse_header(payload, gid))
+        a, b = ps.parse_shift_chart(typed, roster, gid), ps.parse_shift_chart(generic, roster, gid)
+        assert a.goalie_changes == b.goalie_changes and a.last_second == b.last_second
+        for spans in ("shifts", "spans"):
+            for col in ("player", "start", "end", "side", "goalie"):
+                assert (getattr(getattr(a, spans), col) == getattr(getattr(b, spans), col)).all(), (path, spans, col)
+        game = GameInputs(gid, date(2025, 1, 1), payload, generic)
+        frames = [build_silver([game]), build_silver([GameInputs(gid, date(2025, 1, 1), payload, typed)])]
+        for frame in ("players", "teams", "goalies", "shots"):
+            assert getattr(frames[0], frame).equals(getattr(frames[1], frame)), (path.name, frame)
+    assert len(charts) >= 3 and compared >= 2
+
+
+def _chart_body(rows: list[dict]) -> bytes:
+    return orjson.dumps({"data": rows, "total": len(rows)})
+
+
+_SHIFT = {"id": 1, "typeCode": 517, "gameId": 2024020001, "playerId": 8470001, "period": 1, "startTime": "00:00",
+          "endTime": "00:45", "duration": "00:45", "firstName": "A", "hexValue": "#000000"}
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("body, why", [
+    (b"{not json", "invalid JSON"),
+    (b"[]", "not an object"),
+    (_chart_body([{**_SHIFT, "endTime": None}]), "a shift without endTime (its duration tells)"),
+    (_chart_body([{**_SHIFT, "playerId": "8470001"}]), "an id written as text"),
+    (_chart_body([{**_SHIFT, "period": 1.0}]), "a period written as a float"),
+    (_chart_body([{k: v for k, v in _SHIFT.items() if k != "gameId"}]), "a row without gameId"),
+])
+def test_a_chart_that_is_not_regular_is_left_to_the_generic_decode(body, why):
+    """`decode_regular` judges nothing: it declines, and silver decodes the body with orjson and reads it
+    row by row (which names what is wrong or reads the row anyway)."""
+    from nhl_assets.parse import shifts as ps
+
+    assert ps.decode_regular(body) is None, why
+
+
+@pytest.mark.unit
+def test_silver_reads_a_chart_the_typed_decoder_declines_generically():
+    """End to end through `add_games`: a chart with a shift lacking `endTime` decodes generically (a dict)
+    and its shift counts from `duration`; a regular chart decodes typed."""
+    from nhl_assets.bronze import tables as bt
+    from nhl_assets.parse import shifts as ps
+    from nhl_assets.silver.inputs import WindowInputs, add_games
+
+    day = date(2024, 10, 8)
+
+    def rows(body: bytes, gid: int) -> dict:
+        return {"gameDate": day, "gameId": gid, "request": "r", "httpStatus": 200, "sha256": "s",
+                "fetchedAt": None, "body": body}
+
+    drifted = {**_SHIFT, "gameId": 2024020002, "endTime": None}
+    out = WindowInputs()
+    add_games(out, [{"gameDate": day, "gameId": gid, "isFinal": True, "isComplete": True}
+                    for gid in (2024020001, 2024020002)],
+              {bt.PLAY_BY_PLAY: [rows(b"{}", 2024020001), rows(b"{}", 2024020002)],
+               bt.SHIFT_CHARTS: [rows(_chart_body([_SHIFT]), 2024020001), rows(_chart_body([drifted]), 2024020002)]})
+    assert out.rejects == []
+    regular, generic = (g.shift_chart for g in out.games)
+    assert isinstance(regular, ps.RegularChart) and regular.data[0].endTime == "00:45"
+    assert isinstance(generic, dict) and generic["data"][0]["endTime"] is None
+    player, start, end = ps._rows_slow(generic["data"], 2024020002)
+    assert (player.tolist(), start.tolist(), end.tolist()) == ([8470001], [0], [45])
+
+
+@pytest.mark.unit
+def test_a_typed_chart_with_an_odd_row_is_read_row_by_row_and_named():
+    """A chart that decodes typed but that the column read declines (a row ending before it starts) goes
+    row by row, which names the row by its id."""
+    from nhl_assets.parse import shifts as ps
+    from nhl_assets.parse.errors import ParseError
+    from nhl_assets.parse.plays import AWAY, HOME, Player
+
+    roster = {8470001: Player(8470001, AWAY, "C", "A"), 8470002: Player(8470002, HOME, "C", "B")}
+    good = [_SHIFT, {**_SHIFT, "id": 2, "playerId": 8470002}]
+    typed = ps.decode_regular(_chart_body(good))
+    assert ps.parse_shift_chart(typed, roster, 2024020001).shifts.player.tolist() == [8470001, 8470002]
+    backwards = ps.decode_regular(_chart_body([*good, {**_SHIFT, "id": 77, "startTime": "01:00"}]))
+    assert isinstance(backwards, ps.RegularChart)
+    with pytest.raises(ParseError, match=r"shift row 77 ends \(00:45\) before it starts \(01:00\)"):
+        ps.parse_shift_chart(backwards, roster, 2024020001)
+
+
 #: A bench minor as the NHL writes it (all 30 recorded ones look so): typeCode BEN, the player who serves it
 #: in servedByPlayerId, no committing player and no drawing player.
 BENCH_MINOR = {"typeCode": "BEN", "descKey": "too-many-men-on-the-ice", "duration": 2}

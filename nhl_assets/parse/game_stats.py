@@ -77,7 +77,7 @@ class GameInputs:
     game_id: int
     game_date: date
     play_by_play: dict | None
-    shift_chart: dict | None  # None or no typeCode-517 rows = no shift data
+    shift_chart: dict | ps.RegularChart | None  # None or no typeCode-517 rows = no shift data
     boxscore: dict | None = None  # optional, not needed for stats (reconciliation uses it)
 
 

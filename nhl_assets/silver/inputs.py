@@ -18,6 +18,7 @@ import pyarrow as pa
 from nhl_assets.bronze import tables as bt
 from nhl_assets.dates import DateWindow
 from nhl_assets.parse.alloc import gc_paused
+from nhl_assets.parse import shifts as ps
 from nhl_assets.parse.game_stats import GameInputs
 from nhl_assets.parse.schedule import played_games
 from nhl_assets.storage.delta import Warehouse
@@ -25,6 +26,9 @@ from nhl_assets.storage.delta import Warehouse
 #: the columns of a response table silver reads (the body and what points back to the row)
 POINTER_COLUMNS = ["gameDate", "gameId", "request", "httpStatus", "sha256", "fetchedAt", "body"]
 ENDPOINT_OF_TABLE = {bt.PLAY_BY_PLAY: "play_by_play", bt.SHIFT_CHARTS: "shift_chart", bt.BOXSCORE: "boxscore"}
+#: Typed decoders tried before the generic one: they read only the fields the parse uses, and return None
+#: for a body they do not fit (which is then decoded generically, so no payload is judged by them).
+TYPED_DECODERS = {bt.SHIFT_CHARTS: ps.decode_regular}
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,13 @@ class WindowInputs:
     seconds: dict[str, float] = field(default_factory=dict)  # CPU seconds of "read" and "decode"
 
 
-def _decode(row: dict[str, Any], table: str, rejects: list[PayloadReject]) -> dict | None:
+def _decode(row: dict[str, Any], table: str, rejects: list[PayloadReject]) -> Any:
     pointer = BronzePointer(table, row["request"], row["sha256"], row["fetchedAt"])
     if row["httpStatus"] != 200:
         return None  # recorded as missing in bronze/games; nothing to parse
+    typed = TYPED_DECODERS.get(table)
+    if typed is not None and (payload := typed(row["body"])) is not None:
+        return payload
     try:
         payload = orjson.loads(row["body"])
     except orjson.JSONDecodeError as exc:
