@@ -262,6 +262,77 @@ def test_a_typed_chart_gives_the_frames_of_the_generic_decode(nhl_samples):
     assert len(charts) >= 3 and compared >= 2
 
 
+@pytest.mark.unit
+@pytest.mark.samples
+def test_a_typed_play_by_play_gives_the_frames_of_the_generic_decode(nhl_samples):
+    """Every recorded play-by-play decodes typed (`decode_regular`), and silver's four frames from the typed
+    bodies equal those from the generic (orjson) decode."""
+    from nhl_assets.parse import plays as pp
+
+    typed, generic, seen = [], [], set()
+    for f in _recorded_pbp(nhl_samples):
+        payload = load(f)
+        if payload["id"] in seen:
+            continue
+        seen.add(payload["id"])
+        body = pp.decode_regular(f.read_bytes())
+        assert isinstance(body, pp.RegularPlayByPlay), f.name
+        day = date.fromisoformat(payload["gameDate"])
+        typed.append(GameInputs(payload["id"], day, body, None))
+        generic.append(GameInputs(payload["id"], day, payload, None))
+    a, b = build_silver(typed), build_silver(generic)
+    assert a.rejected == b.rejected == [] and len(typed) >= 160
+    for frame in ("players", "teams", "goalies", "shots"):
+        assert getattr(a, frame).equals(getattr(b, frame)), frame
+
+
+_PLAY = {"eventId": 5, "periodDescriptor": {"number": 1, "periodType": "REG", "maxRegulationPeriods": 3},
+         "timeInPeriod": "01:56", "timeRemaining": "18:04", "situationCode": "1551", "homeTeamDefendingSide": "left",
+         "typeCode": 503, "typeDescKey": "hit", "sortOrder": 20, "details": {"eventOwnerTeamId": 1}}
+
+
+def _pbp_body(*plays: dict) -> bytes:
+    return orjson.dumps({"id": 2024020001, "plays": list(plays), "venue": {"default": "X"}})
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("body, why", [
+    (b"{not json", "invalid JSON"),
+    (b"[]", "not an object"),
+    (orjson.dumps({"id": 2024020001}), "no plays"),
+    (_pbp_body({k: v for k, v in _PLAY.items() if k != "sortOrder"}), "a play without sortOrder"),
+    (_pbp_body({**_PLAY, "sortOrder": "20"}), "a sortOrder written as text"),
+    (_pbp_body({**_PLAY, "details": [1]}), "details that are not an object"),
+    (_pbp_body({**_PLAY, "periodDescriptor": {"periodType": "REG"}}), "a period without its number"),
+    (_pbp_body({**_PLAY, "situationCode": 1551}), "a situation code written as a number"),
+])
+def test_a_play_by_play_that_is_not_regular_is_left_to_the_generic_decode(body, why):
+    from nhl_assets.parse import plays as pp
+
+    assert pp.decode_regular(body) is None, why
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("play", [
+    {**_PLAY, "timeInPeriod": "1:56"},  # a clock the "MM:SS" table does not hold
+    {**_PLAY, "periodDescriptor": {"number": 4}},  # a period without its type: inferred
+    {**_PLAY, "details": None, "situationCode": None},
+    {k: v for k, v in _PLAY.items() if k not in ("eventId", "homeTeamDefendingSide", "situationCode", "details")},
+])
+def test_a_typed_play_reads_as_the_same_play_as_its_dict(play):
+    """Plays the typed loop hands to `_checked_play` (odd clock, no period type) or reads with defaults
+    become the very `Play` the dict path makes."""
+    from nhl_assets.parse import plays as pp
+
+    header = pp.GameHeader(2024020001, 20242025, 2, "OFF", (1, 2), ("A", "B"), (0, 0), "REG")
+    typed = pp.decode_regular(_pbp_body(_PLAY, play))
+    assert isinstance(typed, pp.RegularPlayByPlay)
+    got = pp.ordered_plays(pp.as_payload(typed), header)
+    assert got == pp.ordered_plays({"plays": [_PLAY, play]}, header)
+    assert got[1].t == (got[1].period - 1) * 1200 + 116 and got[1].event_id == play.get("eventId")
+    assert got[1].period_type == ("OT" if got[1].period == 4 else "REG")
+
+
 def _chart_body(rows: list[dict]) -> bytes:
     return orjson.dumps({"data": rows, "total": len(rows)})
 

@@ -76,7 +76,7 @@ class GameInputs:
 
     game_id: int
     game_date: date
-    play_by_play: dict | None
+    play_by_play: dict | pp.RegularPlayByPlay | None
     shift_chart: dict | ps.RegularChart | None  # None or no typeCode-517 rows = no shift data
     boxscore: dict | None = None  # optional, not needed for stats (reconciliation uses it)
 
@@ -428,9 +428,10 @@ def _parse_game(g: GameInputs, gi: int, batch: _Batch) -> None:
     """One game's rows into the batch; raises ParseError (nothing added) for a malformed play-by-play."""
     if g.play_by_play is None:
         raise ParseError("play-by-play missing", game_id=g.game_id, endpoint=pp.ENDPOINT)
-    header = pp.parse_header(g.play_by_play, g.game_id)
-    roster = pp.parse_roster(g.play_by_play, header)
-    plays = pp.ordered_plays(g.play_by_play, header)
+    payload = pp.as_payload(g.play_by_play)
+    header = pp.parse_header(payload, g.game_id)
+    roster = pp.parse_roster(payload, header)
+    plays = pp.ordered_plays(payload, header)
     try:
         chart = ps.parse_shift_chart(g.shift_chart, roster, g.game_id)
     except ParseError as exc:  # the game keeps its event stats, flagged as without shift data

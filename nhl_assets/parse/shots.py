@@ -276,7 +276,7 @@ def game_shots(game_id: int, game_date: date, header: pp.GameHeader, roster: dic
             prev = last_shot = None
             need_side = period not in declared
         if need_side:
-            said = play.raw.get("homeTeamDefendingSide")
+            said = play.defending_side
             if said == "left" or said == "right":
                 declared[period] = said == "left"
                 need_side = False
@@ -300,7 +300,7 @@ def game_shots(game_id: int, game_date: date, header: pp.GameHeader, roster: dic
                     prev_team = abbrevs[owner] if owner is not None else None
                 else:
                     prev_xy = prev_team = None
-                add((game_id, game_date, season, play.raw.get("eventId"), game_type, play.sort_order, period,
+                add((game_id, game_date, season, play.event_id, game_type, play.sort_order, period,
                      play.period_type, t, kind, abbrevs[side], abbrevs[1 - side], side,
                      shooter, player.name if player else None,
                      player.position if player else None, d.get("shotType"), *(xy or (None, None)),

@@ -18,6 +18,7 @@ import pyarrow as pa
 from nhl_assets.bronze import tables as bt
 from nhl_assets.dates import DateWindow
 from nhl_assets.parse.alloc import gc_paused
+from nhl_assets.parse import plays as pp
 from nhl_assets.parse import shifts as ps
 from nhl_assets.parse.game_stats import GameInputs
 from nhl_assets.parse.schedule import played_games
@@ -28,7 +29,7 @@ POINTER_COLUMNS = ["gameDate", "gameId", "request", "httpStatus", "sha256", "fet
 ENDPOINT_OF_TABLE = {bt.PLAY_BY_PLAY: "play_by_play", bt.SHIFT_CHARTS: "shift_chart", bt.BOXSCORE: "boxscore"}
 #: Typed decoders tried before the generic one: they read only the fields the parse uses, and return None
 #: for a body they do not fit (which is then decoded generically, so no payload is judged by them).
-TYPED_DECODERS = {bt.SHIFT_CHARTS: ps.decode_regular}
+TYPED_DECODERS = {bt.PLAY_BY_PLAY: pp.decode_regular, bt.SHIFT_CHARTS: ps.decode_regular}
 
 
 @dataclass(frozen=True)
