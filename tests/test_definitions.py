@@ -91,6 +91,16 @@ def test_loading_the_definitions_imports_no_model_library():
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_preload_imports_the_model_library_once_in_a_thread():
+    """`preload` (called as a backfill with gold starts) imports scikit-learn beside the caller, once."""
+    code = ("import sys, threading; from nhl_assets.transform import threads as t; t.preload(); first = t._preloading; "
+            "t.preload(); assert t._preloading is first and first is not threading.current_thread(); "
+            "first.join(120); print('sklearn.ensemble' in sys.modules, first.is_alive())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, cwd=str(REPO))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "True False"
+
+
 def test_workspace_yaml_validates():
     """`dagster dev` in the repo root loads workspace.yaml -> nhl_assets.definitions."""
     out = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],

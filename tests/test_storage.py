@@ -208,3 +208,28 @@ def test_a_table_handed_to_spark_refuses_delta_rs_writes_until_handed_back(wh, c
     assert [h["nhl_operation"] for h in wh.history("bronze/t")[:3]] == ["replace_window", "set_writer", "set_writer"]
     with pytest.raises(ValueError, match="unknown writer"):
         wh.set_writer("bronze/t", "duckdb", reason="")
+
+
+def test_a_pinned_snapshot_reads_as_of_its_versions(wh, monkeypatch):
+    """`pin` records the versions of the tables that exist (a missing one is left out); reads at those
+    versions see the snapshot whatever is written afterwards, and open each table once per version."""
+    import nhl_assets.storage.delta as delta
+
+    wh.replace_window("bronze/t", rows(("2023-10-01", 1, "a")), DateWindow.of("2023-10-01"),
+                      partition_by=["gameDate"])
+    versions = wh.pin(["bronze/t", "bronze/missing"])
+    assert versions == {"bronze/t": wh.version("bronze/t")}
+    wh.replace_window("bronze/t", rows(("2023-10-01", 1, "changed"), ("2023-10-02", 2, "new")),
+                      DateWindow.of("2023-10-01", "2023-10-02"), partition_by=["gameDate"])
+    opened = []
+    monkeypatch.setattr(delta, "DeltaTable", lambda *a, **k: opened.append(a) or DeltaTable(*a, **k))
+    for _ in range(3):
+        t = wh.read_arrow("bronze/t", DateWindow.of("2023-10-01", "2023-10-02"), version=versions["bronze/t"])
+        assert t.to_pylist() == [{"gameDate": date(2023, 10, 1), "gameId": 1, "value": "a"}]
+    assert opened == []  # pinned by `pin`: opened there, reused here
+    assert sorted(r["value"] for r in wh.read_arrow("bronze/t").to_pylist()) == ["changed", "new"]  # latest
+    opened.clear()
+    older = delta._Snapshots(size=1)
+    older.get(wh.uri("bronze/t"), 0, None)
+    older.get(wh.uri("bronze/t"), 1, None)
+    assert len(opened) == 2 and list(older._tables) == [(wh.uri("bronze/t"), 1)]  # least recently used dropped

@@ -148,7 +148,10 @@ def run_backfill(window: DateWindow, layers: set[str], *, chunk_days: int, insta
     # deferred: the Definitions (every asset) load only when a backfill runs, not for `nhl-assets --help`
     from nhl_assets.definitions import build_definitions
     from nhl_assets.ops.launch import QUIET, run_gold
+    from nhl_assets.transform.threads import preload
 
+    if "gold" in layers:
+        preload()  # scikit-learn, for the models at the end, while the chunks run
     defs = defs or build_definitions()
     console = console or Console()
     report = BackfillReport(backfill_id(window, layers), window.chunks(chunk_days), settings.warehouse_root())

@@ -27,6 +27,7 @@ from nhl_assets.definitions import (
 from nhl_assets.dates import DateWindow
 from nhl_assets.partitions import UPCOMING_DAYS
 from nhl_assets.storage.delta import Warehouse
+from nhl_assets.transform.threads import preload
 
 #: Run config that keeps Dagster's console logger at INFO (the in-process default is DEBUG).
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -89,6 +90,7 @@ def run_gold(defs: Definitions, window: DateWindow, instance: DagsterInstance, *
     `retrain` (a replay that changed the history they learned from)."""
     steps: dict[str, float] = {}
     step = timed_steps(steps, log)
+    preload()  # scikit-learn, if the caller has not started it already: beside the first run's start and reads
     if model:
         step("xg model", lambda: defs.resolve_job_def(XG_MODEL_JOB).execute_in_process(
             instance=instance, run_config=model_run_config(defs, XG_MODEL_JOB, retrain)))

@@ -24,7 +24,7 @@ from nhl_assets.parse.game_stats import SilverFrames, build_silver
 from nhl_assets.parse import shots as psh
 from nhl_assets.parse.reconcile import reconcile
 from nhl_assets.parse.validate import Expectations, key_string, split_valid
-from nhl_assets.silver.inputs import BronzePointer, WindowInputs, iter_window, read_window
+from nhl_assets.silver.inputs import BRONZE_TABLES, BronzePointer, WindowInputs, iter_window, read_window
 from nhl_assets.storage.delta import Warehouse, WriteResult, write_concurrently
 
 PLAYERS = cs.PLAYER_GAME_STATS.name
@@ -217,12 +217,14 @@ def assemble(parts: Iterable[ParsedPart], now: datetime) -> SilverWindow:
     return result
 
 
-def parse_chunk(root: str, storage_options: dict[str, str] | None, chunk: DateWindow, now: datetime) -> ParsedPart:
+def parse_chunk(root: str, storage_options: dict[str, str] | None, chunk: DateWindow, now: datetime,
+                versions: dict[str, int] | None = None) -> ParsedPart:
     """Read and parse one chunk of days from bronze (what a worker process does; pure apart from the read)."""
-    return parse_part(read_window(Warehouse(root, storage_options), chunk), now)
+    return parse_part(read_window(Warehouse(root, storage_options), chunk, versions), now)
 
 
-def _parallel_parts(wh: Warehouse, chunks: list[DateWindow], now: datetime, workers: int) -> Iterator[ParsedPart]:
+def _parallel_parts(wh: Warehouse, chunks: list[DateWindow], now: datetime, workers: int,
+                    versions: dict[str, int]) -> Iterator[ParsedPart]:
     """Chunks parsed in `workers` spawned processes, yielded in date order.
 
     The parse is pure Python (GIL-bound), so on a multi-core machine processes, not threads, are what
@@ -235,7 +237,7 @@ def _parallel_parts(wh: Warehouse, chunks: list[DateWindow], now: datetime, work
     ctx = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=gc.disable)
     try:
-        futures = [pool.submit(parse_chunk, wh.root, wh.storage_options, chunk, now) for chunk in chunks]
+        futures = [pool.submit(parse_chunk, wh.root, wh.storage_options, chunk, now, versions) for chunk in chunks]
         for future in futures:
             yield future.result()
     finally:
@@ -249,11 +251,14 @@ def build_window(wh: Warehouse, window: DateWindow, chunk_days: int = 14, worker
 
     Chunk by chunk, so memory stays bounded on multi-season replays; with `workers` > 1 and more than one
     chunk, the chunks are parsed in that many processes. Either way the parts are assembled in date
-    order by the same code, so the tables do not depend on `workers`.
+    order by the same code, so the tables do not depend on `workers`. Bronze is read as of its versions
+    when the window starts (`Warehouse.pin`): one snapshot for every chunk.
     """
     now = datetime.now(timezone.utc)
     chunks = window.chunks(chunk_days)
+    versions = wh.pin(BRONZE_TABLES)
     if workers > 1 and len(chunks) > 1:
-        return assemble(_parallel_parts(wh, chunks, now, min(workers, len(chunks))), now)
+        return assemble(_parallel_parts(wh, chunks, now, min(workers, len(chunks)), versions), now)
     with gc_paused():  # one pause over decode and parse: see `_parallel_parts`
-        return assemble((parse_part(inputs, now) for _chunk, inputs in iter_window(wh, window, chunk_days)), now)
+        return assemble((parse_part(inputs, now) for _chunk, inputs in iter_window(wh, window, chunk_days, versions)),
+                        now)

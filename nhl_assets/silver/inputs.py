@@ -84,8 +84,12 @@ def _decode(row: dict[str, Any], table: str, rejects: list[PayloadReject]) -> An
     return payload
 
 
-def _rows(wh: Warehouse, table: str, window: DateWindow, columns: list[str]) -> list[dict]:
-    t: pa.Table | None = wh.read_arrow(table, window, columns=columns)
+def _rows(wh: Warehouse, table: str, window: DateWindow, columns: list[str],
+          versions: dict[str, int] | None = None) -> list[dict]:
+    if versions is not None and table not in versions:
+        return []  # missing when the window's snapshot was pinned
+    t: pa.Table | None = wh.read_arrow(table, window, columns=columns,
+                                       version=None if versions is None else versions[table])
     return [] if t is None else t.to_pylist()
 
 
@@ -138,13 +142,21 @@ LEDGER_COLUMNS = ["gameDate", "gameId", "isFinal", "isComplete"]
 SCHEDULE_COLUMNS = POINTER_COLUMNS[:1] + POINTER_COLUMNS[2:]
 
 
-def read_window(wh: Warehouse, window: DateWindow) -> WindowInputs:
-    """Decode the bronze rows of `window` into parser inputs (one `GameInputs` per final game)."""
+#: the bronze tables silver reads
+BRONZE_TABLES = (bt.GAMES, *ENDPOINT_OF_TABLE, bt.SCHEDULE)
+
+
+def read_window(wh: Warehouse, window: DateWindow, versions: dict[str, int] | None = None) -> WindowInputs:
+    """Decode the bronze rows of `window` into parser inputs (one `GameInputs` per final game).
+
+    `versions` (`Warehouse.pin(BRONZE_TABLES)`) reads bronze as of one snapshot: every chunk of a silver
+    run then sees the same bronze, whatever a backfill writes meanwhile, and each table is opened once
+    per process instead of once per chunk."""
     out = WindowInputs()
     started = time.process_time()
-    ledger = _rows(wh, bt.GAMES, window, LEDGER_COLUMNS)
-    payload_rows = {table: _rows(wh, table, window, POINTER_COLUMNS) for table in ENDPOINT_OF_TABLE}
-    schedule_rows = _rows(wh, bt.SCHEDULE, window, SCHEDULE_COLUMNS)
+    ledger = _rows(wh, bt.GAMES, window, LEDGER_COLUMNS, versions)
+    payload_rows = {table: _rows(wh, table, window, POINTER_COLUMNS, versions) for table in ENDPOINT_OF_TABLE}
+    schedule_rows = _rows(wh, bt.SCHEDULE, window, SCHEDULE_COLUMNS, versions)
     read = time.process_time()
     with gc_paused():  # the decoded bodies are millions of objects; see `gc_paused`
         add_games(out, ledger, payload_rows)
@@ -153,7 +165,8 @@ def read_window(wh: Warehouse, window: DateWindow) -> WindowInputs:
     return out
 
 
-def iter_window(wh: Warehouse, window: DateWindow, chunk_days: int) -> Iterator[tuple[DateWindow, WindowInputs]]:
+def iter_window(wh: Warehouse, window: DateWindow, chunk_days: int,
+                versions: dict[str, int] | None = None) -> Iterator[tuple[DateWindow, WindowInputs]]:
     """`read_window` chunk by chunk: bounded memory on multi-season replays."""
     for chunk in window.chunks(chunk_days):
-        yield chunk, read_window(wh, chunk)
+        yield chunk, read_window(wh, chunk, versions)

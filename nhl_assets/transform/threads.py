@@ -18,6 +18,7 @@ its own; OpenBLAS's is global to the process and left to the caller.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -35,6 +36,23 @@ def _controller() -> ThreadpoolController:
     import sklearn.ensemble  # noqa: F401
 
     return ThreadpoolController()
+
+
+_preloading: threading.Thread | None = None
+
+
+def preload() -> None:
+    """Start importing scikit-learn (and finding its thread pools) in a daemon thread; once per process.
+
+    Why: the first gold step that needs scikit-learn (the xG model's fit, or unpickling that model to score
+    every shot) otherwise starts with 2.2-2.4 s of imports (SciPy included). A backfill calls this first,
+    so the import runs while its bronze runs wait on the API; an import the main thread asks for meanwhile
+    simply waits for this one (Python's per-module import locks).
+    """
+    global _preloading
+    if _preloading is None:
+        _preloading = threading.Thread(target=_controller, name="preload-sklearn", daemon=True)
+        _preloading.start()
 
 
 def _one_openmp_thread(fn: Callable[[], Any]) -> Any:
