@@ -424,6 +424,36 @@ def test_latency_applied_with_jitter_and_family_limit(fake: Callable[..., Loopba
     assert unaffected < 0.09
 
 
+class SlowBackend(FakeBackend):
+    """Takes `make_s` to make a boxscore, as a simulated game's bodies take time to make."""
+
+    make_s = 0.1
+
+    def boxscore(self, game_id: int) -> bytes | None:
+        time.sleep(self.make_s)
+        return super().boxscore(game_id)
+
+
+def test_latency_is_the_time_to_answer_with_the_body_made_within_it(serve) -> None:
+    """A body that takes 100 ms to make is answered after the 150 ms latency, not after 250 ms; a body
+    slower than the latency is answered when it is ready."""
+    server = serve(SlowBackend(), FaultConfig(latency_ms=150))
+    with client(server) as c:
+        c.get("/v1/schedule/2023-11-10")  # connect outside the measurement
+        started = time.monotonic()
+        assert c.get("/v1/gamecenter/1001/boxscore").status_code == 200
+        within = time.monotonic() - started
+        SlowBackend.make_s = 0.3
+        try:
+            started = time.monotonic()
+            assert c.get("/v1/gamecenter/1002/boxscore").status_code == 200
+            slower = time.monotonic() - started
+        finally:
+            SlowBackend.make_s = 0.1
+    assert 0.149 <= within < 0.23, within
+    assert 0.299 <= slower < 0.38, slower
+
+
 def test_fault_decisions_are_deterministic_by_seed(fake: Callable[..., LoopbackNHLServer]) -> None:
     def run(seed: int) -> list[int]:
         server = fake(FaultConfig(seed=seed, rate_429=0.3, rate_5xx=0.3))
