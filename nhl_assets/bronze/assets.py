@@ -14,6 +14,7 @@ other, so lineage, data versions (silver goes stale only where bronze changed) a
 import time
 from collections import Counter
 from datetime import date, timedelta
+from functools import partial
 from typing import Optional
 
 import orjson
@@ -43,6 +44,7 @@ from nhl_assets.partitions import game_date_partitions
 from nhl_assets.resources import AutomationConfig, NHLApiResource, WarehouseResource
 from nhl_assets.source.client import NHLSourceError
 from nhl_assets.source.games import fetch_days
+from nhl_assets.storage.delta import write_concurrently
 
 #: Bump when the fetch or the bronze row layout changes (shown in the UI as the assets' code version).
 BRONZE_CODE_VERSION = "1"
@@ -309,11 +311,13 @@ def bronze_nhl_api(context: AssetExecutionContext, config: BronzeRunConfig, nhl_
             source_md, ledger_md = _stage_import(context, wh, window, config.import_dir, staged, tally)
         else:
             source_md, today = _stage_api(context, nhl_api, wh, window, staged, tally, config.only_incomplete)
-        # a factory, not a reader: a commit lost to a concurrent backfill is retried with the same rows
-        writes = {table: wh.replace_window(table, lambda t=table: staged.reader(t), window,
-                                           partition_by=catalog.partition_by(table),
-                                           run_id=run_id, description=catalog.info(table).description)
-                  for table in bt.BRONZE_TABLES}
+        # a factory, not a reader: a commit lost to a concurrent backfill is retried with the same rows;
+        # the tables at once (delta-rs encodes outside the GIL), so the next chunk's fetch starts sooner
+        writes = write_concurrently({
+            table: partial(wh.replace_window, table, lambda t=table: staged.reader(t), window,
+                           partition_by=catalog.partition_by(table), run_id=run_id,
+                           description=catalog.info(table).description)
+            for table in bt.BRONZE_TABLES})
         # hashed without the bodies (the sha256 column stands for them): reading them back costs seconds
         data_versions = {t: versions.data_version(staged.reader(t, [c for c in bt.SCHEMAS[t].names
                                                                      if c not in versions.VOLATILE]).read_all())
