@@ -40,6 +40,27 @@ def test_nhl_api_py_code_path_hits_the_loopback_server(recorded_server, nhl_samp
     assert "cayenneExp" in shift_targets[0] and "exclude=eventDetails" in shift_targets[0]
 
 
+def test_a_body_is_decoded_once(recorded_server, monkeypatch):
+    """nhl-api-py's `.json()` gets the body the client decoded (orjson) to check it, not a second decode
+    with the standard library; what it returns equals the body, and a shift chart's publication is read
+    from it."""
+    import json
+
+    from nhl_assets.source.games import GameFetch, record_response
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("decoded again with the standard library")
+
+    with NHLSource(fast_settings(recorded_server)) as source:
+        monkeypatch.setattr(json, "loads", refuse)
+        shifts, pbp = source.shift_chart(GAME), source.play_by_play(GAME)
+        monkeypatch.undo()
+    assert shifts.data == orjson.loads(shifts.raw.body) and pbp.data == orjson.loads(pbp.raw.body)
+    game = GameFetch(GAME, date(2023, 11, 10), 20232024, 2, "OFF", "OK", "BUF", "TOR", None)
+    record_response(game, "shift_chart", shifts)
+    assert "shift_chart" in game.responses and not game.missing
+
+
 def test_base_urls_come_from_the_environment(recorded_server, monkeypatch):
     monkeypatch.setenv("NHL_API_WEB_URL", recorded_server.web_url + "/")
     monkeypatch.setenv("NHL_API_STATS_URL", recorded_server.stats_url)

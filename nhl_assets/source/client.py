@@ -205,6 +205,20 @@ def _endpoint_template(path: str) -> str:
     return "/".join(out)
 
 
+class _DecodedResponse(httpx.Response):
+    """A successful response whose body was decoded (orjson) when it arrived, to check it is JSON.
+
+    nhl-api-py's API methods end with `.json()`, httpx's decode with the standard library; this returns the
+    decoded body instead of decoding it a second time (4.2 ms for a 263 KB shift chart, 2.4 ms for a
+    play-by-play, against none): time the fetch threads spent holding the GIL while their connections idled.
+    """
+
+    _decoded: Any
+
+    def json(self, **kwargs: Any) -> Any:
+        return self._decoded
+
+
 class RoutedHttpClient(HttpClient):
     """nhl-api-py's HttpClient, routed to the configured base URLs, pooled, rate limited and retried."""
 
@@ -257,10 +271,12 @@ class RoutedHttpClient(HttpClient):
                              retry_after=parse_retry_after(response.headers.get("Retry-After")))
         if response.is_success:
             try:
-                orjson.loads(response.content)
+                decoded = orjson.loads(response.content)
             except orjson.JSONDecodeError as exc:
                 raise _Retryable(f"invalid JSON ({len(response.content)} bytes): {exc}", response=response,
                                  invalid_json=True) from exc
+            response.__class__ = _DecodedResponse  # same object, its `.json()` the value just decoded
+            response._decoded = decoded
         return response
 
     def get(self, endpoint: Endpoint, resource: str, query_params: dict | None = None) -> httpx.Response:

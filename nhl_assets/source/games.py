@@ -125,14 +125,11 @@ def games_from_schedule(day: date, schedule: dict[str, Any],
     return sorted(games.values(), key=lambda g: g.game_id), skipped
 
 
-def _shift_chart_published(raw: RawResponse) -> bool:
-    """The stats API answers 200 with no shift rows until the chart is published."""
-    try:
-        payload = orjson.loads(raw.body)
-    except orjson.JSONDecodeError:
-        return False
-    rows = payload.get("data") or []
-    return any(r.get("typeCode") == 517 for r in rows)
+def _shift_chart_published(payload: Any) -> bool:
+    """The stats API answers 200 with no shift rows until the chart is published (`payload`: the decoded
+    body, as the fetch already has it)."""
+    rows = payload.get("data") if isinstance(payload, dict) else None
+    return isinstance(rows, list) and any(isinstance(r, dict) and r.get("typeCode") == 517 for r in rows)
 
 
 def _fetch_endpoint(source: NHLSource, endpoint: str, game: GameFetch) -> tuple[str, Fetched | NHLSourceError]:
@@ -154,7 +151,7 @@ def record_response(game: GameFetch, endpoint: str, result: Fetched | NHLSourceE
         game.missing.append(f"{endpoint}: {result.cause}")
         return
     game.responses[endpoint] = result.raw
-    if endpoint == "shift_chart" and not _shift_chart_published(result.raw):
+    if endpoint == "shift_chart" and not _shift_chart_published(result.data):
         game.missing.append("shift_chart: not published yet")
     elif endpoint in ("boxscore", "play_by_play"):
         state = result.data.get("gameState")
