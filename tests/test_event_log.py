@@ -116,8 +116,8 @@ def batching_env(monkeypatch):
 def test_pinned_to_the_installed_dagster():
     assert dg.__version__ == event_log.PINNED_DAGSTER, (
         "Dagster was upgraded: re-read SqliteEventLogStorage._connect/store_event and "
-        "SqlEventLogStorage._store_asset_event(_tags) against nhl_assets/deploy/event_log.py, then bump "
-        "PINNED_DAGSTER")
+        "SqlEventLogStorage._store_asset_event(_tags)/_store_asset_check_evaluation_planned against "
+        "nhl_assets/deploy/event_log.py, then bump PINNED_DAGSTER")
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "memory", pytest.param("postgres", marks=pytest.mark.slow)])
