@@ -42,7 +42,7 @@ from nhl_assets.catalog import gold as cg, silver as cs
 from nhl_assets.dates import DateWindow
 from nhl_assets.engine.write import replace_window
 from nhl_assets.gold.engines import game_features
-from nhl_assets.gold.xg import RetrainConfig, latest_model
+from nhl_assets.gold.models import RetrainConfig, latest_model
 from nhl_assets.partitions import gold_game_date_partitions
 from nhl_assets.resources import EngineResource, WarehouseResource
 from nhl_assets.storage.delta import Warehouse, write_concurrently
@@ -82,14 +82,8 @@ def _history_dep(table: str) -> AssetDep:
 def _history(wh: Warehouse, table: str, until: date, columns: list[str]) -> pl.DataFrame | None:
     """Every row of `table` dated up to `until` (the features' whole past), only the needed columns; None
     when the table does not exist."""
-    t = wh.read_arrow(table, DateWindow(settings.start_date(), until) if until >= settings.start_date() else None,
-                      columns=columns)
-    return None if t is None else pl.from_arrow(t)
-
-
-def _read(wh: Warehouse, table: str, window: DateWindow | None = None) -> pl.DataFrame | None:
-    t = wh.read_arrow(table, window)
-    return None if t is None else pl.from_arrow(t)
+    return wh.read_frame(table, DateWindow(settings.start_date(), until) if until >= settings.start_date() else None,
+                         columns=columns)
 
 
 def _unique(frame: pl.DataFrame, cols: list[str]) -> int:
@@ -161,7 +155,7 @@ def gold_game_features(context: AssetExecutionContext, warehouse: WarehouseResou
     spark = engine.name == "spark"
     players = _history(wh, SILVER_PLAYERS, window.end, _COUNT_PLAYER_COLUMNS if spark else tf.PLAYER_COLUMNS)
     teams = _history(wh, SILVER_TEAMS, window.end, _COUNT_TEAM_COLUMNS if spark else tf.TEAM_COLUMNS)
-    upcoming = _read(wh, UPCOMING)
+    upcoming = wh.read_frame(UPCOMING)
     past = DateWindow(settings.start_date(), max(window.end, settings.start_date()))
     gap = _missing_input(SILVER_PLAYERS, players, past) or _missing_input(SILVER_TEAMS, teams, past)
     if gap is not None:
@@ -246,13 +240,13 @@ def _expected_rows(players: pl.DataFrame, teams: pl.DataFrame, upcoming: pl.Data
 )
 def skater_season_stats_asset(context: AssetExecutionContext, warehouse: WarehouseResource):
     wh = warehouse.get()
-    players = _read(wh, SILVER_PLAYERS)
+    players = wh.read_frame(SILVER_PLAYERS)
     gap = _missing_input(SILVER_PLAYERS, players)
     if players is None:  # no silver to take the columns from: the season table keeps its own
         players = pl.DataFrame()
         out = _empty_of(wh, SEASON_STATS, cg.SKATER_SEASON_STATS.polars_schema)
     else:
-        out = skater_season_stats(players, _read(wh, PLAYER_XGOALS))
+        out = skater_season_stats(players, wh.read_frame(PLAYER_XGOALS))
     note = f"{gap}: wrote 0 rows to {SEASON_STATS}" if gap else None
     if note:
         context.log.warning(note)
@@ -299,7 +293,7 @@ def sog_model(context: AssetExecutionContext, config: RetrainConfig, warehouse: 
     if why is None:
         yield from _model_kept(context, previous, newest)
         return
-    features = _read(wh, PLAYER_FEATURES)
+    features = wh.read_frame(PLAYER_FEATURES)
     reason = _missing_input(PLAYER_FEATURES, features) or tm.untrainable_reason(features)
     if reason is not None:
         yield from _model_not_trained(context, wh, previous, reason)
@@ -399,7 +393,7 @@ def _model_not_trained(context: AssetExecutionContext, wh: Warehouse, previous: 
 def gold_sog_predictions(context: AssetExecutionContext, warehouse: WarehouseResource):
     window = DateWindow.from_key_range(context.partition_key_range)
     wh = warehouse.get()
-    features = _read(wh, PLAYER_FEATURES, window)
+    features = wh.read_frame(PLAYER_FEATURES, window)
     latest = latest_model(wh, MODEL)
     gap = _missing_input(PLAYER_FEATURES, features, window)
     features = features if features is not None else cg.PLAYER_GAME_FEATURES.empty()
@@ -409,7 +403,7 @@ def gold_sog_predictions(context: AssetExecutionContext, warehouse: WarehouseRes
     else:
         new = tm.predict(features, tm.load(latest["model"]), latest["trainedAt"], latest["trainedThrough"],
                          datetime.now(timezone.utc))
-    out = tm.carry_over(new, _read(wh, PREDICTIONS, window))
+    out = tm.carry_over(new, wh.read_frame(PREDICTIONS, window))
     note = None
     if latest is None:
         note = (f"{MODEL} holds no model (see its materialization): wrote {out.height} rows to {PREDICTIONS} "

@@ -20,19 +20,18 @@ from dagster import (
     AssetSelection,
     AssetSpec,
     BackfillPolicy,
-    Config,
     DataVersion,
     MaterializeResult,
     MetadataValue,
     asset,
     multi_asset,
 )
-from pydantic import Field
 
 from nhl_assets import catalog, specs
 from nhl_assets.automation.conditions import shot_xg_condition, xg_model_condition
 from nhl_assets.catalog import gold as cg, silver as cs
 from nhl_assets.dates import DateWindow
+from nhl_assets.gold.models import RetrainConfig, latest_model
 from nhl_assets.partitions import game_date_partitions
 from nhl_assets.resources import WarehouseResource
 from nhl_assets.storage.delta import Warehouse, write_concurrently
@@ -48,26 +47,6 @@ XG_CODE_VERSION = "1"
 MODEL_SCHEMA = cg.XG_MODEL.arrow_schema
 CALIBRATION_TOLERANCE = 0.05  # the held-back xG sum within 5% of the goals
 key = specs.asset_key
-
-
-class RetrainConfig(Config):
-    """Run config of both model steps (`nhl_xg_model`, `nhl_model`)."""
-
-    retrain: bool = Field(default=False, description="Retrain even when the rule keeps the model in use "
-                                                     "(`transform.retrain`), e.g. after a replay changed history.")
-
-
-def _read(wh: Warehouse, table: str, window: DateWindow | None = None, columns: list[str] | None = None
-          ) -> pl.DataFrame | None:
-    t = wh.read_arrow(table, window, columns=columns)
-    return None if t is None else pl.from_arrow(t)
-
-
-def latest_model(wh: Warehouse, table: str = XG_MODEL) -> dict | None:
-    """The model in use of a model table (`gold/xg_model`, `gold/sog_model`: its latest training), or None
-    before the first."""
-    models = _read(wh, table)
-    return None if models is None or models.is_empty() else models.sort("trainedAt").row(-1, named=True)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -95,8 +74,8 @@ def xg_model(context: AssetExecutionContext, config: RetrainConfig, warehouse: W
     `shot_xg_condition`)."""
     started = time.monotonic()
     wh = warehouse.get()
-    previous = latest_model(wh)
-    dates = _read(wh, SHOTS, columns=["gameDate"])
+    previous = latest_model(wh, XG_MODEL)
+    dates = wh.read_frame(SHOTS, columns=["gameDate"])
     newest = dates.get_column("gameDate").max() if dates is not None and dates.height else None
     why = retrain_reason(previous, newest, tx.FEATURES, tx.PARAMS, force=config.retrain)
     if why is None:
@@ -107,7 +86,7 @@ def xg_model(context: AssetExecutionContext, config: RetrainConfig, warehouse: W
         yield MaterializeResult(data_version=DataVersion(str(previous["trainedAt"])),
                                 metadata={"kept_previous_model": True, "note": note})
         return
-    shots = _read(wh, SHOTS, columns=list(tx.SHOT_COLUMNS))
+    shots = wh.read_frame(SHOTS, columns=list(tx.SHOT_COLUMNS))
     reason = (f"{SHOTS} does not exist (`nhl-assets migrate status`)" if shots is None
               else tx.untrainable_reason(shots))
     if reason is not None:
@@ -214,12 +193,12 @@ def gold_shot_xg(context: AssetExecutionContext, warehouse: WarehouseResource):
     started = time.monotonic()
     window = DateWindow.from_key_range(context.partition_key_range)
     wh = warehouse.get()
-    shots = _read(wh, SHOTS, window, columns=_SCORED_SHOT_COLUMNS)
-    players = _read(wh, SILVER_PLAYERS, window, columns=["gameId", "playerId", "situation", "gameDate", "season",
+    shots = wh.read_frame(SHOTS, window, columns=_SCORED_SHOT_COLUMNS)
+    players = wh.read_frame(SILVER_PLAYERS, window, columns=["gameId", "playerId", "situation", "gameDate", "season",
                                                           "playerTeam", "hasShiftData"])
-    teams = _read(wh, SILVER_TEAMS, window, columns=["gameId", "team", "situation", "gameDate", "season",
+    teams = wh.read_frame(SILVER_TEAMS, window, columns=["gameId", "team", "situation", "gameDate", "season",
                                                       "opposingTeam"])
-    model = latest_model(wh)
+    model = latest_model(wh, XG_MODEL)
     now = datetime.now(timezone.utc)
     if model is None or shots is None:
         note = (f"{XG_MODEL} holds no model (see its materialization)" if shots is not None

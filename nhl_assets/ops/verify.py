@@ -27,11 +27,6 @@ class Check:
     detail: str
 
 
-def _frame(wh: Warehouse, table: str, columns: list[str]) -> pl.DataFrame | None:
-    t = wh.read_arrow(table, columns=columns)
-    return None if t is None else pl.from_arrow(t)
-
-
 def _table_checks(wh: Warehouse) -> list[Check]:
     out = []
     for name, info in TABLES.items():
@@ -54,8 +49,8 @@ def _table_checks(wh: Warehouse) -> list[Check]:
 
 
 def _schedule_checks(wh: Warehouse) -> list[Check]:
-    sched = _frame(wh, cb.SCHEDULE.name, ["gameDate", "numberOfGames", "httpStatus"])
-    games = _frame(wh, cb.GAMES.name, ["gameDate", "gameId", "isFinal", "isComplete", "hasBoxscore",
+    sched = wh.read_frame(cb.SCHEDULE.name, columns=["gameDate", "numberOfGames", "httpStatus"])
+    games = wh.read_frame(cb.GAMES.name, columns=["gameDate", "gameId", "isFinal", "isComplete", "hasBoxscore",
                                         "hasPlayByPlay", "hasShiftChart"])
     if sched is None or games is None:
         return []
@@ -74,7 +69,7 @@ def _schedule_checks(wh: Warehouse) -> list[Check]:
                      "date(s) (re-requested until complete)" if incomplete.height else "every game complete"))
     for table, flag in ((cb.BOXSCORE.name, "hasBoxscore"), (cb.PLAY_BY_PLAY.name, "hasPlayByPlay"),
                         (cb.SHIFT_CHARTS.name, "hasShiftChart")):
-        stored = _frame(wh, table, ["gameId", "httpStatus"])
+        stored = wh.read_frame(table, columns=["gameId", "httpStatus"])
         if stored is None:
             continue
         want = games.filter(pl.col(flag)).select("gameId")
@@ -87,10 +82,10 @@ def _schedule_checks(wh: Warehouse) -> list[Check]:
 
 
 def _silver_checks(wh: Warehouse) -> list[Check]:
-    games = _frame(wh, cb.GAMES.name, ["gameDate", "gameId", "isFinal", "hasPlayByPlay"])
-    silver = _frame(wh, cs.SCHEDULE.name, ["gameId"])
-    players = _frame(wh, cs.PLAYER_GAME_STATS.name, ["gameId", "playerId"])
-    quarantine = _frame(wh, cs.QUARANTINE.name, ["gameId"])
+    games = wh.read_frame(cb.GAMES.name, columns=["gameDate", "gameId", "isFinal", "hasPlayByPlay"])
+    silver = wh.read_frame(cs.SCHEDULE.name, columns=["gameId"])
+    players = wh.read_frame(cs.PLAYER_GAME_STATS.name, columns=["gameId", "playerId"])
+    quarantine = wh.read_frame(cs.QUARANTINE.name, columns=["gameId"])
     if games is None or silver is None or players is None:
         return []
     out = []

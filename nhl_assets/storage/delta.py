@@ -329,6 +329,12 @@ class Warehouse:
             schema = pa.schema([schema.field(c) for c in columns])
         return scan.collect().to_arrow().cast(schema)
 
+    def read_frame(self, table: str, window: DateWindow | None = None, columns: list[str] | None = None
+                   ) -> pl.DataFrame | None:
+        """`read_arrow` as a polars frame, or None when the table does not exist."""
+        t = self.read_arrow(table, window, columns=columns)
+        return None if t is None else pl.from_arrow(t)
+
     # ------------------------------------------------------------------ writing
     def create_table(self, table: str, schema: pa.Schema, partition_by: list[str] | None,
                      description: str | None = None, configuration: Mapping[str, str] | None = None,
