@@ -136,3 +136,51 @@ def test_missing_shift_chart_publishes_event_stats_flagged(sim_env, league):
     assert p.filter(pl.col("situation") == "all").get_column("I_F_shotsOnGoal").sum() > 0
     ledger = read(bt.GAMES).filter(pl.col("gameId") == gid)
     assert ledger.get_column("isComplete").to_list() == [False]  # still re-requested later
+
+
+_SPAWNING_SCRIPT = '''
+import sys
+from pathlib import Path
+
+import dagster  # noqa: F401 - as the `dagster` console script does
+
+if __name__ == "__mp_main__":  # a spawned child running this main module again
+    with open(sys.argv[1], "a") as marks:
+        marks.write("re-run\\n")
+
+if __name__ == "__main__":
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from datetime import date
+
+    from nhl_assets.dates import DateWindow
+    from nhl_assets.silver.build import build_window
+    from nhl_assets.storage.delta import Warehouse
+
+    if sys.argv[2] == "plain":  # the control: a spawn pool started as usual
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+            assert list(pool.map(os.getpid, [])) == []
+            pool.submit(os.getpid).result()
+    else:  # silver's parse workers: an empty warehouse, a window of 3 chunks on 2 workers
+        built = build_window(Warehouse(sys.argv[3]), DateWindow(date(2024, 1, 1), date(2024, 2, 1)), workers=2)
+        assert built.games == 0
+        assert sys.modules["__main__"].__file__ == __file__  # restored after the workers started
+'''
+
+
+def test_parse_workers_start_without_running_the_main_module_again(tmp_path):
+    """Silver's spawned parse workers do not re-import the parent's main module (under Dagster the console
+    script, which imports all of Dagster: 0.6 s of each worker's start). The control shows a plain spawn
+    pool does re-run it, so the check can fail."""
+    import subprocess
+    import sys
+
+    script, marks = tmp_path / "spawning.py", tmp_path / "marks.txt"
+    script.write_text(_SPAWNING_SCRIPT)
+    for mode, expected in (("plain", "re-run\n"), ("silver", "")):  # plain: one worker started
+        marks.write_text("")
+        done = subprocess.run([sys.executable, str(script), str(marks), mode, str(tmp_path / "wh")],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert marks.read_text() == expected, mode
