@@ -233,3 +233,30 @@ def test_a_pinned_snapshot_reads_as_of_its_versions(wh, monkeypatch):
     older.get(wh.uri("bronze/t"), 0, None)
     older.get(wh.uri("bronze/t"), 1, None)
     assert len(opened) == 2 and list(older._tables) == [(wh.uri("bronze/t"), 1)]  # least recently used dropped
+
+
+def test_read_rows_equals_the_arrow_rows_of_every_type(wh):
+    """`read_rows` (polars' dicts, what silver reads bronze with) gives the same Python values as
+    `read_arrow(...).to_pylist()` for each column type bronze holds, in a window, at a version, and None
+    for a missing table."""
+    from datetime import datetime, timezone
+
+    schema = pa.schema([("gameDate", pa.date32()), ("gameId", pa.int64()), ("request", pa.string()),
+                        ("httpStatus", pa.int32()), ("isFinal", pa.bool_()),
+                        ("fetchedAt", pa.timestamp("us", tz="UTC")), ("body", pa.binary())])
+    data = [{"gameDate": date(2023, 10, d), "gameId": d, "request": f"/v1/{d}", "httpStatus": 200 if d % 2 else None,
+             "isFinal": d % 3 == 0, "fetchedAt": datetime(2023, 10, d, 1, 2, 3, 456789, tzinfo=timezone.utc),
+             "body": b'{"a": "\\u00e9\x00"}' * d} for d in range(1, 6)]
+    wh.replace_window("bronze/typed", pa.Table.from_pylist(data, schema=schema),
+                      DateWindow.of("2023-10-01", "2023-10-05"), partition_by=["gameDate"])
+    version = wh.version("bronze/typed")
+    wh.replace_window("bronze/typed", pa.Table.from_pylist(data[3:], schema=schema),
+                      DateWindow.of("2023-10-01", "2023-10-05"), partition_by=["gameDate"])  # leaves 2 rows
+    window, cols = DateWindow.of("2023-10-02", "2023-10-04"), ["gameDate", "body", "fetchedAt", "httpStatus", "isFinal"]
+    for i, kwargs in enumerate(({}, {"window": window}, {"window": window, "columns": cols}, {"version": version})):
+        expected = sorted(wh.read_arrow("bronze/typed", **kwargs).to_pylist(), key=lambda r: r["gameDate"])
+        got = sorted(wh.read_rows("bronze/typed", **kwargs), key=lambda r: r["gameDate"])
+        assert got == expected and len(got) == {0: 2, 1: 1, 2: 1, 3: 5}[i], kwargs
+        assert [list(r) for r in got] == [list(r) for r in expected]  # the same columns, in the same order
+        assert all(r["fetchedAt"].utcoffset().total_seconds() == 0 and type(r["body"]) is bytes for r in got)
+    assert wh.read_rows("bronze/absent") is None

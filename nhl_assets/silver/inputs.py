@@ -13,7 +13,6 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-import pyarrow as pa
 
 from nhl_assets.bronze import tables as bt
 from nhl_assets.dates import DateWindow
@@ -88,9 +87,8 @@ def _rows(wh: Warehouse, table: str, window: DateWindow, columns: list[str],
           versions: dict[str, int] | None = None) -> list[dict]:
     if versions is not None and table not in versions:
         return []  # missing when the window's snapshot was pinned
-    t: pa.Table | None = wh.read_arrow(table, window, columns=columns,
-                                       version=None if versions is None else versions[table])
-    return [] if t is None else t.to_pylist()
+    rows = wh.read_rows(table, window, columns=columns, version=None if versions is None else versions[table])
+    return rows or []
 
 
 def add_games(out: WindowInputs, ledger: list[dict], payload_rows: dict[str, list[dict]]) -> None:

@@ -317,17 +317,38 @@ class Warehouse:
         `benchmarks/silver_season.py`). The result is cast back to the table's own Arrow schema, so
         callers see the same types (`string`, not polars' `large_string`) and nullability as before.
         """
+        scanned = self._scan(table, window, columns, date_column, version)
+        if scanned is None:
+            return None
+        frame, dt = scanned
+        schema = pa.schema(dt.schema().to_arrow())
+        if columns is not None:
+            schema = pa.schema([schema.field(c) for c in columns])
+        return frame.to_arrow().cast(schema)
+
+    def read_rows(self, table: str, window: DateWindow | None = None, columns: list[str] | None = None,
+                  date_column: str = "gameDate", version: int | None = None) -> list[dict[str, Any]] | None:
+        """`read_arrow`'s rows as Python dicts (dates, aware UTC datetimes, bytes), or None when the table
+        does not exist.
+
+        Made by polars from the scanned frame, not through Arrow's `to_pylist`: on bronze's response bodies
+        (silver's read, 100 games of play-by-plays, shift charts and boxscores per two-week chunk) the
+        conversion through Arrow took 0.065 s of CPU a chunk against 0.015 s from polars, more than the
+        scan itself (0.06 s)."""
+        scanned = self._scan(table, window, columns, date_column, version)
+        return None if scanned is None else scanned[0].to_dicts()
+
+    def _scan(self, table: str, window: DateWindow | None, columns: list[str] | None, date_column: str,
+              version: int | None) -> tuple[pl.DataFrame, DeltaTable] | None:
         dt = self.open(table) if version is None else _SNAPSHOTS.get(self.uri(table), version, self.storage_options)
         if dt is None:
             return None
         scan = pl.scan_delta(dt)
         if window is not None:
             scan = scan.filter(pl.col(date_column).is_between(window.start, window.end))
-        schema = pa.schema(dt.schema().to_arrow())
         if columns is not None:
             scan = scan.select(columns)
-            schema = pa.schema([schema.field(c) for c in columns])
-        return scan.collect().to_arrow().cast(schema)
+        return scan.collect(), dt
 
     def read_frame(self, table: str, window: DateWindow | None = None, columns: list[str] | None = None
                    ) -> pl.DataFrame | None:
