@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from nhl_assets.bronze import tables as bt
+from nhl_assets.catalog import bronze as cb
 from nhl_assets.dates import DateWindow
 from nhl_assets.parse.alloc import gc_paused
 from nhl_assets.parse import plays as pp
@@ -23,12 +23,16 @@ from nhl_assets.parse.game_stats import GameInputs
 from nhl_assets.parse.schedule import played_games
 from nhl_assets.storage.delta import Warehouse
 
+#: The bronze tables silver reads, by name. Named from the catalog, not from `bronze.tables` (which writes
+#: them): that module brings the HTTP client (httpx, nhl-api-py) into every spawned parse worker.
+GAMES, SCHEDULE, BOXSCORE = cb.GAMES.name, cb.SCHEDULE.name, cb.BOXSCORE.name
+PLAY_BY_PLAY, SHIFT_CHARTS = cb.PLAY_BY_PLAY.name, cb.SHIFT_CHARTS.name
 #: the columns of a response table silver reads (the body and what points back to the row)
 POINTER_COLUMNS = ["gameDate", "gameId", "request", "httpStatus", "sha256", "fetchedAt", "body"]
-ENDPOINT_OF_TABLE = {bt.PLAY_BY_PLAY: "play_by_play", bt.SHIFT_CHARTS: "shift_chart", bt.BOXSCORE: "boxscore"}
+ENDPOINT_OF_TABLE = {PLAY_BY_PLAY: "play_by_play", SHIFT_CHARTS: "shift_chart", BOXSCORE: "boxscore"}
 #: Typed decoders tried before the generic one: they read only the fields the parse uses, and return None
 #: for a body they do not fit (which is then decoded generically, so no payload is judged by them).
-TYPED_DECODERS = {bt.PLAY_BY_PLAY: pp.decode_regular, bt.SHIFT_CHARTS: ps.decode_regular}
+TYPED_DECODERS = {PLAY_BY_PLAY: pp.decode_regular, SHIFT_CHARTS: ps.decode_regular}
 
 
 @dataclass(frozen=True)
@@ -103,34 +107,34 @@ def add_games(out: WindowInputs, ledger: list[dict], payload_rows: dict[str, lis
         by_game: dict[int, dict] = {}
         for row in payload_rows.get(table, []):
             payload = _decode(row, table, out.rejects)
-            if table == bt.PLAY_BY_PLAY:
+            if table == PLAY_BY_PLAY:
                 out.pointers[row["gameId"]] = BronzePointer(table, row["request"], row["sha256"], row["fetchedAt"])
             if payload is not None:
                 by_game[row["gameId"]] = payload
         payloads[table] = by_game
     for row in sorted(ledger, key=lambda r: r["gameId"]):
         out.complete[row["gameId"]] = row["isComplete"]
-        if not row["isFinal"] or row["gameId"] not in payloads[bt.PLAY_BY_PLAY]:
+        if not row["isFinal"] or row["gameId"] not in payloads[PLAY_BY_PLAY]:
             continue
         out.games.append(GameInputs(
             game_id=row["gameId"], game_date=row["gameDate"],
-            play_by_play=payloads[bt.PLAY_BY_PLAY][row["gameId"]],
-            shift_chart=payloads[bt.SHIFT_CHARTS].get(row["gameId"]),
-            boxscore=payloads[bt.BOXSCORE].get(row["gameId"]),
+            play_by_play=payloads[PLAY_BY_PLAY][row["gameId"]],
+            shift_chart=payloads[SHIFT_CHARTS].get(row["gameId"]),
+            boxscore=payloads[BOXSCORE].get(row["gameId"]),
         ))
 
 
 def add_schedules(out: WindowInputs, schedule_rows: list[dict]) -> None:
     """Decode `bronze/schedule` rows into played-game rows; a payload of unexpected shape is a reject."""
     for row in schedule_rows:
-        payload = _decode(row, bt.SCHEDULE, out.rejects)
+        payload = _decode(row, SCHEDULE, out.rejects)
         if payload is None:
             continue
         try:
             out.schedule_rows.extend(played_games(row["gameDate"], payload))
         except (KeyError, TypeError, ValueError) as exc:
-            out.rejects.append(PayloadReject(row["gameDate"], None, bt.SCHEDULE, f"unexpected schedule shape: {exc!r}",
-                                             BronzePointer(bt.SCHEDULE, row["request"], row["sha256"],
+            out.rejects.append(PayloadReject(row["gameDate"], None, SCHEDULE, f"unexpected schedule shape: {exc!r}",
+                                             BronzePointer(SCHEDULE, row["request"], row["sha256"],
                                                            row["fetchedAt"])))
 
 
@@ -141,7 +145,7 @@ SCHEDULE_COLUMNS = POINTER_COLUMNS[:1] + POINTER_COLUMNS[2:]
 
 
 #: the bronze tables silver reads
-BRONZE_TABLES = (bt.GAMES, *ENDPOINT_OF_TABLE, bt.SCHEDULE)
+BRONZE_TABLES = (GAMES, *ENDPOINT_OF_TABLE, SCHEDULE)
 
 
 def read_window(wh: Warehouse, window: DateWindow, versions: dict[str, int] | None = None) -> WindowInputs:
@@ -152,9 +156,9 @@ def read_window(wh: Warehouse, window: DateWindow, versions: dict[str, int] | No
     per process instead of once per chunk."""
     out = WindowInputs()
     started = time.process_time()
-    ledger = _rows(wh, bt.GAMES, window, LEDGER_COLUMNS, versions)
+    ledger = _rows(wh, GAMES, window, LEDGER_COLUMNS, versions)
     payload_rows = {table: _rows(wh, table, window, POINTER_COLUMNS, versions) for table in ENDPOINT_OF_TABLE}
-    schedule_rows = _rows(wh, bt.SCHEDULE, window, SCHEDULE_COLUMNS, versions)
+    schedule_rows = _rows(wh, SCHEDULE, window, SCHEDULE_COLUMNS, versions)
     read = time.process_time()
     with gc_paused():  # the decoded bodies are millions of objects; see `gc_paused`
         add_games(out, ledger, payload_rows)
