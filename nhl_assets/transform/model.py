@@ -204,31 +204,42 @@ class _TreeCache:
         self.splits_on = [frozenset(tree.nodes["feature_idx"][tree.nodes["is_leaf"] == 0].tolist())
                           for tree in self.trees]
         self.bitsets, self.f_idx_map = model._bin_mapper.make_known_categories_bitsets()
-        self.raw = self._raw(x, range(len(self.trees)))
+        self.raw = self._raw(x, range(len(self.trees)))  # tree i's output for row r at [i, r]
+        # the running sums scikit-learn forms, from the baseline through each tree in order: a copy whose
+        # first changed tree is k starts from sums[k] (the same additions, so the same bits) instead of 0
+        sums = np.empty((len(self.trees) + 1, len(x)), dtype=model._baseline_prediction.dtype)
+        sums[0] = model._baseline_prediction[0, 0]
+        for i, row in enumerate(self.raw):
+            np.add(sums[i], row, out=sums[i + 1])
+        self.sums = sums
 
-    def _raw(self, x: np.ndarray, which) -> list[np.ndarray]:
-        """Raw outputs of the trees `which` for `x`, the two halves of its rows side by side."""
+    def _raw(self, x: np.ndarray, which) -> np.ndarray:
+        """Raw outputs of the trees `which` for `x` (one row per tree), the two halves of its rows side by
+        side, each written into its half of one array (no concatenation)."""
         which = list(which)
+        out = np.empty((len(which), len(x)), dtype=np.float64)
 
-        def rows(lo: int, hi: int) -> list[np.ndarray]:
-            return [self.trees[i].predict(x[lo:hi], known_cat_bitsets=self.bitsets, f_idx_map=self.f_idx_map,
-                                          n_threads=1) for i in which]
+        def rows(lo: int, hi: int) -> None:
+            for k, i in enumerate(which):
+                out[k, lo:hi] = self.trees[i].predict(x[lo:hi], known_cat_bitsets=self.bitsets,
+                                                      f_idx_map=self.f_idx_map, n_threads=1)
 
         mid = len(x) // 2
-        first, second = side_by_side(lambda: rows(0, mid), lambda: rows(mid, len(x)))
-        return [np.concatenate([a, b]) for a, b in zip(first, second)]
+        side_by_side(lambda: rows(0, mid), lambda: rows(mid, len(x)))
+        return out
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if not self.usable or x.shape != self.x.shape or x.dtype != np.float64:
             return by_halves(self.model.predict, x, split_rows=2_000)
         changed = {j for j in range(x.shape[1]) if not np.array_equal(x[:, j], self.x[:, j], equal_nan=True)}
         again = [i for i, cols in enumerate(self.splits_on) if cols & changed]
-        fresh = dict(zip(again, self._raw(x, again))) if again else {}
-        raw = np.zeros(shape=(len(x), 1), dtype=self.model._baseline_prediction.dtype, order="F")
-        raw += self.model._baseline_prediction
-        for i, cached in enumerate(self.raw):
-            raw[:, 0] += fresh.get(i, cached)
-        return self.model._loss.link.inverse(raw.ravel())
+        if not again:
+            return self.model._loss.link.inverse(self.sums[-1].copy())
+        fresh = dict(zip(again, self._raw(x, again)))
+        raw = self.sums[again[0]].copy()
+        for i in range(again[0], len(self.trees)):
+            raw += fresh.get(i, self.raw[i])
+        return self.model._loss.link.inverse(raw)
 
 
 def _importances(model: HistGradientBoostingRegressor, x: np.ndarray, y: np.ndarray) -> np.ndarray:
