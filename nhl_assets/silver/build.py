@@ -238,7 +238,8 @@ def main_module_left_behind() -> Iterator[None]:
     1.05-1.15 s, without it after 0.48-0.50 s, on each core, before its first chunk. While inside, the
     process's main module is an empty one, so the children are told of none; `sys.modules` is restored on
     leaving. Only the starting thread's submits spawn the workers (a ProcessPoolExecutor of the spawn
-    method starts its processes in `submit`), so nothing else is started meanwhile.
+    method starts its processes in `submit`), so nothing else is started meanwhile; the swap lasts those
+    submits (milliseconds), and no code of the project reads `__main__`.
     """
     main = sys.modules.get("__main__")
     sys.modules["__main__"] = types.ModuleType("__main__")
