@@ -140,7 +140,6 @@ def test_missing_shift_chart_publishes_event_stats_flagged(sim_env, league):
 
 _SPAWNING_SCRIPT = '''
 import sys
-from pathlib import Path
 
 import dagster  # noqa: F401 - as the `dagster` console script does
 
@@ -159,8 +158,7 @@ if __name__ == "__main__":
     from nhl_assets.storage.delta import Warehouse
 
     if sys.argv[2] == "plain":  # the control: a spawn pool started as usual
-        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-            assert list(pool.map(os.getpid, [])) == []
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             pool.submit(os.getpid).result()
     else:  # silver's parse workers: an empty warehouse, a window of 3 chunks on 2 workers
         built = build_window(Warehouse(sys.argv[3]), DateWindow(date(2024, 1, 1), date(2024, 2, 1)), workers=2)
@@ -178,7 +176,7 @@ def test_parse_workers_start_without_running_the_main_module_again(tmp_path):
 
     script, marks = tmp_path / "spawning.py", tmp_path / "marks.txt"
     script.write_text(_SPAWNING_SCRIPT)
-    for mode, expected in (("plain", "re-run\n"), ("silver", "")):  # plain: one worker started
+    for mode, expected in (("plain", "re-run\n"), ("silver", "")):  # plain: one worker, one re-run
         marks.write_text("")
         done = subprocess.run([sys.executable, str(script), str(marks), mode, str(tmp_path / "wh")],
                               capture_output=True, text=True, timeout=120)
