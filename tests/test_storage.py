@@ -235,11 +235,13 @@ def test_a_pinned_snapshot_reads_as_of_its_versions(wh, monkeypatch):
     assert len(opened) == 2 and list(older._tables) == [(wh.uri("bronze/t"), 1)]  # least recently used dropped
 
 
-def test_read_rows_equals_the_arrow_rows_of_every_type(wh):
+def test_read_rows_and_read_frame_equal_the_arrow_rows_of_every_type(wh):
     """`read_rows` (polars' dicts, what silver reads bronze with) gives the same Python values as
-    `read_arrow(...).to_pylist()` for each column type bronze holds, in a window, at a version, and None
-    for a missing table."""
+    `read_arrow(...).to_pylist()` for each column type bronze holds, in a window, at a version, and
+    `read_frame` the same frame as polars makes of `read_arrow`; both None for a missing table."""
     from datetime import datetime, timezone
+
+    import polars as pl
 
     schema = pa.schema([("gameDate", pa.date32()), ("gameId", pa.int64()), ("request", pa.string()),
                         ("httpStatus", pa.int32()), ("isFinal", pa.bool_()),
@@ -259,4 +261,8 @@ def test_read_rows_equals_the_arrow_rows_of_every_type(wh):
         assert got == expected and len(got) == {0: 2, 1: 1, 2: 1, 3: 5}[i], kwargs
         assert [list(r) for r in got] == [list(r) for r in expected]  # the same columns, in the same order
         assert all(r["fetchedAt"].utcoffset().total_seconds() == 0 and type(r["body"]) is bytes for r in got)
-    assert wh.read_rows("bronze/absent") is None
+        if "version" not in kwargs:  # `read_frame`, the scanned frame itself: what polars makes of the Arrow rows
+            frame = wh.read_frame("bronze/typed", **kwargs)
+            arrow = pl.from_arrow(wh.read_arrow("bronze/typed", **kwargs))
+            assert frame.schema == arrow.schema and frame.equals(arrow), kwargs
+    assert wh.read_rows("bronze/absent") is None and wh.read_frame("bronze/absent") is None

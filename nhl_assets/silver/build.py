@@ -241,15 +241,12 @@ def main_module_left_behind() -> Iterator[None]:
     method starts its processes in `submit`), so nothing else is started meanwhile; the swap lasts those
     submits (milliseconds), and no code of the project reads `__main__`.
     """
-    main = sys.modules.get("__main__")
+    main = sys.modules["__main__"]
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
         yield
     finally:
-        if main is None:
-            del sys.modules["__main__"]
-        else:
-            sys.modules["__main__"] = main
+        sys.modules["__main__"] = main
 
 
 def _parallel_parts(wh: Warehouse, chunks: list[DateWindow], now: datetime, workers: int,

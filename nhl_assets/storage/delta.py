@@ -352,9 +352,10 @@ class Warehouse:
 
     def read_frame(self, table: str, window: DateWindow | None = None, columns: list[str] | None = None
                    ) -> pl.DataFrame | None:
-        """`read_arrow` as a polars frame, or None when the table does not exist."""
-        t = self.read_arrow(table, window, columns=columns)
-        return None if t is None else pl.from_arrow(t)
+        """`read_arrow`'s rows as a polars frame, or None when the table does not exist: the scanned frame
+        itself (a round trip through Arrow and the table's Arrow schema gives polars the same frame)."""
+        scanned = self._scan(table, window, columns, "gameDate", None)
+        return None if scanned is None else scanned[0]
 
     # ------------------------------------------------------------------ writing
     def create_table(self, table: str, schema: pa.Schema, partition_by: list[str] | None,
