@@ -116,7 +116,8 @@ def batching_env(monkeypatch):
 def test_pinned_to_the_installed_dagster():
     assert dg.__version__ == event_log.PINNED_DAGSTER, (
         "Dagster was upgraded: re-read SqliteEventLogStorage._connect/store_event and "
-        "SqlEventLogStorage._store_asset_event(_tags)/_store_asset_check_evaluation_planned against "
+        "SqlEventLogStorage._store_asset_event(_tags)/_store_asset_check_evaluation_planned/_event_to_row "
+        "and serdes's serialize_value (json.dumps with sort_keys) against "
         "nhl_assets/deploy/event_log.py, then bump PINNED_DAGSTER")
 
 
@@ -177,3 +178,53 @@ def test_a_batch_is_one_transaction_per_database(tmp_path, batching_env, monkeyp
     assert calls["batches"] >= 2  # planned events, materializations
     assert calls["connections"] < events, (calls, events)  # the stock storage: two per event
     instance.dispose()
+
+
+def _materialization(partition: str, metadata: dict, timestamp: float, key: str = "t0") -> dg.EventLogEntry:
+    data = event_log.StepMaterializationData(dg.AssetMaterialization(asset_key=key, partition=partition,
+                                                                     metadata=metadata))
+    event = dg.DagsterEvent(dg.DagsterEventType.ASSET_MATERIALIZATION.value, "job", event_specific_data=data,
+                            step_key="step")
+    return dg.EventLogEntry(error_info=None, level=10, user_message="", run_id="run", timestamp=timestamp,
+                            step_key="step", job_name="job", dagster_event=event)
+
+
+def test_event_rows_are_the_stock_rows_byte_for_byte(tmp_path, batching_env, monkeypatch):
+    """A batch's rows serialize each kind of event once (`_EventRows`), and every row equals the stock
+    `_event_to_row`'s, JSON text included: for the events of a real range run, and for events built to trip
+    a reused template."""
+    instance = _instance(tmp_path, True)
+    storage = instance.event_log_storage
+    batches: list[list] = []
+    store = storage._store_asset_events
+    monkeypatch.setattr(storage, "_store_asset_events", lambda events: (batches.append(list(events)), store(events)))
+    assert _run(instance, "2024-01-01", "2024-01-14").success
+    stock_row = storage._event_to_row
+    serialized: list = []
+    monkeypatch.setattr(storage, "_event_to_row", lambda event: (serialized.append(event), stock_row(event))[1])
+
+    def rows(events: list) -> list[dict]:
+        serialized.clear()
+        got = storage._rows(events)
+        assert got == [stock_row(e) for e in events]
+        return got
+
+    assert [e.dagster_event_type.value for b in batches for e in b].count("ASSET_MATERIALIZATION_PLANNED") == 3 * 14
+    for batch in batches:
+        rows(batch)
+        kinds = {(e.dagster_event.asset_key, e.dagster_event_type) for e in batch}
+        assert len(serialized) == len(kinds), "one serialization per asset and event type, not per partition"
+
+    # equal under `==` but serialized differently: named tuples of other classes (1 == 1.0 == True), -0.0
+    tricky = [_materialization("2024-01-01", {"rows": 1}, 1704067200.5),
+              _materialization("2024-01-02", {"rows": 1.0}, 1704153600.25),
+              _materialization("2024-01-03", {"rows": True}, 1704240000.0000002),
+              _materialization("2024-01-04", {"share": 0.0}, 1704326400.0),
+              _materialization("2024-01-05", {"share": -0.0}, 1704412800.125),
+              _materialization("2024-01-06", {"share": -0.0}, 1704499200.0),  # reuses the one before
+              _materialization("2024-01-07", {"note": 'a "quoted" \u00e9'}, 1704585600.0),
+              # the stand-in occurs twice in this one's JSON: no template, serialized whole
+              _materialization("2024-01-08", {"rows": 1}, 1704672000.0, key=event_log._PARTITION_STANDIN)]
+    rows(tricky)
+    # a template for each but the repeated -0.0; for the last, a template tried and declined, then the event
+    assert len(serialized) == 6 + 2

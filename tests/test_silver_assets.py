@@ -67,6 +67,35 @@ def test_replay_from_bronze_makes_zero_api_calls_and_leaves_bronze_untouched(sim
     assert after == before  # idempotent: identical rows
 
 
+def test_a_failed_table_write_fails_the_run_and_the_committed_tables_are_materialized(sim_env, monkeypatch):
+    """Silver's tables commit one by one (`write_as_completed`): when one write fails, the run fails, that
+    table keeps its old window and gets no materialization, and every table that did commit is recorded
+    as materialized for each of its partitions (as it now holds the new window)."""
+    run(WINDOW)
+    wh = Warehouse(os.environ["NHL_WAREHOUSE"])
+    versions = {t: wh.version(t) for t in sb.SILVER_TABLES}
+    replace = Warehouse.replace_window
+
+    def full_disk_for_shots(self, table, *args, **kwargs):
+        if table == sb.SHOTS:
+            raise OSError("No space left on device")
+        return replace(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(Warehouse, "replace_window", full_disk_for_shots)
+    instance = DagsterInstance.ephemeral()
+    result = materialize_window(build_definitions(), WINDOW, instance, SILVER_REPLAY_JOB, raise_on_error=False)
+    assert not result.success
+    assert "No space left on device" in str(result.get_step_failure_events()[0].step_failure_data.error)
+    assert wh.version(sb.SHOTS) == versions[sb.SHOTS]
+    for table in sb.SILVER_TABLES:
+        mats = instance.fetch_materializations(AssetKey(table.split("/")), limit=10).records
+        if table == sb.SHOTS:
+            assert mats == []
+        else:
+            assert wh.version(table) == versions[table] + 1
+            assert sorted(r.partition_key for r in mats) == [d.isoformat() for d in WINDOW.days()]
+
+
 def _recorded_code_version(instance: DagsterInstance, key: AssetKey, partition: str) -> str | None:
     """The code version the partition's latest materialization was computed with (its public event record:
     Dagster tags every materialization with it; a definition with another code version is stale)."""

@@ -1,6 +1,7 @@
 """The storage layer's guarantees: window replace in one commit, neighbours untouched, idempotence,
 additive evolution in place, refusal of everything else."""
 
+import threading
 from datetime import date
 
 import pyarrow as pa
@@ -8,7 +9,13 @@ import pytest
 from deltalake import DeltaTable
 
 from nhl_assets.dates import DateWindow
-from nhl_assets.storage.delta import RowsOutsideWindow, SchemaChangeRefused, Warehouse
+from nhl_assets.storage.delta import (
+    RowsOutsideWindow,
+    SchemaChangeRefused,
+    Warehouse,
+    write_as_completed,
+    write_concurrently,
+)
 
 SCHEMA = pa.schema([("gameDate", pa.date32()), ("gameId", pa.int64()), ("value", pa.string())])
 
@@ -266,3 +273,41 @@ def test_read_rows_and_read_frame_equal_the_arrow_rows_of_every_type(wh):
             arrow = pl.from_arrow(wh.read_arrow("bronze/typed", **kwargs))
             assert frame.schema == arrow.schema and frame.equals(arrow), kwargs
     assert wh.read_rows("bronze/absent") is None and wh.read_frame("bronze/absent") is None
+
+
+def test_writes_are_yielded_as_they_commit_and_a_failure_after_every_success():
+    """`write_as_completed` yields each table when its write ends (the caller's events for it overlap the
+    others' writes); every write runs to its end, and the first failure is raised after the successes."""
+    slow_may_end = threading.Event()
+    ended: list[str] = []
+
+    def write(name: str, wait: threading.Event | None = None, error: Exception | None = None):
+        def run() -> str:
+            if wait is not None:
+                assert wait.wait(10), "the fast write was not yielded before the slow one ended"
+            ended.append(name)
+            if error is not None:
+                raise error
+            return f"{name} committed"
+        return run
+
+    got = []
+    writes = {"slow": write("slow", wait=slow_may_end), "fails": write("fails", error=ValueError("disk full")),
+              "fast": write("fast")}
+    with pytest.raises(ValueError, match="disk full"):
+        for table, result in write_as_completed(writes):
+            got.append((table, result))
+            slow_may_end.set()  # the slow write ends only once a committed table has been handed over
+    assert got[0] == ("fast", "fast committed") and sorted(got) == [("fast", "fast committed"),
+                                                                  ("slow", "slow committed")]
+    assert sorted(ended) == ["fails", "fast", "slow"]
+
+    # a caller that stops early still leaves every write ended; the dict form keeps the order given
+    stop_now = threading.Event()
+    ended.clear()
+    for _ in write_as_completed({"a": write("a"), "b": write("b", wait=stop_now)}):
+        stop_now.set()
+        break
+    assert sorted(ended) == ["a", "b"]
+    assert list(write_concurrently({"z": write("z"), "y": write("y")})) == ["z", "y"]
+    assert write_concurrently({"one": write("one")}) == {"one": "one committed"}

@@ -18,11 +18,11 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -33,6 +33,8 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from nhl_assets.dates import DateWindow
+
+T = TypeVar("T")
 
 MIGRATE_HINT = (
     "write a migration in migrations/ (see README, 'Changing a table') and run `nhl-assets migrate apply`"
@@ -209,22 +211,40 @@ class _CountingReader:
         return pa.RecordBatchReader.from_batches(self.schema, self._batches())
 
 
-def write_concurrently(writes: Mapping[str, Callable[[], WriteResult]]) -> dict[str, WriteResult]:
-    """Run independent table writes (one callable per table, each its own commit) in threads; their results
-    by table, in the order given.
+def write_as_completed(writes: Mapping[str, Callable[[], T]]) -> Iterator[tuple[str, T]]:
+    """Run independent table writes (one callable per table, each its own commit) in threads, and yield each
+    table with its result as soon as its commit lands.
 
     Why threads: delta-rs encodes Parquet and commits outside the GIL, so one window's tables are written at
     once instead of one after another (silver's six tables for a season: 2.0-2.2 s in turn, 1.1-1.5 s
-    together on 2 cores). The tables are distinct, so their commits never conflict. Every write runs to its
-    end; the first failure is then raised, as if the writes had run in order (the others committed,
-    each whole: a re-run replaces the same windows again).
+    together on 2 cores). The tables are distinct, so their commits never conflict. Why as completed: the
+    caller's own work on a committed table (an asset's materialization events) then runs while the larger
+    tables are still being written. Every write runs to its end, even if the caller stops iterating; the
+    first failure (in the order given) is raised after every successful write has been yielded, so each
+    committed table is reported (the failed ones committed nothing: a re-run replaces the same windows).
     """
     if len(writes) <= 1:
-        return {t: write() for t, write in writes.items()}
-    with ThreadPoolExecutor(max_workers=len(writes), thread_name_prefix="delta-write") as pool:
-        futures = {t: pool.submit(write) for t, write in writes.items()}
-        wait(futures.values())
-    return {t: f.result() for t, f in futures.items()}
+        for table, write in writes.items():
+            yield table, write()
+        return
+    pool = ThreadPoolExecutor(max_workers=len(writes), thread_name_prefix="delta-write")
+    futures = {table: pool.submit(write) for table, write in writes.items()}
+    tables = {future: table for table, future in futures.items()}
+    try:
+        for future in as_completed(tables):
+            if future.exception() is None:
+                yield tables[future], future.result()
+    finally:
+        pool.shutdown(wait=True)
+    for future in futures.values():
+        if (error := future.exception()) is not None:
+            raise error
+
+
+def write_concurrently(writes: Mapping[str, Callable[[], T]]) -> dict[str, T]:
+    """`write_as_completed`, its results by table in the order given (after every write has ended)."""
+    done = dict(write_as_completed(writes))
+    return {table: done[table] for table in writes}
 
 
 class _Snapshots:
