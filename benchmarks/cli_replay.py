@@ -60,8 +60,29 @@ def decode_floor(bodies: list[list[bytes]], workers: int) -> tuple[float, float]
     return one, one / workers
 
 
-def cli_replay(args: argparse.Namespace) -> float:
-    """Wall seconds of `dagster asset materialize` of the silver assets over the window."""
+def where_time_went(home: str, launched: float, exited: float) -> dict[str, float]:
+    """Wall seconds of the command's phases, from the timestamps of its run's events in the instance it
+    wrote: startup (Python, Dagster's and the definitions' imports, the instance) up to the run's first
+    event (its planned events, written at creation); run creation and start up to the step's start; the
+    step, and of it the silver work (the asset's own wall time to its last table's commit: parse, validate
+    and write, with the events of the tables committed before it); and the step's end to the exit."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    with DagsterInstance.from_config(home) as instance:
+        run = instance.get_runs(limit=1)[0]
+        events = instance.all_logs(run.run_id)
+    first = {}
+    for event in events:
+        first.setdefault(event.dagster_event_type, event.timestamp)
+    work = max(e.dagster_event.event_specific_data.materialization.metadata["wall_time_s"].value  # type: ignore
+               for e in events if e.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION)
+    step_start, step_end = first[DagsterEventType.STEP_START], first[DagsterEventType.STEP_SUCCESS]
+    return {"startup_s": events[0].timestamp - launched, "run_creation_s": step_start - events[0].timestamp,
+            "step_s": step_end - step_start, "silver_work_s": work, "exit_s": exited - step_end}
+
+
+def cli_replay(args: argparse.Namespace) -> tuple[float, dict[str, float]]:
+    """Wall seconds of `dagster asset materialize` of the silver assets over the window, and its phases."""
     from nhl_assets.ops.instance import write_instance_config
 
     bin_dir = Path(sys.executable).parent
@@ -71,12 +92,12 @@ def cli_replay(args: argparse.Namespace) -> float:
         env.pop("DAGSTER_EVENT_BATCH_SIZE", None)  # the storage decides (the batching one turns it on)
         cmd = [str(bin_dir / "dagster"), "asset", "materialize", "-m", "nhl_assets.definitions",
                "--select", "key:silver/*", "--partition-range", f"{args.start}...{args.end}"]
-        started = time.monotonic()
+        launched, started = time.time(), time.monotonic()
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        wall = time.monotonic() - started
-    if done.returncode != 0:
-        raise SystemExit(f"dagster asset materialize failed:\n{done.stderr[-3000:]}")
-    return wall
+        wall, exited = time.monotonic() - started, time.time()
+        if done.returncode != 0:
+            raise SystemExit(f"dagster asset materialize failed:\n{done.stderr[-3000:]}")
+        return wall, where_time_went(home, launched, exited)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,16 +120,23 @@ def main() -> None:
         raise SystemExit(f"{args.warehouse} does not exist: build it with full_history.py --phases backfill")
     bodies = _bodies(args.warehouse, args.start, args.end)
     games = len(bodies[0])
-    walls, floors = [], []
+    walls, floors, phases = [], [], []
     for _ in range(args.repeat):
-        walls.append(cli_replay(args))
+        wall, split = cli_replay(args)
+        walls.append(wall)
+        phases.append(split)
         floors.append(decode_floor(bodies, args.workers))
     wall = statistics.median(walls)
     one, spread = statistics.median(f[0] for f in floors), statistics.median(f[1] for f in floors)
+    split = {k: statistics.median(p[k] for p in phases) for k in phases[0]}
     print(f"silver replay {args.start}..{args.end} with dagster asset materialize ({args.event_log} event log): "
           f"{games} games, wall {wall:.1f} s ({wall / max(games, 1) * 1000:.1f} ms per game); decode floor "
           f"{one:.2f} s on one core, {spread:.2f} s spread over {args.workers} cores -> {wall / spread:.1f}x the "
           f"floor (goal <= 8x); runs {[round(w, 1) for w in walls]}")
+    print(f"where the time went (medians): startup (imports, definitions, instance) {split['startup_s']:.2f} s; "
+          f"run creation and start {split['run_creation_s']:.2f} s; the step {split['step_s']:.2f} s, of which "
+          f"the silver work (parse, validate, write) {split['silver_work_s']:.2f} s; step end to exit (the "
+          f"run's last events, Python's teardown of the process) {split['exit_s']:.2f} s")
 
 
 if __name__ == "__main__":

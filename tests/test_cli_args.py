@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import sys
 from datetime import date, datetime, timezone
 
@@ -262,3 +263,17 @@ def test_full_history_backfill_with_zero_latency_reports_instead_of_dividing_by_
     assert out.returncode == 0, out.stderr[-3000:]
     assert "backfill 2024-11-01..2024-11-02 bronze->gold" in out.stdout
     assert "ratio n/a (no simulated latency, so no API-bound minimum)" in out.stdout, out.stdout
+
+    # the user's replay of that bronze with Dagster's own command, and where its time went
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "cli_replay.py"), "--start", "2024-11-01",
+                          "--end", "2024-11-02", "--warehouse", str(tmp_path / "warehouse")],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "silver replay 2024-11-01..2024-11-02 with dagster asset materialize (batching event log)" in out.stdout
+    split = re.search(r"startup \(imports, definitions, instance\) ([\d.]+) s; run creation and start ([\d.]+) s; "
+                      r"the step ([\d.]+) s, of which the silver work \(parse, validate, write\) ([\d.]+) s; step "
+                      r"end to exit \(the run's last events, Python's teardown of the process\) ([\d.]+) s",
+                      out.stdout)
+    assert split, out.stdout
+    startup, creation, step, work, _exit = map(float, split.groups())
+    assert startup > 0 and creation > 0 and 0 < work <= step, out.stdout  # the work is part of the step
