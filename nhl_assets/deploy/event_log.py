@@ -20,9 +20,8 @@ event is written one by one, as the stock code does; a planned asset check over 
 partition with the event serialized once instead of once per row. Within a group, the events of one asset
 differ only in their partition and timestamp, so each kind is serialized once and the others are written
 from its text (`_EventRows`; the rows are byte for byte `_event_to_row`'s, which the tests check). What is
-recorded, and so every partition's
-status in the UI (materialized, failed, missing), is unchanged; `tests/test_event_log.py` compares the
-records with the stock storage's.
+recorded, and so every partition's status in the UI (materialized, failed, missing), is unchanged;
+`tests/test_event_log.py` compares the records with the stock storage's.
 
 Not used, on purpose: `DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS`, which writes one planned event per
 asset instead of one per partition. Dagster 1.13 stores that event with no partition, and the failed-partition
@@ -168,8 +167,8 @@ class _EventRows:
 
     Why: a range run's events of one asset differ only in their partition and timestamp (273 planned events
     and 273 materializations an asset for a season, each materialization carrying a copy of the run's
-    metadata), and serializing them was the largest part of storing them: 0.31 s of 3,313 events, more than
-    their SQL. So the first event of a kind is serialized with stand-ins for those two fields, giving a
+    metadata), and serializing them was the largest part of storing them: 0.31 s for a season's 3,313
+    events, about as much as all their SQL. So the first event of a kind is serialized with stand-ins for those two fields, giving a
     template; an event that equals the template's event but for them (`_same`, checked for every event) gets
     the template with its own partition and timestamp written in, as serdes's `json.dumps` writes them. A
     template in which a stand-in does not occur exactly once, partition first, is not used; every other

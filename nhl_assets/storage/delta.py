@@ -221,7 +221,8 @@ def write_as_completed(writes: Mapping[str, Callable[[], T]]) -> Iterator[tuple[
     caller's own work on a committed table (an asset's materialization events) then runs while the larger
     tables are still being written. Every write runs to its end, even if the caller stops iterating; the
     first failure (in the order given) is raised after every successful write has been yielded, so each
-    committed table is reported (the failed ones committed nothing: a re-run replaces the same windows).
+    table whose write succeeded is reported (a failed one is not, whatever it did: a re-run replaces the
+    same windows).
     """
     if len(writes) <= 1:
         for table, write in writes.items():
