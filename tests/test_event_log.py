@@ -180,13 +180,25 @@ def test_a_batch_is_one_transaction_per_database(tmp_path, batching_env, monkeyp
     instance.dispose()
 
 
-def _materialization(partition: str, metadata: dict, timestamp: float, key: str = "t0") -> dg.EventLogEntry:
+def _materialization(partition: str, metadata: dict, timestamp: float, key: dg.AssetKey,
+                     pid: int | None = None) -> dg.EventLogEntry:
     data = event_log.StepMaterializationData(dg.AssetMaterialization(asset_key=key, partition=partition,
                                                                      metadata=metadata))
     event = dg.DagsterEvent(dg.DagsterEventType.ASSET_MATERIALIZATION.value, "job", event_specific_data=data,
-                            step_key="step")
+                            step_key="step", pid=pid)
     return dg.EventLogEntry(error_info=None, level=10, user_message="", run_id="run", timestamp=timestamp,
                             step_key="step", job_name="job", dagster_event=event)
+
+
+def test_same_is_equality_of_types_too():
+    """`_same` decides whether an event may reuse another's serialization: equal under `==` is not enough."""
+    same = event_log._same
+    assert same((1, "a", None, [2.5]), (1, "a", None, [2.5])) and same({"k": ("v",)}, {"k": ("v",)})
+    for a, b in (((1,), (True,)), ((1,), (1.0,)), ((0.0,), (-0.0,)), ({"k": 1}, {"k": True}),
+                 ({1: "x"}, {True: "x"}), ({"a": 1, "b": 2}, {"b": 2, "a": 1})):
+        assert a == b and not same(a, b), (a, b)
+    one = dg.IntMetadataValue(1)  # a `@record`: the same object only
+    assert same(one, one) and not same(one, dg.IntMetadataValue(1))
 
 
 def test_event_rows_are_the_stock_rows_byte_for_byte(tmp_path, batching_env, monkeypatch):
@@ -215,16 +227,25 @@ def test_event_rows_are_the_stock_rows_byte_for_byte(tmp_path, batching_env, mon
         kinds = {(e.dagster_event.asset_key, e.dagster_event_type) for e in batch}
         assert len(serialized) == len(kinds), "one serialization per asset and event type, not per partition"
 
-    # equal under `==` but serialized differently: named tuples of other classes (1 == 1.0 == True), -0.0
-    tricky = [_materialization("2024-01-01", {"rows": 1}, 1704067200.5),
-              _materialization("2024-01-02", {"rows": 1.0}, 1704153600.25),
-              _materialization("2024-01-03", {"rows": True}, 1704240000.0000002),
-              _materialization("2024-01-04", {"share": 0.0}, 1704326400.0),
-              _materialization("2024-01-05", {"share": -0.0}, 1704412800.125),
-              _materialization("2024-01-06", {"share": -0.0}, 1704499200.0),  # reuses the one before
-              _materialization("2024-01-07", {"note": 'a "quoted" \u00e9'}, 1704585600.0),
-              # the stand-in occurs twice in this one's JSON: no template, serialized whole
-              _materialization("2024-01-08", {"rows": 1}, 1704672000.0, key=event_log._PARTITION_STANDIN)]
+    # one asset's events sharing their objects, as Dagster's events of one output do, with traps for a reused
+    # template: a pid of True where 1 was (equal under ==), partition keys JSON must escape, a timestamp
+    # with every digit, and a stand-in inside the metadata (the template is declined)
+    key, rows_md = dg.AssetKey("t0"), {"rows": dg.IntMetadataValue(1)}
+    tricky = [_materialization("2024-01-01", rows_md, 1704067200.5, key, pid=1),
+              _materialization('2024-01-02 "quoted" \\ \u00e9', rows_md, 1704153600.0000002, key, pid=1),
+              _materialization("2024-01-03", rows_md, 1704240000.25, key, pid=True),
+              _materialization("2024-01-04", {"note": dg.MetadataValue.text(event_log._PARTITION_STANDIN)},
+                               1704326400.0, key)]
     rows(tricky)
-    # a template for each but the repeated -0.0; for the last, a template tried and declined, then the event
-    assert len(serialized) == 6 + 2
+    # a template for the first, reused by the second; a new one for pid True; for the last, a template tried
+    # and declined (the stand-in occurs twice), then the event serialized whole
+    assert len(serialized) == 1 + 1 + 2
+
+    # what serdes refuses (a numpy timestamp) is refused the same way, not written from a template
+    import numpy as np
+
+    odd = _materialization("2024-01-05", rows_md, np.float64(1704412800.0), key, pid=1)
+    with pytest.raises(Exception) as refused:
+        stock_row(odd)
+    with pytest.raises(type(refused.value)):
+        storage._rows([tricky[0], odd])

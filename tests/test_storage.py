@@ -2,6 +2,7 @@
 additive evolution in place, refusal of everything else."""
 
 import threading
+import time
 from datetime import date
 
 import pyarrow as pa
@@ -281,10 +282,11 @@ def test_writes_are_yielded_as_they_commit_and_a_failure_after_every_success():
     slow_may_end = threading.Event()
     ended: list[str] = []
 
-    def write(name: str, wait: threading.Event | None = None, error: Exception | None = None):
+    def write(name: str, wait: threading.Event | None = None, error: Exception | None = None, then: float = 0):
         def run() -> str:
             if wait is not None:
                 assert wait.wait(10), "the fast write was not yielded before the slow one ended"
+            time.sleep(then)
             ended.append(name)
             if error is not None:
                 raise error
@@ -305,7 +307,7 @@ def test_writes_are_yielded_as_they_commit_and_a_failure_after_every_success():
     # a caller that stops early still leaves every write ended; the dict form keeps the order given
     stop_now = threading.Event()
     ended.clear()
-    for _ in write_as_completed({"a": write("a"), "b": write("b", wait=stop_now)}):
+    for _ in write_as_completed({"a": write("a"), "b": write("b", wait=stop_now, then=0.3)}):
         stop_now.set()
         break
     assert sorted(ended) == ["a", "b"]

@@ -42,6 +42,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from enum import Enum
 from typing import Any
 
 from dagster import AssetMaterialization, serialize_value
@@ -135,8 +136,8 @@ def _same(a: Any, b: Any) -> bool:
         return False
     if isinstance(a, list) or (isinstance(a, tuple) and type(a).__iter__ is tuple.__iter__):  # not a `@record`
         return len(a) == len(b) and all(map(_same, a, b))
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, dict):  # keys too: {1: x} == {True: x}, but they serialize as "1" and "true"
+        return len(a) == len(b) and all(_same(ka, kb) and _same(a[ka], b[kb]) for ka, kb in zip(a, b))
     if isinstance(a, float):
         return repr(a) == repr(b)
     if isinstance(a, (str, int, bytes)) or a is None:  # bool is an int subclass; its type was compared
@@ -181,6 +182,11 @@ class _EventRows:
         self._template: tuple[dict[str, Any], str, str, str] | None = None  # its row; JSON around the stand-ins
 
     def row(self, event: EventLogEntry) -> dict[str, Any]:
+        partition = event.dagster_event.partition if event.dagster_event is not None else None
+        if type(event.timestamp) is not float or not isinstance(partition, str) or isinstance(partition, Enum):
+            # only what serdes writes as `json.dumps` would (a str, or a str subclass such as
+            # MultiPartitionKey; a float); anything else goes to the stock path, which refuses what it refuses
+            return self._storage._event_to_row(event)
         standard = _with_standins(event)
         if standard is None:
             return self._storage._event_to_row(event)
@@ -189,7 +195,6 @@ class _EventRows:
         if self._template is None:
             return self._storage._event_to_row(event)
         row, head, mid, tail = self._template
-        partition = event.dagster_event.partition  # type: ignore[union-attr]
         return {**row, "event": f"{head}{json.dumps(partition)}{mid}{json.dumps(event.timestamp)}{tail}",
                 "timestamp": self._storage._event_insert_timestamp(event), "partition": partition}
 

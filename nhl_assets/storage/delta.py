@@ -222,7 +222,8 @@ def write_as_completed(writes: Mapping[str, Callable[[], T]]) -> Iterator[tuple[
     tables are still being written. Every write runs to its end, even if the caller stops iterating; the
     first failure (in the order given) is raised after every successful write has been yielded, so each
     table whose write succeeded is reported (a failed one is not, whatever it did: a re-run replaces the
-    same windows).
+    same windows). A caller that stops iterating early is not told of a write that fails afterwards (the
+    silver asset stops early only when it is failing already).
     """
     if len(writes) <= 1:
         for table, write in writes.items():
