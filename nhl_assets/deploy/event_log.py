@@ -124,8 +124,8 @@ _TIMESTAMP_STANDIN = 1.2345678901234567e-300
 def _same(a: Any, b: Any) -> bool:
     """`a` and `b` equal with the same types all the way down, so that they serialize to the same JSON.
 
-    `==` alone is not enough: Dagster's events and metadata values are named tuples, and tuple equality
-    ignores the class, so `IntMetadataValue(1) == FloatMetadataValue(1.0) == BoolMetadataValue(True)`;
+    `==` alone is not enough: Dagster's events are named tuples and its metadata values tuple-based
+    records, and tuple equality ignores the class, so `IntMetadataValue(1) == FloatMetadataValue(1.0) == BoolMetadataValue(True)`;
     and `0.0 == -0.0`. Anything it is unsure of (sets, Dagster's `@record` classes, which refuse
     iteration, any other object) counts as different unless it is the very same object: the events of one
     output share those objects, and a false "different" only costs a serialization.
