@@ -68,7 +68,7 @@ def test_replay_from_bronze_makes_zero_api_calls_and_leaves_bronze_untouched(sim
 
 
 def test_a_failed_table_write_fails_the_run_and_the_committed_tables_are_materialized(sim_env, monkeypatch):
-    """Silver's tables commit one by one (`write_as_completed`): when one write fails, the run fails, that
+    """Silver's tables commit each on its own (`write_as_completed`): when one write fails, the run fails, that
     table keeps its old window and gets no materialization, and every table that did commit is recorded
     as materialized for each of its partitions (as it now holds the new window)."""
     run(WINDOW)
