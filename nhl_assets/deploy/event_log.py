@@ -125,10 +125,10 @@ def _same(a: Any, b: Any) -> bool:
     """`a` and `b` equal with the same types all the way down, so that they serialize to the same JSON.
 
     `==` alone is not enough: Dagster's events are named tuples and its metadata values tuple-based
-    records, and tuple equality ignores the class, so `IntMetadataValue(1) == FloatMetadataValue(1.0) == BoolMetadataValue(True)`;
-    and `0.0 == -0.0`. Anything it is unsure of (sets, Dagster's `@record` classes, which refuse
-    iteration, any other object) counts as different unless it is the very same object: the events of one
-    output share those objects, and a false "different" only costs a serialization.
+    records, and tuple equality ignores the class, so `IntMetadataValue(1) == FloatMetadataValue(1.0)`;
+    and `1 == True`, `0.0 == -0.0`. Anything it is unsure of (sets, Dagster's `@record` classes, which
+    refuse iteration, any other object) counts as different unless it is the very same object: the events
+    of one output share those objects, and a false "different" only costs a serialization.
     """
     if a is b:
         return True
@@ -146,20 +146,25 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _with_standins(event: EventLogEntry) -> EventLogEntry | None:
-    """`event` with its partition and timestamp replaced by the stand-ins, for a partitioned planned event
-    or materialization (None for any other event). `_replace` of these named tuples copies the other fields
-    as they are, without re-running their constructors' checks."""
+    """`event` with its partition and timestamp replaced by the stand-ins, for a partitioned planned event or
+    materialization whose two fields serdes writes as `json.dumps` would: a float timestamp, and a str
+    partition (or a str subclass such as `MultiPartitionKey`, but not an Enum, which serdes refuses). None for
+    any other event, which the stock path serializes (and refuses what it refuses). `_replace` of these named
+    tuples copies the other fields as they are, without re-running their constructors' checks."""
     dagster_event = event.dagster_event
-    if dagster_event is None or not dagster_event.partition:
+    partition = dagster_event.partition if dagster_event is not None else None
+    if (type(event.timestamp) is not float or not partition or not isinstance(partition, str)
+            or isinstance(partition, Enum)):
         return None
-    data = dagster_event.event_specific_data
+    data = dagster_event.event_specific_data  # type: ignore[union-attr]
     if isinstance(data, AssetMaterializationPlannedData) and data.partitions_subset is None:
         data = data._replace(partition=_PARTITION_STANDIN)
     elif isinstance(data, StepMaterializationData) and isinstance(data.materialization, AssetMaterialization):
         data = data._replace(materialization=data.materialization._replace(partition=_PARTITION_STANDIN))
     else:
         return None
-    return event._replace(timestamp=_TIMESTAMP_STANDIN, dagster_event=dagster_event._replace(event_specific_data=data))
+    return event._replace(timestamp=_TIMESTAMP_STANDIN,
+                          dagster_event=dagster_event._replace(event_specific_data=data))  # type: ignore[union-attr]
 
 
 class _EventRows:
@@ -169,11 +174,11 @@ class _EventRows:
     Why: a range run's events of one asset differ only in their partition and timestamp (273 planned events
     and 273 materializations an asset for a season, each materialization carrying a copy of the run's
     metadata), and serializing them was the largest part of storing them: 0.31 s for a season's 3,313
-    events, about as much as all their SQL. So the first event of a kind is serialized with stand-ins for those two fields, giving a
-    template; an event that equals the template's event but for them (`_same`, checked for every event) gets
-    the template with its own partition and timestamp written in, as serdes's `json.dumps` writes them. A
-    template in which a stand-in does not occur exactly once, partition first, is not used; every other
-    event is serialized whole.
+    events, about as much as all their SQL. So the first event of a kind is serialized with stand-ins for
+    those two fields, giving a template; an event that equals the template's event but for them (`_same`,
+    checked for every event) gets the template with its own partition and timestamp written in, as serdes's
+    `json.dumps` writes them. A template in which a stand-in does not occur exactly once, partition first, is
+    not used; every other event is serialized whole.
     """
 
     def __init__(self, storage: Any) -> None:
@@ -182,11 +187,6 @@ class _EventRows:
         self._template: tuple[dict[str, Any], str, str, str] | None = None  # its row; JSON around the stand-ins
 
     def row(self, event: EventLogEntry) -> dict[str, Any]:
-        partition = event.dagster_event.partition if event.dagster_event is not None else None
-        if type(event.timestamp) is not float or not isinstance(partition, str) or isinstance(partition, Enum):
-            # only what serdes writes as `json.dumps` would (a str, or a str subclass such as
-            # MultiPartitionKey; a float); anything else goes to the stock path, which refuses what it refuses
-            return self._storage._event_to_row(event)
         standard = _with_standins(event)
         if standard is None:
             return self._storage._event_to_row(event)
@@ -195,13 +195,15 @@ class _EventRows:
         if self._template is None:
             return self._storage._event_to_row(event)
         row, head, mid, tail = self._template
+        partition = event.dagster_event.partition  # type: ignore[union-attr]
         return {**row, "event": f"{head}{json.dumps(partition)}{mid}{json.dumps(event.timestamp)}{tail}",
                 "timestamp": self._storage._event_insert_timestamp(event), "partition": partition}
 
     def _new_template(self, standard: EventLogEntry) -> tuple[dict[str, Any], str, str, str] | None:
         row = self._storage._event_to_row(standard)
         text, partition, timestamp = row["event"], json.dumps(_PARTITION_STANDIN), json.dumps(_TIMESTAMP_STANDIN)
-        if text.count(partition) != 1 or text.count(timestamp) != 1 or text.index(partition) > text.index(timestamp):
+        if (text.count(partition) != 1 or text.count(timestamp) != 1
+                or text.index(partition) > text.index(timestamp)):
             return None
         head, rest = text.split(partition)
         mid, tail = rest.split(timestamp)

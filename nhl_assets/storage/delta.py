@@ -230,15 +230,14 @@ def write_as_completed(writes: Mapping[str, Callable[[], T]]) -> Iterator[tuple[
             yield table, write()
         return
     pool = ThreadPoolExecutor(max_workers=len(writes), thread_name_prefix="delta-write")
-    futures = {table: pool.submit(write) for table, write in writes.items()}
-    tables = {future: table for table, future in futures.items()}
+    futures = {pool.submit(write): table for table, write in writes.items()}  # in the order given
     try:
-        for future in as_completed(tables):
+        for future in as_completed(futures):
             if future.exception() is None:
-                yield tables[future], future.result()
+                yield futures[future], future.result()
     finally:
         pool.shutdown(wait=True)
-    for future in futures.values():
+    for future in futures:
         if (error := future.exception()) is not None:
             raise error
 
