@@ -115,7 +115,7 @@ def batching_env(monkeypatch):
 
 def test_pinned_to_the_installed_dagster():
     assert dg.__version__ == event_log.PINNED_DAGSTER, (
-        "Dagster was upgraded: re-read SqliteEventLogStorage._connect/store_event and "
+        "Dagster was upgraded: re-read SqliteEventLogStorage._connect/_initdb/store_event and "
         "SqlEventLogStorage._store_asset_event(_tags)/_store_asset_check_evaluation_planned/_event_to_row "
         "and serdes's serialize_value (json.dumps with sort_keys) against "
         "nhl_assets/deploy/event_log.py, then bump PINNED_DAGSTER")
@@ -249,3 +249,79 @@ def test_event_rows_are_the_stock_rows_byte_for_byte(tmp_path, batching_env, mon
         stock_row(odd)
     with pytest.raises(type(refused.value)):
         storage._rows([tricky[0], odd])
+
+
+def _schema(path: str) -> dict:
+    """What `_initdb` puts in a database: its tables and indexes, alembic stamp and journal mode."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        out = {"schema": sorted(conn.execute("SELECT type, name, sql FROM sqlite_master").fetchall(), key=str),
+               "stamp": conn.execute("SELECT version_num FROM alembic_version").fetchall(),
+               "journal": conn.execute("PRAGMA journal_mode").fetchone()[0]}
+    conn.close()
+    return out
+
+
+def test_a_new_run_database_is_a_copy_of_what_initdb_makes(tmp_path, monkeypatch):
+    """Run databases are copied from one made by Dagster's own `_initdb` (made once per folder and
+    release): the same tables, indexes, alembic stamp and WAL mode as `_initdb` gives a run's database, and
+    `_initdb` is not run again for the next runs. The template is not a "*.db" file, which Dagster's
+    `upgrade` and `wipe` take for run databases."""
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    stock = SqliteEventLogStorage(str(tmp_path / "stock"))
+    with stock.run_connection("made-by-dagster"):
+        pass
+    storage = event_log.BatchingSqliteEventLogStorage(str(tmp_path / "batching"))
+    initdbs = []
+    real_initdb = storage._initdb
+    monkeypatch.setattr(storage, "_initdb", lambda engine, **kw: (initdbs.append(str(engine.url)),
+                                                                   real_initdb(engine, **kw))[1])
+    for run in ("run-1", "run-2", "run-3"):
+        with storage.run_connection(run):
+            pass
+    assert len(initdbs) == 1 and initdbs[0].endswith(".tmp"), initdbs  # the template's, once
+    expected = _schema(stock.path_for_shard("made-by-dagster"))
+    assert expected["journal"] == "wal" and expected["stamp"]
+    for run in ("run-1", "run-2", "run-3"):
+        assert _schema(storage.path_for_shard(run)) == expected
+    leftovers = sorted(p.name for p in (tmp_path / "batching").iterdir() if not p.name.endswith(("-wal", "-shm")))
+    assert leftovers == sorted([f".run-database-template-{event_log.PINNED_DAGSTER}.sqlite", "index.db",
+                                "run-1.db", "run-2.db", "run-3.db"]), leftovers
+    storage.dispose()
+    stock.dispose()
+
+
+def test_a_run_database_another_process_made_is_opened_as_dagster_opens_it(tmp_path, monkeypatch):
+    """A run's database that exists already (another process's, perhaps half made) is never replaced by the
+    template: `_initdb` runs on it as in Dagster's own storage, and what it holds stays."""
+    import sqlite3
+
+    storage = event_log.BatchingSqliteEventLogStorage(str(tmp_path))
+    path = storage.path_for_shard("theirs")
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE theirs (x INTEGER)")
+        conn.execute("INSERT INTO theirs VALUES (42)")
+    conn.close()
+    initdbs = []
+    real_initdb = storage._initdb
+    monkeypatch.setattr(storage, "_initdb", lambda engine, **kw: (initdbs.append(str(engine.url)),
+                                                                   real_initdb(engine, **kw))[1])
+    with storage.run_connection("theirs") as conn:
+        assert conn.exec_driver_sql("SELECT x FROM theirs").scalar() == 42
+        assert conn.exec_driver_sql("SELECT count(*) FROM event_logs").scalar() == 0
+    assert initdbs == [f"sqlite:///{path}"]
+    storage.dispose()
+
+
+def test_event_log_connections_commit_without_an_fsync_each(tmp_path):
+    """Every connection of the batching SQLite storage runs with synchronous=NORMAL (1) in WAL mode, the
+    pairing SQLite documents as never corrupting a database (Dagster's default, FULL (2), fsyncs every
+    commit)."""
+    storage = event_log.BatchingSqliteEventLogStorage(str(tmp_path))
+    for shard in ("run-1", "index"):
+        with storage._connect(shard) as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    storage.dispose()
