@@ -70,7 +70,8 @@ from dagster._core.storage.root import TemporaryLocalArtifactStorage
 from dagster._core.storage.runs import InMemoryRunStorage
 from dagster_postgres import PostgresEventLogStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine
+from sqlalchemy.event import listen
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool, QueuePool
 
@@ -333,7 +334,7 @@ class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
     def _engine(self, shard: str) -> Engine:
         engine = create_engine(self.conn_string_for_shard(shard), poolclass=QueuePool,
                                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
-        event.listen(engine, "connect", _synchronous_normal)
+        listen(engine, "connect", _synchronous_normal)
         return engine
 
     # -- a new run's database copied from a template ----------------------------------------------------
