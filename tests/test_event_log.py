@@ -287,7 +287,7 @@ def test_a_new_run_database_is_a_copy_of_what_initdb_makes(tmp_path, monkeypatch
     for run in ("run-1", "run-2", "run-3"):
         assert _schema(storage.path_for_shard(run)) == expected
     leftovers = sorted(p.name for p in (tmp_path / "batching").iterdir() if not p.name.endswith(("-wal", "-shm")))
-    assert leftovers == sorted([f".run-database-template-{event_log.PINNED_DAGSTER}.sqlite", "index.db",
+    assert leftovers == sorted([f".run-database-template-{dg.__version__}.sqlite", "index.db",
                                 "run-1.db", "run-2.db", "run-3.db"]), leftovers
     storage.dispose()
     stock.dispose()

@@ -51,6 +51,7 @@ from enum import Enum
 from typing import Any
 
 from dagster import AssetMaterialization, serialize_value
+from dagster import __version__ as DAGSTER_VERSION
 from dagster._core.events import ASSET_EVENTS, AssetMaterializationPlannedData, StepMaterializationData
 from dagster._core.events.log import EventLogEntry
 from dagster._core.instance import DagsterInstance, InstanceType
@@ -342,10 +343,11 @@ class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
     # alembic stamp, after reading Dagster's migration scripts twice (45-47 ms a run here, for a file of
     # 112 KiB). Every run's database starts out identical, so the first run of a Dagster release in this
     # folder keeps one made by `_initdb` itself as a template, and later runs copy it (0.2 ms). The template's
-    # name holds the Dagster version (an upgrade makes a new one from its own migrations) and does not end in
-    # ".db", which `upgrade` and `wipe` glob for as run databases.
+    # name holds the installed Dagster's version, not `PINNED_DAGSTER`: an upgrade makes a new one from its
+    # own migrations even before the pin is bumped. It does not end in ".db", which `upgrade` and `wipe`
+    # glob for as run databases.
     def _template_path(self) -> str:
-        return os.path.join(self._base_dir, f".run-database-template-{PINNED_DAGSTER}.sqlite")
+        return os.path.join(self._base_dir, f".run-database-template-{DAGSTER_VERSION}.sqlite")
 
     def _new_run_shard(self, shard: str) -> bool:
         """Create the database of run `shard` as a copy of the template; False when it already exists (made
