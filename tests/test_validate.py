@@ -3,7 +3,7 @@
 import polars as pl
 import pytest
 
-from nhl_assets.parse.validate import Expectations, split_valid
+from nhl_assets.parse.validate import Expectations, duplicate_rows, split_valid
 
 pytestmark = pytest.mark.unit
 
@@ -72,3 +72,13 @@ def test_duplicate_keys_are_rejected():
 def test_missing_all_row_is_rejected():
     _, rejected = split_valid(frame(player(1, [1, 0, 0, 0])[1:]), EXP)
     assert rejected.height == 4 and set(rejected.get_column("reason")) == {"no 'all' row"}
+
+
+def test_duplicate_rows_counts_the_rows_beyond_the_first_of_each_key():
+    """What every silver and gold unique-key check reports: 0 when the key is unique (and for no rows); a
+    key value seen three times counts 2; other columns do not make rows distinct; a null is a key value."""
+    rows = pl.DataFrame({"gameId": [1, 1, 1, 2, 2, None, None], "playerId": [7, 7, 7, 7, 8, 9, 9],
+                         "goals": [0, 1, 2, 0, 0, 0, 0]})
+    assert duplicate_rows(rows, ("gameId", "playerId")) == 3
+    assert duplicate_rows(rows.unique(["gameId", "playerId"]), ["gameId", "playerId"]) == 0
+    assert duplicate_rows(rows.clear(), ["gameId", "playerId"]) == 0

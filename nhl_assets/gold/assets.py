@@ -43,6 +43,7 @@ from nhl_assets.dates import DateWindow
 from nhl_assets.engine.write import replace_window
 from nhl_assets.gold.engines import game_features
 from nhl_assets.gold.models import RetrainConfig, latest_model
+from nhl_assets.parse.validate import duplicate_rows
 from nhl_assets.partitions import gold_game_date_partitions
 from nhl_assets.resources import EngineResource, WarehouseResource
 from nhl_assets.storage.delta import Warehouse, write_concurrently
@@ -84,10 +85,6 @@ def _history(wh: Warehouse, table: str, until: date, columns: list[str]) -> pl.D
     when the table does not exist."""
     return wh.read_frame(table, DateWindow(settings.start_date(), until) if until >= settings.start_date() else None,
                          columns=columns)
-
-
-def _unique(frame: pl.DataFrame, cols: list[str]) -> int:
-    return frame.height - frame.select(cols).unique().height if frame.height else 0
 
 
 def _empty_of(wh: Warehouse, table: str, fallback: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -179,7 +176,7 @@ def gold_game_features(context: AssetExecutionContext, warehouse: WarehouseResou
                                             partition_by=catalog.partition_by(t))
                                  for t, f in ((PLAYER_FEATURES, pf), (TEAM_FEATURES, tfe))})
     for table, frame, expected in ((PLAYER_FEATURES, pf, expected_players), (TEAM_FEATURES, tfe, expected_teams)):
-        dups = _unique(frame, list(catalog.info(table).key))
+        dups = duplicate_rows(frame, catalog.info(table).key)
         yield AssetCheckResult(asset_key=key(table), check_name="unique_key", passed=dups == 0,
                                metadata={"duplicate_keys": dups, "rows": frame.height})
         yield AssetCheckResult(asset_key=key(table), check_name="expected_rows", passed=frame.height == expected,
@@ -251,7 +248,7 @@ def skater_season_stats_asset(context: AssetExecutionContext, warehouse: Warehou
     if note:
         context.log.warning(note)
     write = wh.replace_all(SEASON_STATS, out.to_arrow(), run_id=context.run.run_id)
-    dups = _unique(out, list(SEASON_KEY))
+    dups = duplicate_rows(out, SEASON_KEY)
     yield AssetCheckResult(check_name="unique_key", passed=dups == 0, metadata={"duplicate_keys": dups})
     alls = players.filter(pl.col("situation") == "all") if players.height else players
     sums = {"I_F_shotsOnGoal": (int(alls.get_column("I_F_shotsOnGoal").sum()) if alls.height else 0,
@@ -414,7 +411,7 @@ def gold_sog_predictions(context: AssetExecutionContext, warehouse: WarehouseRes
         context.log.warning(note)
     write = wh.replace_window(PREDICTIONS, out.to_arrow(), window, run_id=context.run.run_id,
                               partition_by=catalog.partition_by(PREDICTIONS))
-    dups = _unique(out, list(cg.SOG_PREDICTIONS.key))
+    dups = duplicate_rows(out, cg.SOG_PREDICTIONS.key)
     yield AssetCheckResult(asset_key=key(PREDICTIONS), check_name="unique_key", passed=dups == 0,
                            metadata={"duplicate_keys": dups})
     matched = out.join(features.select("gameId", "playerId"), on=["gameId", "playerId"], how="semi").height

@@ -94,3 +94,8 @@ def key_string(frame: pl.DataFrame, key: Sequence[str]) -> pl.Expr:
     """`gameId=…, playerId=…, situation=…` for quarantine rows."""
     return pl.concat_str([pl.lit(f"{k}=") + pl.col(k).cast(pl.String).fill_null("null") for k in key],
                          separator=", ")
+
+
+def duplicate_rows(frame: pl.DataFrame, key: Sequence[str]) -> int:
+    """Rows beyond the first of each `key` value: what a table's unique-key check reports (0 when unique)."""
+    return frame.height - frame.select(list(key)).unique().height if frame.height else 0

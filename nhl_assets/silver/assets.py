@@ -31,6 +31,7 @@ from nhl_assets.catalog import silver as cs
 from nhl_assets.bronze import tables as bt
 from nhl_assets.dates import DateWindow
 from nhl_assets.engine.write import replace_window
+from nhl_assets.parse.validate import duplicate_rows
 from nhl_assets.partitions import game_date_partitions
 from nhl_assets.resources import EngineResource, WarehouseResource
 from nhl_assets.silver import build as sb
@@ -74,7 +75,7 @@ CHECKS = [
 
 
 def _unique(frame: pl.DataFrame, key: list[str]) -> tuple[bool, int]:
-    dups = frame.height - frame.select(key).unique().height if frame.height else 0
+    dups = duplicate_rows(frame, key)
     return dups == 0, dups
 
 
