@@ -325,3 +325,19 @@ def test_event_log_connections_commit_without_an_fsync_each(tmp_path):
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     storage.dispose()
+
+
+def test_a_file_system_without_hard_links_gets_run_databases_as_dagster_makes_them(tmp_path, monkeypatch):
+    """Where the template cannot be linked into place (some network and FUSE file systems refuse hard
+    links), each run's database is made by `_initdb` as in Dagster's own storage, and no scratch copy is
+    left behind."""
+    def refuse(src, dst):
+        raise PermissionError(1, "Operation not permitted")
+
+    storage = event_log.BatchingSqliteEventLogStorage(str(tmp_path))
+    monkeypatch.setattr(event_log.os, "link", refuse)
+    with storage.run_connection("run-1") as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM event_logs").scalar() == 0
+    assert _schema(storage.path_for_shard("run-1"))["stamp"]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    storage.dispose()

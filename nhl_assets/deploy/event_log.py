@@ -350,8 +350,9 @@ class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
         return os.path.join(self._base_dir, f".run-database-template-{DAGSTER_VERSION}.sqlite")
 
     def _new_run_shard(self, shard: str) -> bool:
-        """Create the database of run `shard` as a copy of the template; False when it already exists (made
-        by another process, which may be writing to it: it is then opened as Dagster opens one)."""
+        """Create the database of run `shard` as a copy of the template. False, and the caller creates it as
+        Dagster does, when it exists already (made by another process, which may be writing to it) or the
+        file system cannot copy or hard-link it here."""
         path = self.path_for_shard(shard)
         if os.path.exists(path):
             return False
@@ -359,13 +360,14 @@ class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
         if not os.path.exists(template):
             self._write_template(template)
         scratch = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
-        shutil.copyfile(template, scratch)
         try:
+            shutil.copyfile(template, scratch)
             os.link(scratch, path)  # never replaces a file another process has just created
-        except FileExistsError:
+        except OSError:  # FileExistsError among them
             return False
         finally:
-            os.remove(scratch)
+            if os.path.exists(scratch):
+                os.remove(scratch)
         return True
 
     def _write_template(self, template: str) -> None:
