@@ -115,7 +115,8 @@ def batching_env(monkeypatch):
 
 def test_pinned_to_the_installed_dagster():
     assert dg.__version__ == event_log.PINNED_DAGSTER, (
-        "Dagster was upgraded: re-read SqliteEventLogStorage._connect/_initdb/store_event and "
+        "Dagster was upgraded: re-read SqliteEventLogStorage._connect/_initdb/store_event/watch/dispose, "
+        "SqliteEventLogStorageWatchdog and "
         "SqlEventLogStorage._store_asset_event(_tags)/_store_asset_check_evaluation_planned/_event_to_row "
         "and serdes's serialize_value (json.dumps with sort_keys) against "
         "nhl_assets/deploy/event_log.py, then bump PINNED_DAGSTER")
@@ -341,3 +342,81 @@ def test_a_file_system_without_hard_links_gets_run_databases_as_dagster_makes_th
     assert _schema(storage.path_for_shard("run-1"))["stamp"]
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     storage.dispose()
+
+
+def test_a_run_database_made_meanwhile_by_another_process_is_kept(tmp_path, monkeypatch):
+    """Another process creates the run's database between the existence check and the link: the link fails
+    (it never replaces a file), and the other process's database is opened as Dagster opens one."""
+    import sqlite3
+
+    storage = event_log.BatchingSqliteEventLogStorage(str(tmp_path))
+    path = storage.path_for_shard("raced")
+    real_link = os.link
+
+    def other_process_first(src, dst):
+        with sqlite3.connect(dst) as conn:
+            conn.execute("CREATE TABLE theirs (x INTEGER)")
+        conn.close()
+        return real_link(src, dst)  # FileExistsError
+
+    monkeypatch.setattr(event_log.os, "link", other_process_first)
+    try:
+        with storage.run_connection("raced") as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM theirs").scalar() == 0
+            assert conn.exec_driver_sql("SELECT count(*) FROM event_logs").scalar() == 0
+        assert _schema(path)["stamp"]
+        assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    finally:
+        storage.dispose()
+
+
+def test_a_broken_template_is_never_copied(tmp_path):
+    """A template that is not a run database (a torn write, a stray file) is not copied: the run's database
+    is made by `_initdb`, the bad template removed, and the next process makes a sound one again. A
+    template of another Dagster release is removed when this release's is made."""
+    first = event_log.BatchingSqliteEventLogStorage(str(tmp_path))
+    with first.run_connection("run-1"):
+        pass
+    template = Path(first._template_path())
+    first.dispose()
+    older = tmp_path / ".run-database-template-0.0.1.sqlite"
+    older.write_bytes(template.read_bytes())
+    template.write_bytes(b"SQLite format 3\x00 torn")
+
+    second = event_log.BatchingSqliteEventLogStorage(str(tmp_path))
+    with second.run_connection("run-2") as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM event_logs").scalar() == 0
+    second.dispose()
+    assert not template.exists() and older.exists()
+
+    third = event_log.BatchingSqliteEventLogStorage(str(tmp_path))
+    with third.run_connection("run-3"):
+        pass
+    third.dispose()
+    assert _schema(str(template)) == _schema(str(tmp_path / "run-3.db")) == _schema(str(tmp_path / "run-2.db"))
+    assert not older.exists()
+
+
+def test_the_ui_sees_a_runs_events_as_they_are_written(tmp_path):
+    """The UI's live run logs (`watch`, in the webserver's process) are told of each event a run's process
+    writes, although the writer's pooled connection keeps the run's database open (its commits then only
+    reach the write-ahead log, which Dagster's own watcher does not look at)."""
+    import time
+
+    writer = event_log.BatchingSqliteEventLogStorage(str(tmp_path))
+    ui = event_log.BatchingSqliteEventLogStorage(str(tmp_path))
+    seen: list = []
+    try:
+        with writer.run_connection("run"):
+            pass
+        ui.watch("run", None, lambda event, cursor: seen.append(event.dagster_event.partition))
+        for day in ("2024-01-01", "2024-01-02", "2024-01-03"):
+            writer.store_event(_materialization(day, {"rows": 7}, time.time(), dg.AssetKey("t0")))
+            deadline = time.monotonic() + 10
+            while day not in seen and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert day in seen, f"the UI was not told of {day}: {seen}"
+        assert seen == ["2024-01-01", "2024-01-02", "2024-01-03"]
+    finally:
+        ui.dispose()
+        writer.dispose()

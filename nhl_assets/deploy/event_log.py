@@ -23,7 +23,9 @@ from its text (`_EventRows`; the rows are byte for byte `_event_to_row`'s, which
 recorded, and so every partition's status in the UI (materialized, failed, missing), is unchanged;
 `tests/test_event_log.py` compares the records with the stock storage's. The SQLite storage also keeps
 one engine per database file, copies a new run's database from a template made by Dagster's own `_initdb`
-instead of running it per run, and commits with `synchronous=NORMAL` (each measured and documented below).
+instead of running it per run, and commits with `synchronous=NORMAL` (each measured and documented below);
+its watcher of a run's database, behind the UI's live run logs, also wakes on the write-ahead log, which
+is where the pooled connections' commits go.
 
 Not used, on purpose: `DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS`, which writes one planned event per
 asset instead of one per partition. Dagster 1.13 stores that event with no partition, and the failed-partition
@@ -39,6 +41,7 @@ for the instance of `make dev`, `make demo` and the command line (`event_log_sto
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -65,6 +68,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
+    SqliteEventLogStorageWatchdog,
 )
 from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
 from dagster._core.storage.root import TemporaryLocalArtifactStorage
@@ -74,7 +78,9 @@ from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_c
 from sqlalchemy import create_engine
 from sqlalchemy.event import listen
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool, QueuePool
+from watchdog.observers import Observer
 
 #: The Dagster release whose event-log code the overrides below were checked against.
 PINNED_DAGSTER = "1.13.27"
@@ -90,14 +96,21 @@ def enable_event_batches() -> None:
 
 
 def _synchronous_normal(dbapi_connection: Any, _record: Any) -> None:
-    """SQLite's `synchronous=NORMAL` on a connection to a database in WAL mode (Dagster puts every event-log
-    database in WAL mode): a commit appends to the log without an fsync of its own; the log is synced when
-    it is checkpointed into the database. SQLite documents this pairing as never corrupting the database; a
-    power loss or an operating-system crash (not a crash of the process) may take back the last commits.
-    Dagster's default, FULL, fsyncs every commit: about 70 of a season's silver run, 1 ms each here."""
+    """SQLite's `synchronous=NORMAL` on a connection to a database in WAL mode (Dagster's `_initdb` puts every
+    event-log database in WAL mode; a connection to one not yet in it, such as a run database Dagster is
+    about to create, keeps SQLite's default).
+
+    Why: SQLite's default, FULL, fsyncs the log at every commit (about 70 in a season's silver run, 1 ms
+    each here); NORMAL syncs it only when it is checkpointed into the database. What it gives up: SQLite
+    documents WAL with NORMAL as never corrupting a database, but a power loss or an operating-system crash
+    (not a crash of the process) may take back the commits since the last checkpoint that the kernel had not
+    yet written back (Linux writes dirty pages back within about 30 s by default). Those are event records:
+    the Delta tables they describe are written and committed apart, so such a loss can make the UI show a
+    materialized partition as missing, never lose data; re-materializing it is idempotent."""
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
 
@@ -292,6 +305,46 @@ class _BatchWrites:
         return self._index_cols_known
 
 
+#: The file name of a run-database template, before the Dagster version (see `_new_run_shard`).
+_TEMPLATE_PREFIX = ".run-database-template-"
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def _is_run_database(path: str) -> bool:
+    """`path` holds what `_initdb` makes, read without writing: the event-log table and an alembic stamp (the
+    template's name holds the Dagster version whose `_initdb` made it, so the stamp is that version's head)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return ({SqlEventLogStorageTable.name, "alembic_version"} <= tables
+                and len(conn.execute("SELECT version_num FROM alembic_version").fetchall()) == 1)
+    finally:
+        conn.close()
+
+
+class _RunLogWatchdog(SqliteEventLogStorageWatchdog):
+    """Dagster's watcher of a run's database (the UI's live run logs), woken by a change of the database or of
+    its write-ahead log.
+
+    Why: Dagster's watcher reacts only to a change of `<run>.db`. In WAL mode a commit goes to `<run>.db-wal`,
+    and the database file changes only when the log is checkpointed; Dagster's own storage closes its
+    connection after every write, and the last close checkpoints, but the pooled connections here stay open,
+    so a run's database could go without a change until the run ended, and the UI's live logs with it."""
+
+    @property
+    def patterns(self) -> list[str]:
+        return [self._log_path, f"{self._log_path}-wal"]
+
+    def on_modified(self, event: Any) -> None:  # Dagster's checks that the path is the database's own
+        self._process_log()
+
+
 class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
     """`SqliteEventLogStorage` that writes a batch of asset events in one transaction per database and keeps
     one engine per database file instead of creating one per write. Configured in dagster.yaml as
@@ -305,6 +358,7 @@ class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: Any = None) -> None:
         self._engines: dict[str, Engine] = {}
         self._tables_seen: set[str] = set()
+        self._template_checked = False
         super().__init__(base_dir, inst_data=inst_data)
         enable_event_batches()
 
@@ -347,18 +401,18 @@ class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
     # own migrations even before the pin is bumped. It does not end in ".db", which `upgrade` and `wipe`
     # glob for as run databases.
     def _template_path(self) -> str:
-        return os.path.join(self._base_dir, f".run-database-template-{DAGSTER_VERSION}.sqlite")
+        return os.path.join(self._base_dir, f"{_TEMPLATE_PREFIX}{DAGSTER_VERSION}.sqlite")
 
     def _new_run_shard(self, shard: str) -> bool:
         """Create the database of run `shard` as a copy of the template. False, and the caller creates it as
-        Dagster does, when it exists already (made by another process, which may be writing to it) or the
-        file system cannot copy or hard-link it here."""
+        Dagster does, when it exists already (made by another process, which may be writing to it), when
+        there is no sound template, or when the file system cannot copy or hard-link it here."""
         path = self.path_for_shard(shard)
         if os.path.exists(path):
             return False
-        template = self._template_path()
-        if not os.path.exists(template):
-            self._write_template(template)
+        template = self._template()
+        if template is None:
+            return False
         scratch = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
         try:
             shutil.copyfile(template, scratch)
@@ -366,24 +420,69 @@ class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
         except OSError:  # FileExistsError among them
             return False
         finally:
-            if os.path.exists(scratch):
-                os.remove(scratch)
+            _remove(scratch)
         return True
 
+    def _template(self) -> str | None:
+        """The template's path, made first where missing and checked once per process: None when it cannot
+        be made or read, or is not a run database (then removed, so that it is made again)."""
+        template = self._template_path()
+        if self._template_checked:
+            return template
+        try:
+            if not os.path.exists(template):
+                self._write_template(template)
+            sound = _is_run_database(template)
+        except sqlite3.DatabaseError:  # "file is not a database", a torn one
+            sound = False
+        except (OSError, sqlite3.Error, SQLAlchemyError):
+            return None
+        if not sound:
+            _remove(template)
+            return None
+        self._template_checked = True
+        return template
+
     def _write_template(self, template: str) -> None:
-        """A run database made by Dagster's own `_initdb`, its write-ahead log folded in, renamed into
-        place in one step (so no process copies a half-made template)."""
+        """A run database made by Dagster's own `_initdb`, written to disk (fsync) and renamed into place in
+        one step, so that no process copies a half-made template, not even after a power loss. Templates of
+        other Dagster releases are removed."""
         scratch = f"{template}.{os.getpid()}-{threading.get_ident()}.tmp"
         engine = create_engine(f"sqlite:///{scratch}", poolclass=NullPool,
                                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
         try:
-            self._initdb(engine)
+            self._initdb(engine)  # its last connection's close folds the write-ahead log into the file
+            engine.dispose()
+            with open(scratch, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(scratch, template)
         finally:
             engine.dispose()
-        with sqlite3.connect(scratch) as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.close()
-        os.replace(scratch, template)
+            for leftover in (scratch, f"{scratch}-wal", f"{scratch}-shm"):
+                _remove(leftover)
+        directory = os.open(self._base_dir, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        for old in glob.glob(os.path.join(glob.escape(self._base_dir), f"{_TEMPLATE_PREFIX}*.sqlite")):
+            if old != template:
+                _remove(old)
+
+    # -- the UI's live run logs -----------------------------------------------------------------------------
+    def watch(self, run_id: str, cursor: str | None, callback: Any) -> None:
+        """Dagster's `watch`, with a watcher that also wakes when the run's write-ahead log changes (see
+        `_RunLogWatchdog`)."""
+        if not self._obs:
+            self._obs = Observer()
+            self._obs.start()
+        watchdog = _RunLogWatchdog(self, run_id, callback, cursor)
+        self._watchers[run_id][callback] = (watchdog, self._obs.schedule(watchdog, self._base_dir, recursive=True))
+
+    def dispose(self) -> None:
+        super().dispose()
+        for engine in self._engines.values():
+            engine.dispose()
 
     def wipe(self) -> None:
         super().wipe()
