@@ -269,9 +269,7 @@ def test_a_new_run_database_is_a_copy_of_what_initdb_makes(tmp_path, monkeypatch
     release): the same tables, indexes, alembic stamp and WAL mode as `_initdb` gives a run's database, and
     `_initdb` is not run again for the next runs. The template is not a "*.db" file, which Dagster's
     `upgrade` and `wipe` take for run databases."""
-    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-
-    stock = SqliteEventLogStorage(str(tmp_path / "stock"))
+    stock = event_log.SqliteEventLogStorage(str(tmp_path / "stock"))  # Dagster's own, as the module imports it
     with stock.run_connection("made-by-dagster"):
         pass
     storage = event_log.BatchingSqliteEventLogStorage(str(tmp_path / "batching"))
