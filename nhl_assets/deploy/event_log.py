@@ -328,21 +328,56 @@ def _is_run_database(path: str) -> bool:
         conn.close()
 
 
+#: Seconds after a change of a run's write-ahead log at which its events are read again (see `_RunLogWatchdog`).
+_RECHECKS = (0.1, 0.5, 2.0)
+
+
 class _RunLogWatchdog(SqliteEventLogStorageWatchdog):
     """Dagster's watcher of a run's database (the UI's live run logs), woken by a change of the database or of
-    its write-ahead log.
+    its write-ahead log, and reading again shortly after each change of the log.
 
     Why: Dagster's watcher reacts only to a change of `<run>.db`. In WAL mode a commit goes to `<run>.db-wal`,
     and the database file changes only when the log is checkpointed; Dagster's own storage closes its
     connection after every write, and the last close checkpoints, but the pooled connections here stay open,
-    so a run's database could go without a change until the run ended, and the UI's live logs with it."""
+    so a run's database could go without a change until the run ended, and the UI's live logs with it.
+    A change of the log is seen when a commit's pages are written, just before SQLite publishes the commit in
+    the log's index (the memory-mapped `-shm`, which raises no file event): a read at that moment can miss
+    the commit. So every change of the log also schedules reads at `_RECHECKS` seconds (a newer change
+    starts the series over), and reads are serialized, so no event is reported twice."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._reading = threading.Lock()
+        self._series_lock = threading.Lock()
+        self._series = 0
 
     @property
     def patterns(self) -> list[str]:
         return [self._log_path, f"{self._log_path}-wal"]
 
     def on_modified(self, event: Any) -> None:  # Dagster's checks that the path is the database's own
-        self._process_log()
+        self._read()
+        with self._series_lock:
+            self._series += 1
+            series = self._series
+        self._recheck_after(series, 0)
+
+    def _recheck_after(self, series: int, step: int) -> None:
+        if step < len(_RECHECKS):
+            timer = threading.Timer(_RECHECKS[step], self._recheck, (series, step))
+            timer.daemon = True
+            timer.start()
+
+    def _recheck(self, series: int, step: int) -> None:
+        with self._series_lock:
+            if series != self._series:
+                return  # a newer change runs its own series
+        self._read()
+        self._recheck_after(series, step + 1)
+
+    def _read(self) -> None:
+        with self._reading:
+            self._process_log()
 
 
 class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
