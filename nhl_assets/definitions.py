@@ -131,6 +131,7 @@ defs = build_definitions()
 # runs' collections, and not in the full collections of Python's finalization, which took 0.31 s of every
 # exit of a process holding these definitions (`dagster asset materialize`, a run worker, a code server)
 # and take 0.03-0.04 s frozen (`gc.freeze` is the standard library's; Dagster reloads a code location by
-# starting a new process, so no earlier import's objects are frozen with it). Only cyclic garbage that exists at this moment is kept for good (none to speak of
-# right after an import); reference counting frees everything as before.
+# starting a new process, so no earlier import's objects are frozen with it). Only cyclic garbage that
+# exists at this moment is kept for good (none to speak of right after an import); reference counting frees
+# everything as before.
 gc.freeze()

@@ -487,7 +487,6 @@ class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
                                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
         try:
             self._initdb(engine)  # its last connection's close folds the write-ahead log into the file
-            engine.dispose()
             with open(scratch, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(scratch, template)
