@@ -264,6 +264,19 @@ def _schema(path: str) -> dict:
     return out
 
 
+def _initdb_calls(storage, monkeypatch) -> list[str]:
+    """The database URLs `storage._initdb` is called on from now on (it still runs)."""
+    calls: list[str] = []
+    real_initdb = storage._initdb
+
+    def counting(engine, **kwargs):
+        calls.append(str(engine.url))
+        return real_initdb(engine, **kwargs)
+
+    monkeypatch.setattr(storage, "_initdb", counting)
+    return calls
+
+
 def test_a_new_run_database_is_a_copy_of_what_initdb_makes(tmp_path, monkeypatch):
     """Run databases are copied from one made by Dagster's own `_initdb` (made once per folder and
     release): the same tables, indexes, alembic stamp and WAL mode as `_initdb` gives a run's database, and
@@ -273,10 +286,7 @@ def test_a_new_run_database_is_a_copy_of_what_initdb_makes(tmp_path, monkeypatch
     with stock.run_connection("made-by-dagster"):
         pass
     storage = event_log.BatchingSqliteEventLogStorage(str(tmp_path / "batching"))
-    initdbs = []
-    real_initdb = storage._initdb
-    monkeypatch.setattr(storage, "_initdb", lambda engine, **kw: (initdbs.append(str(engine.url)),
-                                                                   real_initdb(engine, **kw))[1])
+    initdbs = _initdb_calls(storage, monkeypatch)
     for run in ("run-1", "run-2", "run-3"):
         with storage.run_connection(run):
             pass
@@ -303,10 +313,7 @@ def test_a_run_database_another_process_made_is_opened_as_dagster_opens_it(tmp_p
         conn.execute("CREATE TABLE theirs (x INTEGER)")
         conn.execute("INSERT INTO theirs VALUES (42)")
     conn.close()
-    initdbs = []
-    real_initdb = storage._initdb
-    monkeypatch.setattr(storage, "_initdb", lambda engine, **kw: (initdbs.append(str(engine.url)),
-                                                                   real_initdb(engine, **kw))[1])
+    initdbs = _initdb_calls(storage, monkeypatch)
     with storage.run_connection("theirs") as conn:
         assert conn.exec_driver_sql("SELECT x FROM theirs").scalar() == 42
         assert conn.exec_driver_sql("SELECT count(*) FROM event_logs").scalar() == 0

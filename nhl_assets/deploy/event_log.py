@@ -48,6 +48,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
@@ -328,8 +329,9 @@ def _is_run_database(path: str) -> bool:
         conn.close()
 
 
-#: Seconds after a change of a run's write-ahead log at which its events are read again (see `_RunLogWatchdog`).
-_RECHECKS = (0.1, 0.5, 2.0)
+#: Pauses between the reads that follow a change of a run's write-ahead log (at 0.1, 0.5 and 2 s after it;
+#: see `_RunLogWatchdog`).
+_RECHECK_PAUSES = (0.1, 0.4, 1.5)
 
 
 class _RunLogWatchdog(SqliteEventLogStorageWatchdog):
@@ -342,14 +344,16 @@ class _RunLogWatchdog(SqliteEventLogStorageWatchdog):
     so a run's database could go without a change until the run ended, and the UI's live logs with it.
     A change of the log is seen when a commit's pages are written, just before SQLite publishes the commit in
     the log's index (the memory-mapped `-shm`, which raises no file event): a read at that moment can miss
-    the commit. So every change of the log also schedules reads at `_RECHECKS` seconds (a newer change
-    starts the series over), and reads are serialized, so no event is reported twice."""
+    the commit. So the log's changes also start reads 0.1, 0.5 and 2 s later, in one thread per watcher at
+    most (a commit of a batch changes the log many times), the series starting over at each newer change;
+    reads are serialized, so no event is reported twice."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._reading = threading.Lock()
-        self._series_lock = threading.Lock()
-        self._series = 0
+        self._state = threading.Lock()  # guards the two fields below
+        self._changes = 0
+        self._rechecking = False
 
     @property
     def patterns(self) -> list[str]:
@@ -357,23 +361,25 @@ class _RunLogWatchdog(SqliteEventLogStorageWatchdog):
 
     def on_modified(self, event: Any) -> None:  # Dagster's checks that the path is the database's own
         self._read()
-        with self._series_lock:
-            self._series += 1
-            series = self._series
-        self._recheck_after(series, 0)
+        with self._state:
+            self._changes += 1
+            if self._rechecking:
+                return
+            self._rechecking = True
+        threading.Thread(target=self._recheck, name=f"run-log-recheck-{self._run_id}", daemon=True).start()
 
-    def _recheck_after(self, series: int, step: int) -> None:
-        if step < len(_RECHECKS):
-            timer = threading.Timer(_RECHECKS[step], self._recheck, (series, step))
-            timer.daemon = True
-            timer.start()
-
-    def _recheck(self, series: int, step: int) -> None:
-        with self._series_lock:
-            if series != self._series:
-                return  # a newer change runs its own series
-        self._read()
-        self._recheck_after(series, step + 1)
+    def _recheck(self) -> None:
+        seen, step = -1, 0
+        while True:
+            with self._state:
+                if self._changes != seen:  # a newer change: the series starts over
+                    seen, step = self._changes, 0
+                elif step == len(_RECHECK_PAUSES):
+                    self._rechecking = False
+                    return
+            time.sleep(_RECHECK_PAUSES[step])
+            step += 1
+            self._read()
 
     def _read(self) -> None:
         with self._reading:
