@@ -14,7 +14,8 @@ Phases (each in its own child process, so peak RSS is the phase's own; figures p
 * overhead  the silver replay as one Dagster run (on an in-memory instance and on a SQLite-file instance,
             each with Dagster's own event log and with the project's batching one) versus the same
             transforms called directly (`build_window` + the storage module's writes): medians of
-            `--repeat`, overhead in percent.
+            `--repeat`, overhead in percent; each measurement in a fresh process of its own, after an
+            untimed replay of the window's first week.
 
 Every phase also prints the seconds the instance's event log spent storing events (Dagster's partition
 bookkeeping) beside the rest of the wall time (the work).
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from nhl_assets.cliargs import check_window, iso_date, non_negative_float, on_parsed, parse_args, positive_int
@@ -224,40 +226,73 @@ def _silver_direct(window) -> None:
     sb.write_window(wh, window, sb.build_window(wh, window, workers=os.cpu_count() or 1))  # the engine's default
 
 
+#: The overhead phase's variants: the transforms called directly, then a Dagster run on each instance.
+OVERHEAD_VARIANTS = ("direct", "in-memory, stock event log", "in-memory, batching event log",
+                     "SQLite, stock event log", "SQLite, batching event log")
+#: Days at the start of the window each overhead measurement first runs untimed (its process's warm-up).
+OVERHEAD_WARMUP_DAYS = 7
+
+
 def phase_overhead(args: argparse.Namespace) -> dict:
     """The silver replay as one Dagster run, on an in-memory instance (what `materialize` and tests use) and
     on a SQLite-file instance (`dagster dev`'s), each with Dagster's own event log and with the project's
-    batching one, against the same transforms called directly."""
+    batching one, against the same transforms called directly.
+
+    Each measurement runs in a fresh process of its own (`_overhead_measurement`), interleaved so that drift
+    of the machine affects all alike. In one shared process a run was slower after a run of another variant:
+    the SQLite batching run measured +13.5-15.1% over direct right after a stock SQLite run, +10.1% in a
+    process that ran no stock run, +11.1% in a process of its own (medians of 3-4; stop 26).
+    """
     from nhl_assets.dates import DateWindow
-    from nhl_assets.definitions import SILVER_REPLAY_JOB, build_definitions
-    from nhl_assets.runs import materialize_window
     from nhl_assets.silver import build as sb
 
-    window = DateWindow.of(args.start, args.end)
-    defs = build_definitions()
-    with tempfile.TemporaryDirectory() as tmp:
-        instances = {"in-memory, stock event log": (_memory_instance(False), False),
-                     "in-memory, batching event log": (_memory_instance(True), True),
-                     "SQLite, stock event log": (_instance(tmp, False), False),
-                     "SQLite, batching event log": (_instance(tmp, True), True)}
-        times: dict[str, list[float]] = {"direct": [], **{k: [] for k in instances}}
-        books = {k: Bookkeeping(instance) for k, (instance, _b) in instances.items()}
-        booked: dict[str, list[float]] = {k: [] for k in instances}
-        for _ in range(args.repeat):  # interleaved, so drift of the machine affects all alike
-            t = time.monotonic()
-            _silver_direct(window)
-            times["direct"].append(time.monotonic() - t)
-            for name, (instance, batching) in instances.items():
-                _event_batches(batching)
-                t, b = time.monotonic(), books[name].seconds
-                materialize_window(defs, window, instance, SILVER_REPLAY_JOB)
-                times[name].append(time.monotonic() - t)
-                booked[name].append(books[name].seconds - b)
+    if args.variant:
+        return _overhead_measurement(args)
+    times: dict[str, list[float]] = {v: [] for v in OVERHEAD_VARIANTS}
+    booked: dict[str, list[float]] = {v: [] for v in OVERHEAD_VARIANTS[1:]}
+    for _ in range(args.repeat):
+        for variant in OVERHEAD_VARIANTS:
+            cmd = [sys.executable, __file__, *sys.argv[1:], "--variant", variant]
+            out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+            measured = json.loads(out.strip().splitlines()[-1])
+            times[variant].append(measured["seconds"])
+            if variant in booked:
+                booked[variant].append(measured["bookkeeping_s"])
     medians = {k: statistics.median(v) for k, v in times.items()}
     return {"runs_s": times, "medians_s": medians,
             "bookkeeping_s": {k: statistics.median(v) for k, v in booked.items()},
-            "overhead": {k: medians[k] / medians["direct"] - 1 for k in instances},
-            "partition_events": len(window) * len(sb.SILVER_TABLES)}
+            "overhead": {k: medians[k] / medians["direct"] - 1 for k in booked},
+            "partition_events": len(DateWindow.of(args.start, args.end)) * len(sb.SILVER_TABLES)}
+
+
+def _overhead_measurement(args: argparse.Namespace) -> dict:
+    """One variant's silver replay of the window, timed, in this process, after an untimed replay of the
+    window's first `OVERHEAD_WARMUP_DAYS` days (imports, the instance's databases, first-call costs)."""
+    from nhl_assets.dates import DateWindow
+    from nhl_assets.definitions import SILVER_REPLAY_JOB, build_definitions
+    from nhl_assets.runs import materialize_window
+
+    window = DateWindow.of(args.start, args.end)
+    warmup = DateWindow(window.start, min(window.end, window.start + timedelta(days=OVERHEAD_WARMUP_DAYS - 1)))
+    with tempfile.TemporaryDirectory() as tmp:
+        book = None
+        if args.variant == "direct":
+            def run(w):
+                _silver_direct(w)
+        else:
+            batching = args.variant.endswith("batching event log")
+            instance = (_instance(tmp, batching) if args.variant.startswith("SQLite")
+                        else _memory_instance(batching))
+            _event_batches(batching)
+            book, defs = Bookkeeping(instance), build_definitions()
+
+            def run(w):
+                materialize_window(defs, w, instance, SILVER_REPLAY_JOB)
+        run(warmup)
+        booked = book.seconds if book else 0.0
+        started = time.monotonic()
+        run(window)
+        return {"seconds": time.monotonic() - started, "bookkeeping_s": book.seconds - booked if book else 0.0}
 
 
 def phase_spark(args: argparse.Namespace) -> dict:
@@ -358,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--retrain", action="store_true",
                         help="replay: retrain both models (by their rule a replay keeps them: no new game dates)")
     parser.add_argument("--child", choices=PHASES, help=argparse.SUPPRESS)
+    parser.add_argument("--variant", choices=OVERHEAD_VARIANTS, help=argparse.SUPPRESS)  # one overhead measurement
     on_parsed(parser, check_args)
     return parser
 
