@@ -228,3 +228,42 @@ def test_out_of_rink_locations_and_unknown_shot_types_are_quarantined(nhl_sample
     assert reasons == {69: "coordinates out of the rink (140, -8)", 71: "unknown shot type laser",
                        None: "null key column eventId"}
     assert ok.height == shots.height - 3
+
+
+@pytest.mark.unit
+def test_skaters_on_ice_at_each_shot_equal_the_definition_shot_by_shot():
+    """`_on_ice` (two sorted lookups per span) gives, for every shot, exactly the skaters one of whose spans
+    has start < t <= end, as the definition checked pair by pair does: shots at a span's start (not on) or end
+    (on), shots at the same second, shots out of clock order, goalies left out, ids sorted within a shot."""
+    import numpy as np
+
+    from nhl_assets.parse import shifts as ps
+    from nhl_assets.parse.shots import _on_ice
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        rows = []
+        for player in sorted(rng.choice(np.arange(100, 160), size=int(rng.integers(1, 20)), replace=False)):
+            side, goalie, t = int(rng.integers(0, 2)), bool(rng.random() < 0.1), int(rng.integers(0, 30))
+            for _ in range(int(rng.integers(1, 6))):  # a player's spans: a union, apart from each other
+                length = int(rng.integers(1, 90))
+                rows.append((player, t, t + length, side, goalie))
+                t += length + int(rng.integers(0, 60))
+        player, start, end, side, goalie = (np.array(c) for c in zip(*rows))
+        spans = ps.Spans(player.astype(np.int64), start.astype(np.int64), end.astype(np.int64),
+                         side.astype(np.int64), goalie.astype(bool))
+        edges = np.concatenate([start, end])  # shots exactly at span edges, and elsewhere, unsorted, with ties
+        times = [int(x) for x in rng.choice(np.concatenate([edges, rng.integers(0, end.max() + 5, 40)]),
+                                            size=int(rng.integers(1, 60)))]
+        sides = [int(x) for x in rng.integers(0, 2, len(times))]
+        chart = ps.ShiftChart(shifts=spans, spans=spans, goalie_changes=([], []), last_second={})
+
+        got = _on_ice(chart, times, sides)
+
+        for name, same in (("onIceForIds", True), ("onIceAgainstIds", False)):
+            ids, counts = got[name]
+            assert counts.sum() == len(ids)
+            per_shot = np.split(ids, np.cumsum(counts)[:-1])
+            for t, s, shot_ids in zip(times, sides, per_shot):
+                expected = sorted({p for p, a, b, sd, g in rows if not g and a < t <= b and (sd == s) == same})
+                assert shot_ids.tolist() == expected, (t, s, name)
