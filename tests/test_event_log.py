@@ -118,7 +118,9 @@ def test_pinned_to_the_installed_dagster():
         "Dagster was upgraded: re-read SqliteEventLogStorage._connect/_initdb/store_event/watch/dispose, "
         "SqliteEventLogStorageWatchdog and "
         "SqlEventLogStorage._store_asset_event(_tags)/_store_asset_check_evaluation_planned/_event_to_row "
-        "and serdes's serialize_value (json.dumps with sort_keys) against "
+        "and serdes's serialize_value (json.dumps with sort_keys), and RunDomain's use of "
+        "supports_partition_subset_in_asset_materialization_planned_events (get_materialization_planned_events_"
+        "for_asset) against "
         "nhl_assets/deploy/event_log.py, then bump PINNED_DAGSTER")
 
 
@@ -178,6 +180,40 @@ def test_a_batch_is_one_transaction_per_database(tmp_path, batching_env, monkeyp
     events = len(instance.all_logs(instance.get_runs()[0].run_id))
     assert calls["batches"] >= 2  # planned events, materializations
     assert calls["connections"] < events, (calls, events)  # the stock storage: two per event
+    instance.dispose()
+
+
+@pytest.mark.parametrize("batch_size", [None, "0"])
+def test_a_range_runs_planned_events_arrive_one_per_asset_and_are_stored_one_per_partition(
+        tmp_path, batching_env, monkeypatch, batch_size):
+    """Dagster hands the storage one planned event per asset holding the run's range (the storage says it
+    supports them), batched or, with batching off, one at a time; the storage records one per partition,
+    as Dagster builds them for its own storages. Fails if Dagster stops asking the storage (an upgrade)."""
+    if batch_size is not None:
+        monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", batch_size)  # kept by the storage: batching off
+    instance = _instance(tmp_path, True)
+    storage = instance.event_log_storage
+    assert storage.supports_partition_subset_in_asset_materialization_planned_events
+    arrived = []
+    real_batch, real_single = storage.store_event_batch, storage.store_event
+    monkeypatch.setattr(storage, "store_event_batch", lambda events: (arrived.extend(events), real_batch(events)))
+    monkeypatch.setattr(storage, "store_event", lambda event: (arrived.append(event), real_single(event)))
+    assert _run(instance, "2024-01-01", "2024-01-14").success
+
+    planned = dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+    ranges = [e.dagster_event.event_specific_data for e in arrived if e.dagster_event_type == planned
+              and e.dagster_event.event_specific_data.partitions_subset is not None]
+    assert sorted(d.asset_key.to_user_string() for d in ranges) == ["t0", "t1", "t2"]
+    keys = PARTITIONS.get_partition_keys()[:14]
+    assert all(list(d.partitions_subset.get_partition_keys()) == keys for d in ranges)
+
+    stored = [e for e in instance.all_logs(instance.get_runs()[0].run_id) if e.dagster_event_type == planned]
+    assert sorted((e.dagster_event.asset_key.to_user_string(), e.dagster_event.partition) for e in stored) == \
+        sorted((a, k) for a in ("t0", "t1", "t2") for k in keys)
+    assert all(e.dagster_event.event_specific_data.partitions_subset is None for e in stored)
+    job = instance.get_runs()[0].job_name
+    assert {e.dagster_event.message for e in stored} == {f"{job} intends to materialize asset {dg.AssetKey(a).to_string()}"
+                                                         for a in ("t0", "t1", "t2")}
     instance.dispose()
 
 

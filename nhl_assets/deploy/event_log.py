@@ -27,11 +27,16 @@ instead of running it per run, and commits with `synchronous=NORMAL` (each measu
 its watcher of a run's database, behind the UI's live run logs, also wakes on the write-ahead log, which
 is where the pooled connections' commits go.
 
-Not used, on purpose: `DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS`, which writes one planned event per
-asset instead of one per partition. Dagster 1.13 stores that event with no partition, and the failed-partition
-query (`get_latest_asset_partition_materialization_attempts_without_materializations`, behind the UI's
-partition status) only reads events with one, so a failed range run would no longer show its partitions
-failed (nor in progress). Batching the per-partition events keeps every record and removes most of the cost.
+A range run's planned events: the storages say they take a planned event holding a range of partitions
+(`supports_partition_subset_in_asset_materialization_planned_events`), so Dagster builds one per asset
+instead of one per partition and asset, and they store it as the per-partition events Dagster would have
+built (`_per_partition`): the run's creation no longer sends 1,638 events through the instance one by one
+(0.17-0.21 s of a season's silver run, 0.13-0.16 s with this). Not used, on purpose:
+`DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS`, which asks every storage for the same, but Dagster's own
+storages then store that one event with no partition, and the failed-partition query
+(`get_latest_asset_partition_materialization_attempts_without_materializations`, behind the UI's partition
+status) only reads events with one, so a failed range run would no longer show its partitions failed (nor
+in progress).
 
 This is the one module of the project that imports private Dagster modules (nothing public offers an event
 log to extend). It is pinned: `PINNED_DAGSTER` must equal the installed Dagster, which the test checks, so an
@@ -54,7 +59,7 @@ from contextlib import contextmanager
 from enum import Enum
 from typing import Any
 
-from dagster import AssetMaterialization, serialize_value
+from dagster import AssetMaterialization, DagsterEventType, serialize_value
 from dagster import __version__ as DAGSTER_VERSION
 from dagster._core.events import ASSET_EVENTS, AssetMaterializationPlannedData, StepMaterializationData
 from dagster._core.events.log import EventLogEntry
@@ -114,6 +119,9 @@ def _synchronous_normal(dbapi_connection: Any, _record: Any) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+_PLANNED = DagsterEventType.ASSET_MATERIALIZATION_PLANNED.value
 
 
 def _is_asset_event(event: EventLogEntry) -> bool:
@@ -245,6 +253,32 @@ class _EventRows:
         return row, head, mid, tail
 
 
+def _per_partition(event: EventLogEntry) -> list[EventLogEntry] | None:
+    """A planned event of a range of partitions as the planned events of each partition, or None for any
+    other event.
+
+    Why: Dagster 1.13 builds a range run's planned events at the run's creation, one per partition and asset
+    (`RunDomain.get_materialization_planned_events_for_asset`), and each goes through the instance
+    (`report_dagster_event`, `handle_new_event`) before reaching the storage: 1,638 for a season's silver
+    run. For a storage whose `supports_partition_subset_in_asset_materialization_planned_events` is true it
+    builds one per asset instead, holding the range; Dagster's own storages then store that one event with
+    no partition, which the failed-partition query (behind the UI's partition status) does not read, so a
+    failed range run would no longer show its partitions failed (why `DAGSTER_EMIT_PARTITION_SUBSET_IN_
+    PLANNED_EVENTS` is not used). Here it is stored as the per-partition events Dagster would have built (in
+    `get_partition_keys` order, the same event with `partition` set and no subset; the one difference is
+    that they share one timestamp), so every record, and every partition's status, is what it was.
+    """
+    dagster_event = event.dagster_event
+    if dagster_event is None or dagster_event.event_type_value != _PLANNED:
+        return None
+    data = dagster_event.event_specific_data
+    if not isinstance(data, AssetMaterializationPlannedData) or data.partitions_subset is None:
+        return None
+    return [event._replace(dagster_event=dagster_event._replace(
+        event_specific_data=data._replace(partition=key, partitions_subset=None)))
+        for key in data.partitions_subset.get_partition_keys()]
+
+
 def _groups(events: Sequence[EventLogEntry]) -> Iterator[tuple[list[EventLogEntry], bool]]:
     """The batch cut into consecutive groups of one run's asset events (written together) and of anything
     else (written one by one), in order: a run's planned events mix asset events with asset-check ones."""
@@ -269,7 +303,22 @@ class _BatchWrites:
 
     _index_cols_known = False
 
+    @property
+    def supports_partition_subset_in_asset_materialization_planned_events(self) -> bool:
+        """True: a range run's planned events come as one event per asset with the run's partitions
+        (`RunDomain.get_materialization_planned_events_for_asset`), and are stored one per partition
+        (`_per_partition`), as Dagster would have built them. See `_per_partition` for why."""
+        return True
+
+    def store_event(self, event: EventLogEntry) -> None:
+        expanded = _per_partition(event)
+        if expanded is None:
+            super().store_event(event)  # type: ignore[misc]
+        else:
+            self.store_event_batch(expanded)
+
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        events = [one for event in events for one in (_per_partition(event) or (event,))]
         for group, batchable in _groups(events):
             if batchable:
                 self._store_asset_events(group)
