@@ -212,8 +212,8 @@ def test_a_range_runs_planned_events_arrive_one_per_asset_and_are_stored_one_per
         sorted((a, k) for a in ("t0", "t1", "t2") for k in keys)
     assert all(e.dagster_event.event_specific_data.partitions_subset is None for e in stored)
     job = instance.get_runs()[0].job_name
-    assert {e.dagster_event.message for e in stored} == {f"{job} intends to materialize asset {dg.AssetKey(a).to_string()}"
-                                                         for a in ("t0", "t1", "t2")}
+    assert {e.dagster_event.message for e in stored} == {
+        f"{job} intends to materialize asset {dg.AssetKey(a).to_string()}" for a in ("t0", "t1", "t2")}
     instance.dispose()
 
 
