@@ -275,24 +275,22 @@ def _overhead_measurement(args: argparse.Namespace) -> dict:
     window = DateWindow.of(args.start, args.end)
     warmup = DateWindow(window.start, min(window.end, window.start + timedelta(days=OVERHEAD_WARMUP_DAYS - 1)))
     with tempfile.TemporaryDirectory() as tmp:
-        book = None
         if args.variant == "direct":
-            def run(w):
-                _silver_direct(w)
+            run, booked = _silver_direct, lambda: 0.0  # no instance, no event log
         else:
             batching = args.variant.endswith("batching event log")
             instance = (_instance(tmp, batching) if args.variant.startswith("SQLite")
                         else _memory_instance(batching))
             _event_batches(batching)
             book, defs = Bookkeeping(instance), build_definitions()
+            booked = lambda: book.seconds  # noqa: E731
 
             def run(w):
                 materialize_window(defs, w, instance, SILVER_REPLAY_JOB)
         run(warmup)
-        booked = book.seconds if book else 0.0
-        started = time.monotonic()
+        before, started = booked(), time.monotonic()
         run(window)
-        return {"seconds": time.monotonic() - started, "bookkeeping_s": book.seconds - booked if book else 0.0}
+        return {"seconds": time.monotonic() - started, "bookkeeping_s": booked() - before}
 
 
 def phase_spark(args: argparse.Namespace) -> dict:

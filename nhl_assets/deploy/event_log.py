@@ -59,7 +59,7 @@ from contextlib import contextmanager
 from enum import Enum
 from typing import Any
 
-from dagster import AssetMaterialization, DagsterEventType, serialize_value
+from dagster import AssetMaterialization, serialize_value
 from dagster import __version__ as DAGSTER_VERSION
 from dagster._core.events import ASSET_EVENTS, AssetMaterializationPlannedData, StepMaterializationData
 from dagster._core.events.log import EventLogEntry
@@ -119,9 +119,6 @@ def _synchronous_normal(dbapi_connection: Any, _record: Any) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
-
-
-_PLANNED = DagsterEventType.ASSET_MATERIALIZATION_PLANNED.value
 
 
 def _is_asset_event(event: EventLogEntry) -> bool:
@@ -269,9 +266,7 @@ def _per_partition(event: EventLogEntry) -> list[EventLogEntry] | None:
     that they share one timestamp), so every record, and every partition's status, is what it was.
     """
     dagster_event = event.dagster_event
-    if dagster_event is None or dagster_event.event_type_value != _PLANNED:
-        return None
-    data = dagster_event.event_specific_data
+    data = dagster_event.event_specific_data if dagster_event is not None else None
     if not isinstance(data, AssetMaterializationPlannedData) or data.partitions_subset is None:
         return None
     return [event._replace(dagster_event=dagster_event._replace(
@@ -315,10 +310,13 @@ class _BatchWrites:
         if expanded is None:
             super().store_event(event)  # type: ignore[misc]
         else:
-            self.store_event_batch(expanded)
+            self._store_groups(expanded)
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        events = [one for event in events for one in (_per_partition(event) or (event,))]
+        self._store_groups([one for event in events for one in (_per_partition(event) or (event,))])
+
+    def _store_groups(self, events: Sequence[EventLogEntry]) -> None:
+        """The batch's asset events written group by group, anything else one event at a time."""
         for group, batchable in _groups(events):
             if batchable:
                 self._store_asset_events(group)
