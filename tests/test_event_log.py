@@ -37,7 +37,9 @@ def three(context):
     for spec in SPECS:
         if spec.key.path[0] == "t2" and context.partition_key_range.end >= "2024-01-15":
             raise RuntimeError("the API went away halfway")
-        yield dg.MaterializeResult(asset_key=spec.key, metadata={"rows": 7})
+        # a data version per asset: Dagster indexes it as an event tag of every partition's materialization
+        yield dg.MaterializeResult(asset_key=spec.key, metadata={"rows": 7},
+                                   data_version=dg.DataVersion(f"{spec.key.path[0]}-{context.partition_key_range.end}"))
         if spec.key.path[0] in ("t0", "t2"):
             yield dg.AssetCheckResult(asset_key=spec.key, check_name="rows_counted", passed=True)
 
@@ -91,7 +93,10 @@ def _history(instance: dg.DagsterInstance) -> dict[str, object]:
         out[f"{spec.key.to_user_string()} status"] = {k: (v.value if v else None) for k, v in (status or {}).items()}
         mats = instance.fetch_materializations(spec.key, limit=1000).records
         out[f"{spec.key.to_user_string()} materializations"] = sorted(
-            (r.partition_key, r.asset_materialization.metadata["rows"].value) for r in mats)
+            (r.partition_key, r.asset_materialization.metadata["rows"].value,
+             # the tags indexed for the event stored under this record's id
+             instance.event_log_storage.get_event_tags_for_asset(spec.key, filter_event_id=r.storage_id))
+            for r in mats)
     runs = instance.get_runs()
     names = {r.run_id: n for n, r in enumerate(sorted(runs, key=lambda r: r.tags["dagster/asset_partition_range_start"]))}
     for spec in CHECKS:
@@ -225,6 +230,26 @@ def _materialization(partition: str, metadata: dict, timestamp: float, key: dg.A
                             step_key="step", pid=pid)
     return dg.EventLogEntry(error_info=None, level=10, user_message="", run_id="run", timestamp=timestamp,
                             step_key="step", job_name="job", dagster_event=event)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+def test_a_batchs_ids_are_paired_with_its_rows(tmp_path, batching_env, kind):
+    """`_insert_returning_ids` gives each row's id in row order (the events' tags and asset rows are written
+    against them), also after a delete left gaps below and at the top of the ids."""
+    from sqlalchemy import select
+
+    table = event_log.SqlEventLogStorageTable
+    storage = _instance(tmp_path, True, kind).event_log_storage
+    rows = [storage._event_to_row(_materialization(f"2024-01-{d:02d}", {}, 1704067200.0 + d, dg.AssetKey("t0")))
+            for d in range(1, 31)]
+    with storage.index_transaction() as conn:
+        first = event_log._insert_returning_ids(conn, rows[:12])
+        conn.execute(table.delete().where(table.c.id.in_(first[3:6] + first[-2:])))
+        then = event_log._insert_returning_ids(conn, rows[12:])
+        stored = dict(conn.execute(select(table.c.id, table.c.partition)).all())
+    ids = first[:3] + first[6:-2] + then
+    assert len(set(ids)) == len(ids) == len(stored)
+    assert [stored[i] for i in ids] == [r["partition"] for r in rows[:3] + rows[6:10] + rows[12:]]
 
 
 def test_same_is_equality_of_types_too():

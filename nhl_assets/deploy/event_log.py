@@ -59,7 +59,7 @@ from contextlib import contextmanager
 from enum import Enum
 from typing import Any
 
-from dagster import AssetMaterialization, serialize_value
+from dagster import AssetKey, AssetMaterialization, DagsterEvent, serialize_value
 from dagster import __version__ as DAGSTER_VERSION
 from dagster._core.events import ASSET_EVENTS, AssetMaterializationPlannedData, StepMaterializationData
 from dagster._core.events.log import EventLogEntry
@@ -69,7 +69,11 @@ from dagster._core.run_coordinator import DefaultRunCoordinator
 from dagster._core.storage.event_log import InMemoryEventLogStorage
 from dagster._core.storage.event_log.base import EventLogCursor
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
+from dagster._core.storage.event_log.schema import (
+    AssetCheckExecutionsTable,
+    AssetEventTagsTable,
+    SqlEventLogStorageTable,
+)
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -121,10 +125,38 @@ def _synchronous_normal(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+#: `ASSET_EVENTS` as the strings a `DagsterEvent` holds (`event_type_value`): its `event_type` property builds
+#: the enum member anew at every read, and `asset_key` and `partition` check the type again (with an error
+#: message formatted each time), about 5 us an event, on the path of every event of a batch.
+_ASSET_EVENT_VALUES = frozenset(t.value for t in ASSET_EVENTS)
+
+
 def _is_asset_event(event: EventLogEntry) -> bool:
     """An asset event with an asset key: what `store_event` writes to the run's and the index database."""
-    return bool(event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS
-                and event.dagster_event.asset_key)  # type: ignore[union-attr]
+    dagster_event = event.dagster_event
+    return bool(dagster_event is not None and dagster_event.event_type_value in _ASSET_EVENT_VALUES
+                and _asset_key(dagster_event))
+
+
+def _materialization(dagster_event: DagsterEvent) -> AssetMaterialization | None:
+    """The asset materialization a materialization event carries (`step_materialization_data.materialization`
+    without its type checks), None for any other event."""
+    data = dagster_event.event_specific_data
+    if isinstance(data, StepMaterializationData) and isinstance(data.materialization, AssetMaterialization):
+        return data.materialization
+    return None
+
+
+def _asset_key(dagster_event: DagsterEvent) -> AssetKey | None:
+    """`dagster_event.asset_key`, read straight from the data of the two events a range run has thousands of
+    (a materialization, a planned materialization); Dagster's property for any other."""
+    materialization = _materialization(dagster_event)
+    if materialization is not None:
+        return materialization.asset_key
+    data = dagster_event.event_specific_data
+    if isinstance(data, AssetMaterializationPlannedData):
+        return data.asset_key
+    return dagster_event.asset_key
 
 
 def _last_of_each_kind(events: Sequence[EventLogEntry], ids: Sequence[int]) -> list[tuple[EventLogEntry, int]]:
@@ -135,9 +167,10 @@ def _last_of_each_kind(events: Sequence[EventLogEntry], ids: Sequence[int]) -> l
     event that sets it, which is the last event of its type. So applying only those, in order, leaves the
     row exactly as applying them all would, with one statement pair per asset and type instead of per event.
     """
-    last: dict[tuple[str, object], int] = {}
+    last: dict[tuple[AssetKey | None, str], int] = {}
     for i, event in enumerate(events):
-        last[(event.dagster_event.asset_key.to_string(), event.dagster_event_type)] = i  # type: ignore[union-attr]
+        dagster_event = event.dagster_event
+        last[(_asset_key(dagster_event), dagster_event.event_type_value)] = i  # type: ignore[arg-type,union-attr]
     return [(events[i], ids[i]) for i in sorted(last.values())]
 
 
@@ -148,10 +181,18 @@ def _insert_returning_ids(conn: Connection, rows: list[dict[str, Any]]) -> list[
     Why: an INSERT built per event (`insert().values(**row)`) is compiled per event, where one INSERT with
     many rows and `RETURNING id` (SQLite >= 3.35, PostgreSQL; SQLAlchemy's "insertmanyvalues") is compiled
     once: 0.45 s against 0.05 s for the 1,100 asset events of a 92-day silver replay, measured under
-    cProfile. `sort_by_parameter_order` is what guarantees the ids come back in row order: neither database
-    promises the order of a multi-row INSERT's RETURNING rows, and the ids are paired with events by position.
+    cProfile. Neither database promises the order of a multi-row INSERT's RETURNING rows, and the ids are
+    paired with events by position:
+    - On PostgreSQL, `sort_by_parameter_order` has SQLAlchemy return them in row order.
+    - On SQLite, SQLAlchemy 2.0 meets `sort_by_parameter_order` by inserting row by row (one statement per
+      row: 3,276 for a season's silver run, 80 ms against 50 ms). There the ids are sorted instead: SQLite
+      gives a new row of a table with an INTEGER PRIMARY KEY the largest id in the table plus one (until
+      the largest possible id), and SQLAlchemy inserts the rows in order, so ascending ids are row order.
     """
-    statement = SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True)
+    table = SqlEventLogStorageTable
+    if conn.dialect.name == "sqlite":
+        return sorted(row[0] for row in conn.execute(table.insert().returning(table.c.id), rows))
+    statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
     return [row[0] for row in conn.execute(statement, rows)]
 
 
@@ -174,10 +215,15 @@ def _same(a: Any, b: Any) -> bool:
         return True
     if type(a) is not type(b):
         return False
+    if type(a) is str:  # the most common leaf, first
+        return a == b
+    # only items that are not the very same object are compared further: a range run's events share most
+    # of their objects (a copied metadata dict keeps its keys and values)
     if isinstance(a, list) or (isinstance(a, tuple) and type(a).__iter__ is tuple.__iter__):  # not a `@record`
-        return len(a) == len(b) and all(map(_same, a, b))
+        return len(a) == len(b) and all(x is y or _same(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):  # keys too: {1: x} == {True: x}, but they serialize as "1" and "true"
-        return len(a) == len(b) and all(_same(ka, kb) and _same(a[ka], b[kb]) for ka, kb in zip(a, b))
+        return len(a) == len(b) and all((ka is kb or _same(ka, kb)) and (va is vb or _same(va, vb))
+                                        for (ka, va), (kb, vb) in zip(a.items(), b.items()))
     if isinstance(a, float):
         return repr(a) == repr(b)
     if isinstance(a, (str, int, bytes)) or a is None:  # bool is an int subclass; its type was compared
@@ -185,26 +231,30 @@ def _same(a: Any, b: Any) -> bool:
     return False
 
 
-def _with_standins(event: EventLogEntry) -> EventLogEntry | None:
-    """`event` with its partition and timestamp replaced by the stand-ins, for a partitioned planned event or
-    materialization whose two fields serdes writes as `json.dumps` would: a float timestamp, and a str
-    partition (or a str subclass such as `MultiPartitionKey`, but not an Enum, which serdes refuses). None for
-    any other event, which the stock path serializes (and refuses what it refuses). `_replace` of these named
-    tuples copies the other fields as they are, without re-running their constructors' checks."""
+def _with_standins(event: EventLogEntry) -> tuple[EventLogEntry, str] | None:
+    """`event` with its partition and timestamp replaced by the stand-ins, and the partition, for a
+    partitioned planned event or materialization whose two fields serdes writes as `json.dumps` would: a
+    float timestamp, and a str partition (or a str subclass such as `MultiPartitionKey`, but not an Enum,
+    which serdes refuses). None for any other event, which the stock path serializes (and refuses what it
+    refuses). `_replace` of these named tuples copies the other fields as they are, without re-running their
+    constructors' checks."""
     dagster_event = event.dagster_event
-    partition = dagster_event.partition if dagster_event is not None else None
-    if (type(event.timestamp) is not float or not partition or not isinstance(partition, str)
-            or isinstance(partition, Enum)):
+    if dagster_event is None or type(event.timestamp) is not float:
         return None
-    data = dagster_event.event_specific_data  # type: ignore[union-attr]
-    if isinstance(data, AssetMaterializationPlannedData) and data.partitions_subset is None:
+    data = dagster_event.event_specific_data
+    materialization = _materialization(dagster_event)
+    if materialization is not None:
+        partition = materialization.partition
+        data = data._replace(materialization=materialization._replace(partition=_PARTITION_STANDIN))
+    elif isinstance(data, AssetMaterializationPlannedData) and data.partitions_subset is None:
+        partition = data.partition
         data = data._replace(partition=_PARTITION_STANDIN)
-    elif isinstance(data, StepMaterializationData) and isinstance(data.materialization, AssetMaterialization):
-        data = data._replace(materialization=data.materialization._replace(partition=_PARTITION_STANDIN))
     else:
         return None
+    if not partition or not isinstance(partition, str) or isinstance(partition, Enum):
+        return None
     return event._replace(timestamp=_TIMESTAMP_STANDIN,
-                          dagster_event=dagster_event._replace(event_specific_data=data))  # type: ignore[union-attr]
+                          dagster_event=dagster_event._replace(event_specific_data=data)), partition
 
 
 class _EventRows:
@@ -227,15 +277,15 @@ class _EventRows:
         self._template: tuple[dict[str, Any], str, str, str] | None = None  # its row; JSON around the stand-ins
 
     def row(self, event: EventLogEntry) -> dict[str, Any]:
-        standard = _with_standins(event)
-        if standard is None:
+        with_standins = _with_standins(event)
+        if with_standins is None:
             return self._storage._event_to_row(event)
+        standard, partition = with_standins
         if self._standard is None or not _same(standard, self._standard):
             self._standard, self._template = standard, self._new_template(standard)
         if self._template is None:
             return self._storage._event_to_row(event)
         row, head, mid, tail = self._template
-        partition = event.dagster_event.partition  # type: ignore[union-attr]
         return {**row, "event": f"{head}{json.dumps(partition)}{mid}{json.dumps(event.timestamp)}{tail}",
                 "timestamp": self._storage._event_insert_timestamp(event), "partition": partition}
 
@@ -346,6 +396,41 @@ class _BatchWrites:
                "evaluation_event_storage_id": event_id}
         with self.index_connection() as conn:  # type: ignore[attr-defined]
             conn.execute(AssetCheckExecutionsTable.insert(), [{**row, "partition": key} for key in keys])
+
+    def _store_asset_event_tags(self, conn: Connection, events: Sequence[EventLogEntry],
+                                event_ids: Sequence[int]) -> None:
+        """Dagster's (`SqlEventLogStorage._store_asset_event_tags`: the tags Dagster indexes, a data version
+        and multi-partition dimensions, one row each), with a materialization's tags read straight from it
+        and each set of tag names filtered once: Dagster's `_tags_for_asset_event` reads them through
+        type-checking properties (5 us an event) and filters every event's names anew."""
+        indexed: dict[frozenset[str], set[str]] = {}
+        key_strings: dict[AssetKey, str] = {}
+        values = []
+        for event_id, event in zip(event_ids, events):
+            dagster_event = event.dagster_event
+            if dagster_event is not None and isinstance(dagster_event.event_specific_data,
+                                                        AssetMaterializationPlannedData):
+                continue  # no tags: Dagster's reads those of a materialization or an observation only
+            materialization = _materialization(dagster_event) if dagster_event is not None else None
+            tags = (materialization.tags or {}) if materialization is not None else self._tags_for_asset_event(event)
+            if not tags:
+                continue
+            names = frozenset(tags)
+            if names not in indexed:
+                indexed[names] = self.get_asset_tags_to_index(set(names))  # type: ignore[attr-defined]
+            if not indexed[names]:
+                continue
+            asset_key = _asset_key(dagster_event)  # type: ignore[arg-type]
+            if asset_key is None:  # Dagster's `check.not_none`: only asset events come here
+                raise ValueError(f"an asset event without an asset key: {event.dagster_event}")
+            if asset_key not in key_strings:
+                key_strings[asset_key] = asset_key.to_string()
+            timestamp = self._event_insert_timestamp(event)  # type: ignore[attr-defined]
+            values.extend({"event_id": event_id, "asset_key": key_strings[asset_key], "key": key, "value": value,
+                           "event_timestamp": timestamp} for key, value in tags.items() if key in indexed[names])
+        # as Dagster's: only where the table exists (a database not yet migrated to it)
+        if values and self.has_table(AssetEventTagsTable.name):  # type: ignore[attr-defined]
+            conn.execute(AssetEventTagsTable.insert(), values)
 
     def _has_asset_key_index_cols_on_connection(self, conn: Connection) -> bool:
         if not self._index_cols_known:
