@@ -82,3 +82,50 @@ def test_duplicate_rows_counts_the_rows_beyond_the_first_of_each_key():
     assert duplicate_rows(rows, ("gameId", "playerId")) == 3
     assert duplicate_rows(rows.unique(["gameId", "playerId"]), ["gameId", "playerId"]) == 0
     assert duplicate_rows(rows.clear(), ["gameId", "playerId"]) == 0
+
+
+def _one_failure(kind: str) -> list[dict]:
+    """Two valid players, then one expectation broken for player 2 (and only that one)."""
+    rows = player(1, [1, 0, 0, 0]) + player(2, [0, 1, 0, 0])
+    if kind == "invalid situation":
+        rows[6]["situation"] = "6on6"
+    elif kind == "negative count":
+        rows[7]["I_F_goals"], rows[8]["I_F_goals"] = -1, 2  # the sum still equals the all row
+    elif kind == "null key":
+        rows[9]["situation"] = None
+    elif kind == "null group key":
+        rows[5]["playerId"] = None
+    elif kind == "duplicate key":
+        rows.append(dict(rows[9]))
+    elif kind == "all != sum":
+        rows[5]["I_F_goals"] = 5
+    elif kind == "partially null":
+        rows[7]["icetime"] = None
+    elif kind == "no all row":
+        del rows[5]
+    elif kind == "rule":
+        rows[8]["icetime"] = 99_999
+        rows[5]["icetime"] += 99_999 - 25
+    return rows
+
+
+RULED = Expectations(EXP.table, EXP.key, EXP.group, EXP.counts,
+                     rules=((pl.col("icetime") > 10_000, pl.lit("icetime beyond any game")),))
+
+
+@pytest.mark.parametrize("kind", ["invalid situation", "negative count", "null key", "null group key",
+                                  "duplicate key", "all != sum", "partially null", "no all row", "rule"])
+def test_each_expectation_alone_rejects_its_group(kind):
+    """Every expectation, broken alone, is seen (a passing frame skips naming reasons row by row, so each
+    must also fail the quick check), and only player 2's rows are rejected."""
+    valid, rejected = split_valid(frame(_one_failure(kind)), RULED)
+    assert rejected.height > 0 and rejected.get_column("reason").null_count() == 0, kind
+    assert set(valid.get_column("playerId").to_list()) == {1}
+    assert set(rejected.get_column("playerId").to_list()) <= {2, None}
+
+
+def test_a_passing_frame_comes_back_whole():
+    rows = frame(player(1, [1, 0, 0, 0]) + player(2, [0, 0, 0, 0], icetime=None))
+    valid, rejected = split_valid(rows, RULED)
+    assert valid.equals(rows)
+    assert rejected.is_empty() and rejected.schema == {**rows.schema, "reason": pl.String}
