@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from dagster import ConfigurableResource
 from dagster_deltalake import AzureConfig, GcsConfig, LocalConfig, S3Config
@@ -11,9 +11,13 @@ from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 
 from nhl_assets import settings
-from nhl_assets.source.client import NHLSource, SourceSettings
+from nhl_assets.source.types import SourceSettings
 from nhl_assets.storage.delta import Warehouse
 from nhl_assets.storage.migrations import ensure_current
+
+if TYPE_CHECKING:
+    from nhl_assets.source.client import NHLSource
+
 
 class NHLApiResource(ConfigurableResource):
     """NHL API access (nhl-api-py, routed, retried, rate limited). Unset URLs come from the environment."""
@@ -42,6 +46,8 @@ class NHLApiResource(ConfigurableResource):
 
     def open(self) -> NHLSource:
         """A new source (with its own connection pool); close it when done (it is a context manager)."""
+        from nhl_assets.source.client import NHLSource  # deferred: HTTP libraries, only where a source opens
+
         return NHLSource(self.source_settings())
 
 

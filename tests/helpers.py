@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from nhl_assets.source.client import SourceSettings
+from nhl_assets.source.types import SourceSettings
 from nhl_assets.storage.delta import Warehouse
 
 REPO = Path(__file__).resolve().parents[1]

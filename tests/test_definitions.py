@@ -81,11 +81,13 @@ def test_dagster_cli_loads_the_code_location():
     assert "bronze/boxscore" in out.stdout and "gold/upcoming_schedule" in out.stdout
 
 
-def test_loading_the_definitions_imports_no_model_library():
+def test_loading_the_definitions_imports_no_model_or_http_library():
     """Every run and `dagster` command loads the definitions; scikit-learn and SciPy (1.25 s to import) are
-    imported by the model steps that use them, not then."""
+    imported by the model steps that use them, and the NHL API client's HTTP libraries (126 ms under
+    `-X importtime`, rich among them through httpx) where a source is opened, not then."""
     code = ("import sys, nhl_assets.definitions as d; d.build_definitions(); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'matplotlib'}))")
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'matplotlib', "
+            "'httpx', 'nhlpy', 'pyrate_limiter', 'rich'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(REPO))
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from nhl_assets.simulator.faults import FaultConfig, ScriptedFault
-from nhl_assets.source.client import NHLPayloadError, NHLSource, NHLSourceError, SourceSettings, parse_retry_after
+from nhl_assets.source.client import NHLSource, parse_retry_after
+from nhl_assets.source.types import NHLPayloadError, NHLSourceError, SourceSettings
 from nhl_assets.source.games import fetch_schedules
 
 from .helpers import fast_settings

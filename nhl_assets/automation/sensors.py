@@ -44,7 +44,7 @@ from nhl_assets.dates import DateWindow
 from nhl_assets.parse.schedule import week_games
 from nhl_assets.resources import AutomationConfig, NHLApiResource, WarehouseResource
 from nhl_assets.rules import is_final
-from nhl_assets.source.client import NHLSourceError
+from nhl_assets.source.types import NHLSourceError
 from nhl_assets.source.games import fetch_schedules
 
 BRONZE_JOB = "nhl_bronze"

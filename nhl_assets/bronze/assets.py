@@ -42,7 +42,7 @@ from nhl_assets.bronze import tables as bt
 from nhl_assets.dates import DateWindow, eastern_today
 from nhl_assets.partitions import game_date_partitions
 from nhl_assets.resources import AutomationConfig, NHLApiResource, WarehouseResource
-from nhl_assets.source.client import NHLSourceError
+from nhl_assets.source.types import NHLSourceError
 from nhl_assets.source.games import fetch_days
 from nhl_assets.storage.delta import write_concurrently
 

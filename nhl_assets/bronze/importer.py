@@ -47,7 +47,7 @@ import orjson
 
 from nhl_assets.bronze import tables as bt
 from nhl_assets.rules import FINAL_STATES, LOADED_GAME_TYPES
-from nhl_assets.source.client import Fetched, NHLSourceError, RawResponse
+from nhl_assets.source.types import Fetched, NHLSourceError, RawResponse
 from nhl_assets.source.games import (
     GAME_ENDPOINTS,
     DayFetch,

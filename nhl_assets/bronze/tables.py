@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nhl_assets.catalog import bronze as cb
-from nhl_assets.source.client import RawResponse
+from nhl_assets.source.types import RawResponse
 from nhl_assets.source.games import DayFetch, GameFetch
 
 SCHEDULE = cb.SCHEDULE.name

@@ -22,7 +22,7 @@ from nhl_assets import catalog
 from nhl_assets.bronze import tables as bt
 from nhl_assets.dates import DateWindow
 from nhl_assets.silver import build as sb
-from nhl_assets.source.client import RawResponse
+from nhl_assets.source.types import RawResponse
 from nhl_assets.source.games import DayFetch, GameFetch
 from nhl_assets.storage.delta import Warehouse
 

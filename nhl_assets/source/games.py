@@ -19,12 +19,15 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from nhl_assets.rules import FINAL_STATES, LOADED_GAME_TYPES
-from nhl_assets.source.client import Fetched, NHLPayloadError, NHLSource, NHLSourceError, RawResponse
+from nhl_assets.source.types import Fetched, NHLPayloadError, NHLSourceError, RawResponse
+
+if TYPE_CHECKING:  # only named here: the caller opens the source (see `nhl_assets.source.types`)
+    from nhl_assets.source.client import NHLSource
 
 #: Game types the pipeline loads: 2 regular season, 3 playoffs (1 preseason and 4 all-star are skipped).
 #: Schedule states of games that will not be played on this date (nothing to fetch, nothing missing).
