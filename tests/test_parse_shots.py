@@ -222,12 +222,15 @@ def test_out_of_rink_locations_and_unknown_shot_types_are_quarantined(nhl_sample
     by_event[69]["details"]["xCoord"] = 140
     by_event[71]["details"]["shotType"] = "laser"
     by_event[232].pop("eventId")
-    shots = _shots(GameInputs(real.game_id, real.game_date, payload, real.shift_chart))
+    by_event[79]["details"]["xCoord"] = -500
+    # the parse gives both coordinates or neither; a frame with one alone is still held back, and named
+    shots = _shots(GameInputs(real.game_id, real.game_date, payload, real.shift_chart)).with_columns(
+        yCord=pl.when(pl.col("eventId") == 79).then(None).otherwise(pl.col("yCord")))
     ok, rejected = split_valid(shots, EXPECTATIONS[SHOTS])
     reasons = dict(zip(rejected.get_column("eventId").to_list(), rejected.get_column("reason").to_list()))
     assert reasons == {69: "coordinates out of the rink (140, -8)", 71: "unknown shot type laser",
-                       None: "null key column eventId"}
-    assert ok.height == shots.height - 3
+                       79: "coordinates out of the rink (-500, null)", None: "null key column eventId"}
+    assert ok.height == shots.height - 4
 
 
 @pytest.mark.unit

@@ -129,3 +129,16 @@ def test_a_passing_frame_comes_back_whole():
     valid, rejected = split_valid(rows, RULED)
     assert valid.equals(rows)
     assert rejected.is_empty() and rejected.schema == {**rows.schema, "reason": pl.String}
+
+
+def test_a_failing_row_whose_reason_comes_out_null_is_still_held_back():
+    """A reason built from a column that is null (`lit + null` is null) names no reason, yet the row failed."""
+    from nhl_assets.parse.validate import UNNAMED_REASON
+
+    exp = Expectations(EXP.table, EXP.key, EXP.group, EXP.counts,
+                       rules=((pl.col("icetime").is_null() & (pl.col("I_F_goals") > 0),
+                               pl.lit("a goal without ice time ") + pl.col("icetime").cast(pl.String)),))
+    rows = player(1, [0, 0, 0, 0]) + player(2, [1, 0, 0, 0], icetime=None)
+    valid, rejected = split_valid(frame(rows), exp)
+    assert set(valid.get_column("playerId").to_list()) == {1}
+    assert set(reasons(rejected).values()) == {UNNAMED_REASON} and rejected.height == 5

@@ -366,7 +366,8 @@ def expectation_rules() -> tuple[tuple[pl.Expr, pl.Expr], ...]:
     return (
         (~c("event").is_in(SHOT_KINDS), pl.lit("unknown event ") + c("event").cast(pl.String)),
         ((c("xCord").abs() > RINK_X) | (c("yCord").abs() > RINK_Y),
-         pl.format("coordinates out of the rink ({}, {})", c("xCord"), c("yCord"))),
+         pl.format("coordinates out of the rink ({}, {})", *(c(xy).cast(pl.String).fill_null("null")
+                                                               for xy in ("xCord", "yCord")))),
         (c("shotType").is_not_null() & ~c("shotType").is_in(SHOT_TYPES),
          pl.lit("unknown shot type ") + c("shotType")),
         (c("situation").is_not_null() & ~c("situation").is_in(SITUATIONS),

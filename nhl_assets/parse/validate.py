@@ -43,11 +43,15 @@ def _row_checks(exp: Expectations) -> list[tuple[pl.Expr, pl.Expr]]:
     return checks
 
 
+#: The reason of a failing row whose own reason came out null (built from a null column): it fails all the same.
+UNNAMED_REASON = "failed an expectation (its reason came out null)"
+
+
 def _row_reasons(exp: Expectations) -> pl.Expr:
     """First failing row-level expectation of each row, or null."""
     expr: pl.Expr = pl.lit(None, dtype=pl.String)
     for cond, reason in reversed(_row_checks(exp)):
-        expr = pl.when(cond.fill_null(False)).then(reason).otherwise(expr)
+        expr = pl.when(cond.fill_null(False)).then(reason.fill_null(UNNAMED_REASON)).otherwise(expr)
     return expr
 
 
