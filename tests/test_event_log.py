@@ -10,6 +10,7 @@ missing) after a range run that fails halfway.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -486,3 +487,25 @@ def test_the_ui_sees_a_runs_events_as_they_are_written(tmp_path):
     finally:
         ui.dispose()
         writer.dispose()
+
+
+def test_scratch_files_left_by_killed_processes_are_swept(tmp_path):
+    """A process killed between a copy and its cleanup leaves `<db>.<pid>-<thread>.tmp` (and SQLite's -wal/-shm
+    beside a template's): the next process's first run sweeps those older than an hour, and leaves young ones
+    (another process's copy in flight) and every other file alone."""
+    two_hours_ago = time.time() - 2 * 3600
+    old = ["run-a.db.4242-139.tmp", f"{event_log._TEMPLATE_PREFIX}1.13.27.sqlite.77-1.tmp-wal",
+           f"{event_log._TEMPLATE_PREFIX}1.13.27.sqlite.77-1.tmp-shm"]
+    young = ["run-b.db.4343-140.tmp"]
+    kept = ["run-c.db", "notes.tmp", "run-d.db.tmp"]
+    for name in old + young + kept:
+        (tmp_path / name).write_bytes(b"x")
+    for name in old + kept:
+        os.utime(tmp_path / name, (two_hours_ago, two_hours_ago))
+    storage = event_log.BatchingSqliteEventLogStorage(str(tmp_path))
+    with storage.run_connection("run-e"):
+        pass
+    storage.dispose()
+    left = {p.name for p in tmp_path.iterdir()}
+    assert not left & set(old)
+    assert set(young + kept) <= left and "run-e.db" in left

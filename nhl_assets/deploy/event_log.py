@@ -50,6 +50,7 @@ import glob
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -440,6 +441,10 @@ class _BatchWrites:
 
 #: The file name of a run-database template, before the Dagster version (see `_new_run_shard`).
 _TEMPLATE_PREFIX = ".run-database-template-"
+#: The end of a scratch file's name: `<database>.<pid>-<thread>.tmp`, and SQLite's `-wal`/`-shm` beside one.
+_SCRATCH = re.compile(r"\.\d+-\d+\.tmp(-wal|-shm)?$")
+#: Age from which a scratch file is a leftover: one lives for a copy or a template's making (milliseconds).
+_SCRATCH_MAX_AGE_S = 3600.0
 
 
 def _remove(path: str) -> None:
@@ -447,6 +452,25 @@ def _remove(path: str) -> None:
         os.remove(path)
     except FileNotFoundError:
         pass
+
+
+def _sweep_scratch(directory: str) -> None:
+    """Remove the scratch files of `directory` older than `_SCRATCH_MAX_AGE_S`.
+
+    Why: each is removed by the process that made it, but a process killed between the copy and the removal
+    (SIGKILL, a power loss) leaves one behind, 112 KiB for a run database, and nothing else ever would.
+    Housekeeping only: a file it cannot read or remove (gone meanwhile, no permission) is left as it is."""
+    now = time.time()
+    try:
+        entries = [entry for entry in os.scandir(directory) if _SCRATCH.search(entry.name)]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if now - entry.stat().st_mtime > _SCRATCH_MAX_AGE_S:
+                os.remove(entry.path)
+        except OSError:
+            continue
 
 
 def _is_run_database(path: str) -> bool:
@@ -598,10 +622,12 @@ class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
 
     def _template(self) -> str | None:
         """The template's path, made first where missing and checked once per process: None when it cannot
-        be made or read, or is not a run database (then removed, so that it is made again)."""
+        be made or read, or is not a run database (then removed, so that it is made again). The first check
+        also sweeps the scratch files killed processes left (`_sweep_scratch`)."""
         template = self._template_path()
         if self._template_checked:
             return template
+        _sweep_scratch(self._base_dir)
         try:
             if not os.path.exists(template):
                 self._write_template(template)
