@@ -402,33 +402,25 @@ class _BatchWrites:
                                 event_ids: Sequence[int]) -> None:
         """Dagster's (`SqlEventLogStorage._store_asset_event_tags`: the tags Dagster indexes, a data version
         and multi-partition dimensions, one row each), with a materialization's tags read straight from it
-        and each set of tag names filtered once: Dagster's `_tags_for_asset_event` reads them through
-        type-checking properties (5 us an event) and filters every event's names anew."""
-        indexed: dict[frozenset[str], set[str]] = {}
-        key_strings: dict[AssetKey, str] = {}
+        and a planned event skipped (it has none): Dagster's `_tags_for_asset_event` reads them through
+        type-checking properties, 5 us an event."""
         values = []
         for event_id, event in zip(event_ids, events):
             dagster_event = event.dagster_event
-            if dagster_event is not None and isinstance(dagster_event.event_specific_data,
-                                                        AssetMaterializationPlannedData):
-                continue  # no tags: Dagster's reads those of a materialization or an observation only
+            data = dagster_event.event_specific_data if dagster_event is not None else None
+            if isinstance(data, AssetMaterializationPlannedData):
+                continue  # Dagster's reads the tags of a materialization or an observation only
             materialization = _materialization(dagster_event) if dagster_event is not None else None
             tags = (materialization.tags or {}) if materialization is not None else self._tags_for_asset_event(event)
-            if not tags:
-                continue
-            names = frozenset(tags)
-            if names not in indexed:
-                indexed[names] = self.get_asset_tags_to_index(set(names))  # type: ignore[attr-defined]
-            if not indexed[names]:
+            indexed = self.get_asset_tags_to_index(set(tags)) if tags else set()  # type: ignore[attr-defined]
+            if not indexed:
                 continue
             asset_key = _asset_key(dagster_event)  # type: ignore[arg-type]
             if asset_key is None:  # Dagster's `check.not_none`: only asset events come here
-                raise ValueError(f"an asset event without an asset key: {event.dagster_event}")
-            if asset_key not in key_strings:
-                key_strings[asset_key] = asset_key.to_string()
-            timestamp = self._event_insert_timestamp(event)  # type: ignore[attr-defined]
-            values.extend({"event_id": event_id, "asset_key": key_strings[asset_key], "key": key, "value": value,
-                           "event_timestamp": timestamp} for key, value in tags.items() if key in indexed[names])
+                raise ValueError(f"an asset event without an asset key: {dagster_event}")
+            row = {"event_id": event_id, "asset_key": asset_key.to_string(),
+                   "event_timestamp": self._event_insert_timestamp(event)}  # type: ignore[attr-defined]
+            values.extend({**row, "key": key, "value": value} for key, value in tags.items() if key in indexed)
         # as Dagster's: only where the table exists (a database not yet migrated to it)
         if values and self.has_table(AssetEventTagsTable.name):  # type: ignore[attr-defined]
             conn.execute(AssetEventTagsTable.insert(), values)
