@@ -16,10 +16,18 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# The project's bytecode, written before every command: where PYTHONDONTWRITEBYTECODE is set (as on these
+# CI machines) Python never caches it, so every process, parse worker and test compiled the project's
+# modules again (0.1 s of each command line's start). compileall writes it explicitly, only for modules
+# changed since; a stale file is never used (Python checks the source's time and size).
+BYTECODE = $(BIN)/python -m compileall -q nhl_assets >/dev/null
+
 demo: $(STAMP)
+	@$(BYTECODE)
 	$(BIN)/nhl-assets demo $(DEMO_ARGS)
 
 test: $(STAMP)
+	@$(BYTECODE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The Dagster UI and daemon on http://127.0.0.1:$(DEV_PORT), loopback only, on the instance of
@@ -28,6 +36,7 @@ test: $(STAMP)
 # the project's own .venv (no uv, no network).
 DEV_PORT ?= 3000
 dev: $(STAMP)
+	@$(BYTECODE)
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} $(BIN)/python -m nhl_assets.ops.instance
 	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} VIRTUAL_ENV=$(abspath $(VENV)) \
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dg dev --host 127.0.0.1 --port $(DEV_PORT)
