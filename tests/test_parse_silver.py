@@ -573,6 +573,22 @@ def test_simulated_games_reconcile_exactly_with_their_boxscores(simulated):
     assert rec.values_checked > 120_000
 
 
+def test_an_unparseable_boxscore_is_named_and_the_others_still_reconcile(simulated):
+    """The batch's official rows are one frame: a boxscore that cannot be read costs its own game only."""
+    games, frames = simulated
+    broken = copy.deepcopy(games[1].boxscore)
+    broken.pop("playerByGameStats")
+    boxes = [games[0].boxscore, broken, games[2].boxscore]
+    rec = reconcile(frames, boxes)
+    assert rec.mismatches.to_dicts() == [
+        {"gameId": games[1].game_id, "scope": "game", "key": str(games[1].game_id),
+         "stat": "boxscore unparseable: boxscore has no playerByGameStats (neither at the top level nor under "
+                 "boxscore)", "derived": None, "official": None}]
+    assert rec.games == 2
+    both = reconcile(frames, [games[0].boxscore, games[2].boxscore])
+    assert (rec.players, rec.values_checked) == (both.players, both.values_checked) and both.players > 60
+
+
 def test_all_equals_sum_of_situations_and_keys_are_unique(simulated):
     _games, frames = simulated
     for table, frame in ((PLAYERS, frames.players), (TEAMS, frames.teams)):

@@ -82,8 +82,12 @@ def _player_row(p: dict, gid: int, team: str, goalie: bool) -> dict:
     return row
 
 
-def boxscore_players(payload: dict) -> pl.DataFrame:
-    """One row per player listed in the boxscore (skaters and goalies), either schema."""
+def player_rows(payload: dict) -> list[dict]:
+    """One row (`BOX_PLAYER_SCHEMA`) per player listed in the boxscore (skaters and goalies), either schema.
+
+    Rows, not a frame: the reconciliation makes one frame of a whole batch's games, since a frame per game
+    cost more than reading the game (0.25 against 0.06 ms a game, 40 rows each).
+    """
     gid = _game_id(payload)
     root = player_stats_root(payload)
     rows: list[dict] = []
@@ -96,11 +100,17 @@ def boxscore_players(payload: dict) -> pl.DataFrame:
         for group in ("forwards", "defense", "goalies"):
             for p in groups.get(group) or ():
                 rows.append(_player_row(p, gid, team, group == "goalies"))
-    return pl.DataFrame(rows, schema=BOX_PLAYER_SCHEMA)
+    return rows
 
 
-def boxscore_teams(payload: dict) -> pl.DataFrame:
-    """Both teams' final score (shootout winner +1 included, as displayed) and shots on goal."""
+def boxscore_players(payload: dict) -> pl.DataFrame:
+    """`player_rows` of one game as a frame."""
+    return pl.DataFrame(player_rows(payload), schema=BOX_PLAYER_SCHEMA)
+
+
+def team_rows(payload: dict) -> list[dict]:
+    """Both teams' final score (shootout winner +1 included, as displayed) and shots on goal
+    (`BOX_TEAM_SCHEMA` rows)."""
     gid = _game_id(payload)
     outcome = payload.get("gameOutcome") if isinstance(payload.get("gameOutcome"), dict) else {}
     rows = []
@@ -110,4 +120,9 @@ def boxscore_teams(payload: dict) -> pl.DataFrame:
             raise ParseError(f"{side} missing", game_id=gid, endpoint=ENDPOINT)
         rows.append({"gameId": gid, "team": str(t.get("abbrev") or t.get("id")), "score": _int(t.get("score")),
                      "sog": _int(t.get("sog")), "lastPeriodType": outcome.get("lastPeriodType")})
-    return pl.DataFrame(rows, schema=BOX_TEAM_SCHEMA)
+    return rows
+
+
+def boxscore_teams(payload: dict) -> pl.DataFrame:
+    """`team_rows` of one game as a frame."""
+    return pl.DataFrame(team_rows(payload), schema=BOX_TEAM_SCHEMA)
