@@ -3,9 +3,10 @@
 Every write goes through `Warehouse`, which enforces the data-protection rules of DESIGN.md:
 
 * A partitioned asset replaces exactly the rows of its game-date window, in one Delta commit
-  (`write_deltalake(mode="overwrite", predicate=<window>)`), so re-running a range is idempotent and
-  neighbouring partitions are never touched. delta-rs itself refuses rows outside the predicate; we check
-  first so the error names the table and the offending dates.
+  (`write_deltalake(mode="overwrite", predicate=<window>)`, or, where the window's rows fill whole files of
+  a table with a change data feed, the same commit without delta-rs's rewrite: `whole_files`), so
+  re-running a range is idempotent and neighbouring partitions are never touched. delta-rs itself refuses
+  rows outside the predicate; we check first so the error names the table and the offending dates.
 * No code path drops, truncates or re-creates a table. Tables are created once (if missing) with their
   declared partitioning; afterwards an additive schema change (new columns) evolves the table in place,
   while a removed column, a changed type or a different partitioning is refused with
@@ -33,6 +34,7 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from nhl_assets.dates import DateWindow
+from nhl_assets.storage import whole_files
 
 T = TypeVar("T")
 
@@ -488,17 +490,22 @@ class Warehouse:
                     raise WriterConflict(table, writer_of(dt), "delta-rs")
                 added = self._check_compatible(table, dt, reader.schema, partition_by)
                 counting = _CountingReader(reader, date_column, window, table)
+                whole = None if created or added or window is None or date_column is None or predicate is None \
+                    else whole_files.plan(dt, self.uri(table), window, date_column)
                 try:
-                    write_deltalake(
-                        dt,
-                        counting.reader(),
-                        mode="overwrite",
-                        predicate=predicate,
-                        partition_by=list(dt.metadata().partition_columns) or None,
-                        schema_mode="merge" if added else None,
-                        storage_options=self.storage_options,
-                        commit_properties=CommitProperties(custom_metadata=metadata),
-                    )
+                    if whole is not None:  # see `whole_files`: the same commit without the rewrite
+                        whole_files.replace(dt, whole, counting.reader(), metadata, self.storage_options)
+                    else:
+                        write_deltalake(
+                            dt,
+                            counting.reader(),
+                            mode="overwrite",
+                            predicate=predicate,
+                            partition_by=list(dt.metadata().partition_columns) or None,
+                            schema_mode="merge" if added else None,
+                            storage_options=self.storage_options,
+                            commit_properties=CommitProperties(custom_metadata=metadata),
+                        )
                 except Exception:
                     if counting.error is not None:
                         raise counting.error from None
@@ -617,8 +624,10 @@ class Warehouse:
                 "nhl_operation": h.get("nhl_assets.operation"),
                 "run_id": h.get("dagster.run_id"),
                 "window": h.get("nhl_assets.window"),
-                "rows_added": _int_metric(m, "num_added_rows", "numOutputRows"),
-                "rows_removed": _int_metric(m, "num_deleted_rows", "numDeletedRows"),
+                # delta-rs's operation metrics, else the counts a whole-file replace records (`whole_files`)
+                "rows_added": _int_metric({**h, **m}, "num_added_rows", "numOutputRows", "nhl_assets.rows_added"),
+                "rows_removed": _int_metric({**h, **m}, "num_deleted_rows", "numDeletedRows",
+                                            "nhl_assets.rows_removed"),
                 "parameters": h.get("operationParameters") or {},
                 "metadata": {k: v for k, v in h.items() if k.startswith("nhl_assets.") or k.startswith("dagster.")},
             })

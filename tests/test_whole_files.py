@@ -1,0 +1,176 @@
+"""The whole-file window replace (`storage.whole_files`): the same table, the same change data feed and the
+same history as delta-rs's own replace, without rewriting the replaced rows; delta-rs's replace wherever a
+file holds rows of the window beside others; no duplicate, no stray file when another writer commits first."""
+
+import json
+import os
+import time
+from datetime import date, timedelta
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+
+from nhl_assets.dates import DateWindow
+from nhl_assets.storage import whole_files
+from nhl_assets.storage.delta import RowsOutsideWindow, Warehouse
+
+SCHEMA = pa.schema([("gameDate", pa.date32()), ("gameId", pa.int64()), ("season", pa.int32()),
+                    ("value", pa.string())])
+TABLE = "silver/t"  # partitioned by season and replaced by game date, as silver and gold are
+
+
+def rows(start: str, days: int, tag: str, per_day: int = 3) -> pa.Table:
+    first = date.fromisoformat(start)
+    out = []
+    for d in range(days):
+        day = first + timedelta(days=d)
+        season = day.year * 10000 + day.year + 1 if day.month >= 9 else (day.year - 1) * 10000 + day.year
+        out += [{"gameDate": day, "gameId": int(day.strftime("%Y%m%d")) * 10 + i, "season": season,
+                 "value": f"{tag}{i}"} for i in range(per_day)]
+    return pa.Table.from_pylist(out, schema=SCHEMA)
+
+
+def window(start: str, days: int) -> DateWindow:
+    first = date.fromisoformat(start)
+    return DateWindow(first, first + timedelta(days=days - 1))
+
+
+def write(wh: Warehouse, start: str, days: int, tag: str, **kwargs):
+    return wh.replace_window(TABLE, rows(start, days, tag, **kwargs), window(start, days), partition_by=["season"])
+
+
+def content(wh: Warehouse) -> list[tuple]:
+    return sorted(tuple(r.values()) for r in wh.read_arrow(TABLE).to_pylist())
+
+
+def feed(wh: Warehouse, version: int) -> list[tuple]:
+    """The change data feed of one version, without its commit time."""
+    t = wh.changes(TABLE, version, version).drop_columns(["_commit_timestamp"])
+    return sorted(tuple(r.values()) for r in t.to_pylist())
+
+
+def last_commit(wh: Warehouse) -> list[dict]:
+    log = os.path.join(wh.uri(TABLE), "_delta_log", f"{wh.version(TABLE):020d}.json")
+    with open(log) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def data_files(wh: Warehouse) -> set[str]:
+    root = wh.uri(TABLE)
+    return {os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs
+            if f.endswith(".parquet") and "_change_data" not in d and whole_files.STAGING_DIR not in d}
+
+
+@pytest.fixture
+def twins(tmp_path, monkeypatch):
+    """(delta-rs's replace only, the whole-file replace where it applies): two warehouses written alike."""
+    rewrite, whole = Warehouse(str(tmp_path / "rewrite"), create_missing=True), \
+        Warehouse(str(tmp_path / "whole"), create_missing=True)
+    real = whole_files.plan
+
+    def plan(dt, uri, *args):
+        return None if uri.startswith(rewrite.root) else real(dt, uri, *args)
+
+    monkeypatch.setattr(whole_files, "plan", plan)
+    return rewrite, whole
+
+
+def test_whole_files_give_delta_rs_s_table_feed_and_history_without_change_data_files(twins):
+    rewrite, whole = twins
+    steps = [("2023-10-10", 6, "a"), ("2023-10-10", 6, "b"), ("2023-10-16", 4, "c"), ("2023-10-10", 10, "d"),
+             ("2024-04-28", 8, "e"), ("2024-04-28", 8, "f")]  # 2024-05-01: the season changes mid-window
+    for start, days, tag in steps:
+        for wh in twins:
+            before = wh.version(TABLE)
+            write(wh, start, days, tag)
+        assert content(whole) == content(rewrite)
+        version = whole.version(TABLE)
+        assert feed(whole, version) == feed(rewrite, version)
+        got, want = whole.history(TABLE, 1)[0], rewrite.history(TABLE, 1)[0]
+        assert got["rows_added"] == want["rows_added"] == len(rows(start, days, tag))
+        deleted = sum(1 for r in feed(whole, version) if r[-2] == "delete")
+        assert got["rows_removed"] == (deleted if before is not None and deleted else want["rows_removed"])
+        assert got["nhl_operation"] == "replace_window" and got["window"] == want["window"]
+        if before is not None and want["rows_removed"]:
+            actions = last_commit(whole)
+            assert not any("cdc" in a for a in actions)  # nothing rewritten, no _change_data
+            assert any("cdc" in a for a in last_commit(rewrite))  # delta-rs wrote the rows again
+            assert {"add", "remove"} <= {k for a in actions for k in a}
+    assert len(feed(whole, whole.version(TABLE))) == 2 * 8 * 3  # 24 rows deleted, 24 inserted
+    assert not os.listdir(os.path.join(whole.uri(TABLE), whole_files.STAGING_DIR))  # staging removed
+
+
+def test_a_file_with_rows_outside_the_window_is_left_to_delta_rs(twins):
+    _rewrite, whole = twins
+    write(whole, "2023-10-10", 10, "a")  # one file: 10-10..10-19
+    write(whole, "2023-10-12", 3, "b")  # its middle: the file holds other rows too
+    assert any("cdc" in a for a in last_commit(whole))  # delta-rs's replace, which keeps the other rows
+    days = sorted({r[0] for r in content(whole)})
+    assert len(days) == 10 and {r[3][0] for r in content(whole) if date(2023, 10, 12) <= r[0] <= date(2023, 10, 14)} \
+        == {"b"} and {r[3][0] for r in content(whole) if r[0] < date(2023, 10, 12)} == {"a"}
+
+
+def test_the_plan_needs_statistics_a_change_data_feed_and_files_of_the_window(tmp_path):
+    wh = Warehouse(str(tmp_path / "wh"), create_missing=True)
+    write(wh, "2023-10-10", 5, "a")
+    dt = wh.open(TABLE)
+    assert whole_files.plan(dt, wh.uri(TABLE), window("2023-10-10", 5), "gameDate") is not None
+    assert whole_files.plan(dt, wh.uri(TABLE), window("2023-11-10", 5), "gameDate") is None  # no file to remove
+    assert whole_files.plan(dt, wh.uri(TABLE), window("2023-10-10", 2), "gameDate") is None  # straddles
+    assert whole_files.plan(dt, "s3://bucket/silver/t", window("2023-10-10", 5), "gameDate") is None
+    dt.alter.set_table_properties({"delta.enableChangeDataFeed": "false"})
+    dt = wh.open(TABLE)
+    assert whole_files.plan(dt, wh.uri(TABLE), window("2023-10-10", 5), "gameDate") is None
+    by_date = Warehouse(str(tmp_path / "by_date"), create_missing=True)
+    by_date.replace_window(TABLE, rows("2023-10-10", 2, "a"), window("2023-10-10", 2), partition_by=["gameDate"])
+    assert whole_files.plan(by_date.open(TABLE), by_date.uri(TABLE), window("2023-10-10", 2), "gameDate") is None
+
+
+def test_rows_outside_the_window_are_refused_and_nothing_is_left_behind(tmp_path):
+    wh = Warehouse(str(tmp_path / "wh"), create_missing=True)
+    write(wh, "2023-10-10", 5, "a")
+    version, files = wh.version(TABLE), data_files(wh)
+    with pytest.raises(RowsOutsideWindow):
+        wh.replace_window(TABLE, rows("2023-10-10", 6, "b"), window("2023-10-10", 5), partition_by=["season"])
+    assert wh.version(TABLE) == version and data_files(wh) == files
+    assert not os.listdir(os.path.join(wh.uri(TABLE), whole_files.STAGING_DIR))
+
+
+def test_a_writer_committing_first_makes_the_replace_plan_again_without_a_duplicate_or_a_stray_file(tmp_path,
+                                                                                                   monkeypatch):
+    wh = Warehouse(str(tmp_path / "wh"), create_missing=True)
+    write(wh, "2023-10-10", 3, "a")  # 10-10..10-12
+    write(wh, "2023-10-20", 5, "x")
+    real, calls = whole_files._staged_adds, []
+
+    def racing(stage):
+        calls.append(stage)
+        if len(calls) == 1:  # another run writes days of the window, in a file of its own, before the commit
+            write(wh, "2023-10-13", 2, "other")
+        return real(stage)
+
+    monkeypatch.setattr(whole_files, "_staged_adds", racing)
+    version = wh.version(TABLE)
+    res = write(wh, "2023-10-10", 5, "b")  # planned to remove only the 10-10..10-12 file
+    assert len(calls) == 2 and res.version == version + 2  # the other run's commit, then this one's
+    assert content(wh) == sorted(tuple(r.values()) for r in
+                                 rows("2023-10-10", 5, "b").to_pylist() + rows("2023-10-20", 5, "x").to_pylist())
+    referenced = {a["add"]["path"] for v in range(res.version + 1)
+                  for a in map(json.loads, open(os.path.join(wh.uri(TABLE), "_delta_log", f"{v:020d}.json")))
+                  if "add" in a}
+    assert data_files(wh) <= referenced  # the losing attempt's files were deleted
+
+
+def test_a_staging_directory_left_by_a_dead_process_is_swept_once_stale(tmp_path):
+    wh = Warehouse(str(tmp_path / "wh"), create_missing=True)
+    write(wh, "2023-10-10", 5, "a")
+    staging = os.path.join(wh.uri(TABLE), whole_files.STAGING_DIR)
+    old, young = os.path.join(staging, "dead"), os.path.join(staging, "in-flight")
+    for d in (old, young):
+        os.makedirs(os.path.join(d, "season=20232024"))
+    stale = time.time() - whole_files.STALE_STAGING_S - 60
+    os.utime(old, (stale, stale))
+    write(wh, "2023-10-10", 5, "b")
+    assert sorted(os.listdir(staging)) == ["in-flight"]
+    assert DeltaTable(wh.uri(TABLE)).version() == wh.version(TABLE)
