@@ -219,12 +219,22 @@ def test_make_dev_serves_dg_dev_on_loopback_only(tmp_path, monkeypatch):
         assert {j["name"] for j in repo["jobs"] if not j["name"].startswith("__")} == expected["jobs"]
     finally:
         os.killpg(proc.pid, signal.SIGINT)
-        stopped = _group_gone(proc, 45)
+        stopped = _group_gone(proc, STOP_WITHIN_S)
         if not stopped:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
-    assert stopped, "Ctrl-C did not stop make dev within 45 s:\n" + log_path.read_text()[-3000:]
+    assert stopped, f"Ctrl-C did not stop make dev within {STOP_WITHIN_S} s:\n" + log_path.read_text()[-3000:]
     assert "Dagster services shut down." in log_path.read_text()
+
+
+#: How long every process of `make dev` may take to exit after one Ctrl-C. Usually a few seconds; but dg's
+#: code-server monitor (dagster/_cli/proxy_server_manager.py, `_process_monitoring_thread`, polling every
+#: 5 s) restarts a code server it finds exited, and when it polls between the code server's exit on the
+#: group's SIGINT and dg setting its shutdown event, the restarted server (started after the signal, so it
+#: never receives it) stops itself only once no heartbeat came for WEBSERVER_GRPC_SERVER_HEARTBEAT_TTL
+#: (45 s in dagster 1.13; the log then says "Restarting the code server process"). Dagster's race, seen
+#: once in this test; no process outlives that timeout.
+STOP_WITHIN_S = 45 + 20
 
 
 def _group_gone(proc: subprocess.Popen, seconds: float) -> bool:

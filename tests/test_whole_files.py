@@ -79,8 +79,11 @@ def twins(tmp_path, monkeypatch):
 def test_whole_files_give_delta_rs_s_table_feed_and_history_without_change_data_files(twins):
     rewrite, whole = twins
     steps = [("2023-10-10", 6, "a"), ("2023-10-10", 6, "b"), ("2023-10-16", 4, "c"), ("2023-10-10", 10, "d"),
-             ("2024-04-28", 8, "e"), ("2024-04-28", 8, "f")]  # 2024-05-01: the season changes mid-window
-    for start, days, tag in steps:
+             ("2024-08-28", 8, "e"), ("2024-08-28", 8, "f")]  # 2024-09-01 starts a season: two partitions
+    for step, (start, days, tag) in enumerate(steps):
+        if step == 3:  # the plan then reads the files' statistics from a checkpoint
+            for wh in twins:
+                wh.open(TABLE).create_checkpoint()
         for wh in twins:
             before = wh.version(TABLE)
             write(wh, start, days, tag)
@@ -97,7 +100,8 @@ def test_whole_files_give_delta_rs_s_table_feed_and_history_without_change_data_
             assert not any("cdc" in a for a in actions)  # nothing rewritten, no _change_data
             assert any("cdc" in a for a in last_commit(rewrite))  # delta-rs wrote the rows again
             assert {"add", "remove"} <= {k for a in actions for k in a}
-    assert len(feed(whole, whole.version(TABLE))) == 2 * 8 * 3  # 24 rows deleted, 24 inserted
+    last = feed(whole, whole.version(TABLE))
+    assert len(last) == 2 * 8 * 3 and {r[3] for r in last} == {20232024, 20242025}  # 24 out, 24 in, 2 seasons
     assert not os.listdir(os.path.join(whole.uri(TABLE), whole_files.STAGING_DIR))  # staging removed
 
 
@@ -166,11 +170,63 @@ def test_a_staging_directory_left_by_a_dead_process_is_swept_once_stale(tmp_path
     wh = Warehouse(str(tmp_path / "wh"), create_missing=True)
     write(wh, "2023-10-10", 5, "a")
     staging = os.path.join(wh.uri(TABLE), whole_files.STAGING_DIR)
-    old, young = os.path.join(staging, "dead"), os.path.join(staging, "in-flight")
-    for d in (old, young):
+    old, young, writing = (os.path.join(staging, n) for n in ("dead", "in-flight", "long-write"))
+    for d in (old, young, writing):
         os.makedirs(os.path.join(d, "season=20232024"))
+    with open(os.path.join(writing, "season=20232024", "part-0.parquet"), "wb") as f:
+        f.write(b"PAR1")  # a file still being written, in a directory made long ago
     stale = time.time() - whole_files.STALE_STAGING_S - 60
-    os.utime(old, (stale, stale))
+    for d in (old, writing):
+        os.utime(d, (stale, stale))
     write(wh, "2023-10-10", 5, "b")
-    assert sorted(os.listdir(staging)) == ["in-flight"]
+    assert sorted(os.listdir(staging)) == ["in-flight", "long-write"]
     assert DeltaTable(wh.uri(TABLE)).version() == wh.version(TABLE)
+
+
+def test_staged_files_that_do_not_hold_the_rows_written_commit_nothing(tmp_path, monkeypatch):
+    wh = Warehouse(str(tmp_path / "wh"), create_missing=True)
+    write(wh, "2023-10-10", 5, "a")
+    version, files = wh.version(TABLE), data_files(wh)
+    real = whole_files._staged_adds
+    monkeypatch.setattr(whole_files, "_staged_adds", lambda stage: real(stage)[1:])  # a file lost
+    with pytest.raises(whole_files.StagingMismatch, match="hold 0 rows where 15 were written"):
+        write(wh, "2023-10-10", 5, "b")
+    assert wh.version(TABLE) == version and data_files(wh) == files
+    assert {r[3] for r in content(wh)} == {"a0", "a1", "a2"}
+
+
+def test_constraints_and_streams_are_left_to_delta_rs(tmp_path):
+    wh = Warehouse(str(tmp_path / "wh"), create_missing=True)
+    write(wh, "2023-10-10", 5, "a")
+    stream = rows("2023-10-10", 5, "b").to_reader()  # read once: a lost race could not be planned again
+    wh.replace_window(TABLE, stream, window("2023-10-10", 5), partition_by=["season"])
+    assert any("cdc" in a for a in last_commit(wh))
+    wh.open(TABLE).alter.add_constraint({"known_id": "gameId > 0"})
+    assert whole_files.plan(wh.open(TABLE), wh.uri(TABLE), window("2023-10-10", 5), "gameDate") is None
+
+
+def test_a_dead_replace_s_moved_files_are_deleted_unless_committed(tmp_path):
+    """A process that died after moving its files: the next replace, an hour later, deletes what no commit
+    took, and keeps a file a commit took (a crash after the commit)."""
+    wh = Warehouse(str(tmp_path / "wh"), create_missing=True)
+    write(wh, "2023-10-10", 5, "a")
+    planned_on = wh.version(TABLE)
+    write(wh, "2023-10-10", 5, "b")
+    committed = next(a["add"]["path"] for a in last_commit(wh) if "add" in a)
+    root = wh.uri(TABLE)
+    orphan = "season=20232024/part-00000-dead.parquet"
+    with open(os.path.join(root, orphan), "wb") as f:
+        f.write(b"PAR1")
+    stage = os.path.join(root, whole_files.STAGING_DIR, "dead")
+    os.makedirs(stage)
+    with open(os.path.join(stage, whole_files.MANIFEST), "w") as f:
+        json.dump({"version": planned_on, "paths": [orphan, committed]}, f)
+    stale = time.time() - whole_files.STALE_STAGING_S - 60
+    for path in (os.path.join(stage, whole_files.MANIFEST), stage):
+        os.utime(path, (stale, stale))
+    write(wh, "2023-10-25", 2, "c")  # nothing to remove there: no whole-file replace, no sweep
+    assert os.path.exists(os.path.join(root, orphan))
+    write(wh, "2023-10-10", 5, "d")
+    assert not os.path.exists(os.path.join(root, orphan)) and not os.path.exists(stage)
+    assert os.path.exists(os.path.join(root, committed))  # removed by "d", kept for time travel
+    assert {r["value"][0] for r in wh.read_arrow(TABLE, version=planned_on + 1).to_pylist()} == {"b"}

@@ -14,18 +14,20 @@ the change data of a commit without `cdc` files from its data files (every row o
 inserted, every row of a removed file deleted; delta-rs's `load_cdf` reads it so, as does Spark), so the
 feed shows exactly the rows delta-rs's own `_change_data` would have held. A file that also holds rows
 outside the window, one without statistics of the date column, or a table whose layout this module does
-not handle (an object store, deletion vectors, column mapping) gives no plan: the caller then writes
-through delta-rs as before.
+not handle (an object store, deletion vectors, column mapping, CHECK constraints: a new staging table
+has no writer feature to enforce them) gives no plan: the caller then writes through delta-rs as before.
 
 How, with delta-rs doing every Parquet write: the new rows are appended to a staging table created inside
 the table's own directory (`_nhl_staging/<id>`, which readers and vacuum ignore, as every directory
-whose name starts with `_`) with the table's schema, statistics settings and constraints; its files are
-renamed into the table's partition directories (one file system: a rename, no copy) and committed
-together with the removes, as their add actions from the staging log verbatim (`create_write_transaction`,
-the public API for committing files written elsewhere). The commit is refused, instead of rebased, when
-another writer committed since the files were chosen (`max_commit_retries=0`): rebasing would keep
-another writer's rows of the same window beside these. The caller's retry then plans again from the new
-version.
+whose name starts with `_`) with the table's schema (so its nullability is enforced) and statistics
+settings; the staged files must hold as many rows as were written. They are renamed into the table's
+partition directories (one file system: a rename, no copy) and committed together with the removes, as
+their add actions from the staging log verbatim (`create_write_transaction`, the public API for
+committing files written elsewhere). The commit is refused, instead of rebased, when another writer
+committed since the files were chosen (`max_commit_retries=0`): rebasing would keep another writer's rows
+of the same window beside these. The caller's retry then plans again from the new version. A process
+that dies between the move and the commit leaves its staging directory with a manifest of the moved
+files; the next replace of the table deletes those no commit took, once the directory is an hour old.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -51,10 +54,17 @@ from nhl_assets.dates import DateWindow
 STAGING_DIR = "_nhl_staging"
 #: A staging directory this old was left by a process that died mid-replace; the next replace removes it.
 STALE_STAGING_S = 3600.0
-#: Table properties the staging table copies: which columns get statistics, and the CHECK constraints.
-_COPIED_PROPERTIES = ("delta.dataSkippingNumIndexedCols", "delta.dataSkippingStatsColumns", "delta.constraints.")
+#: The file in a staging directory naming the files moved into the table, and the version they were
+#: planned on: what a later sweep needs to delete them if the commit never happened.
+MANIFEST = "moved.json"
+#: Table properties the staging table copies: which columns get statistics.
+_COPIED_PROPERTIES = ("delta.dataSkippingNumIndexedCols", "delta.dataSkippingStatsColumns")
 #: Writer features this module does not handle (it would have to carry their per-file metadata).
 _UNHANDLED_FEATURES = {"deletionVectors", "columnMapping", "rowTracking", "icebergCompatV1", "icebergCompatV2"}
+
+
+class StagingMismatch(RuntimeError):
+    """The staged files do not hold the rows that were written (nothing is committed)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,8 @@ def plan(dt: DeltaTable, uri: str, window: DateWindow, date_column: str) -> Whol
     features = set(dt.protocol().writer_features or ())
     if (table_dir is None or config.get("delta.enableChangeDataFeed", "").lower() != "true"
             or date_column in parts or features & _UNHANDLED_FEATURES
-            or config.get("delta.columnMapping.mode", "none") != "none"):
+            or config.get("delta.columnMapping.mode", "none") != "none"
+            or any(k.startswith("delta.constraints.") for k in config)):  # see below
         return None
     actions = pa.table(dt.get_add_actions(flatten=True))
     lo_col, hi_col, nulls_col = f"min.{date_column}", f"max.{date_column}", f"null_count.{date_column}"
@@ -132,18 +143,56 @@ def plan(dt: DeltaTable, uri: str, window: DateWindow, date_column: str) -> Whol
     return WholeFilePlan(table_dir, parts, files) if files else None
 
 
-def _sweep_stale(staging_root: str) -> None:
-    """Staging directories of replaces that died midway (older than `STALE_STAGING_S`)."""
+def _newest_mtime(directory: str) -> float:
+    """The latest modification time in `directory`'s tree: a write in progress keeps it recent."""
+    newest = os.stat(directory).st_mtime
+    for folder, _dirs, files in os.walk(directory):
+        for name in files:
+            try:
+                newest = max(newest, os.stat(os.path.join(folder, name)).st_mtime)
+            except FileNotFoundError:
+                continue
+    return newest
+
+
+def _committed_paths(table_dir: str, after: int, latest: int) -> set[str] | None:
+    """Paths added by the table's commits `after` + 1..`latest`, or None if one of them is no longer in the
+    log (cleaned up past `delta.logRetentionDuration`): then nothing can be proven uncommitted."""
+    paths: set[str] = set()
+    for version in range(after + 1, latest + 1):
+        try:
+            with open(os.path.join(table_dir, "_delta_log", f"{version:020d}.json"), encoding="utf-8") as f:
+                paths |= {a["add"]["path"] for a in map(json.loads, filter(str.strip, f)) if "add" in a}
+        except FileNotFoundError:
+            return None
+    return paths
+
+
+def _sweep_stale(table_dir: str, staging_root: str, latest: int) -> None:
+    """Staging directories of replaces that died midway: untouched for `STALE_STAGING_S`.
+
+    The files such a replace had already moved into the table (its manifest) are deleted unless a commit
+    after its planned version, up to the table's `latest`, added them (a file some version references is
+    never deleted here); a staging directory without a manifest never moved anything.
+    """
     try:
-        entries = list(os.scandir(staging_root))
+        entries = [e.path for e in os.scandir(staging_root) if e.is_dir()]
     except FileNotFoundError:
         return
-    for entry in entries:
+    for stage in entries:
         try:
-            if entry.is_dir() and time.time() - entry.stat().st_mtime > STALE_STAGING_S:
-                shutil.rmtree(entry.path, ignore_errors=True)
-        except FileNotFoundError:
-            continue
+            if time.time() - _newest_mtime(stage) <= STALE_STAGING_S:
+                continue
+            manifest = os.path.join(stage, MANIFEST)
+            if os.path.exists(manifest):
+                with open(manifest, encoding="utf-8") as f:
+                    moved = json.load(f)
+                committed = _committed_paths(table_dir, moved["version"], latest)
+                if committed is not None:
+                    _remove([os.path.join(table_dir, unquote(p)) for p in moved["paths"] if p not in committed])
+        except (FileNotFoundError, ValueError, KeyError):
+            continue  # another process swept it, or an unreadable manifest: its files are left
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def _remove(paths: list[str]) -> None:
@@ -155,7 +204,7 @@ def _remove(paths: list[str]) -> None:
 
 
 def _staged_adds(stage: str) -> list[dict[str, Any]]:
-    """The add actions of the staging table's one append (none for an empty append)."""
+    """The add actions of the staging table's one append (none when it committed nothing)."""
     log = os.path.join(stage, "_delta_log", f"{1:020d}.json")
     if not os.path.exists(log):
         return []
@@ -164,25 +213,37 @@ def _staged_adds(stage: str) -> list[dict[str, Any]]:
 
 
 def replace(dt: DeltaTable, planned: WholeFilePlan, reader: pa.RecordBatchReader, metadata: dict[str, Any],
-            storage_options: dict[str, str] | None = None) -> tuple[int, int]:
+            rows_read: Callable[[], int], storage_options: dict[str, str] | None = None) -> tuple[int, int]:
     """Commit `reader`'s rows in place of `planned`'s files, in one commit on `dt`; (rows added, removed).
 
-    `metadata` is the commit's custom metadata; the row counts are added to it (`nhl_assets.rows_added`,
-    `nhl_assets.rows_removed`: delta-rs records its `operationMetrics` only for its own operations).
-    Raises CommitFailedError when another writer committed to the table since `dt` was read; the staged
-    files are then deleted (no version references them) and the caller plans again.
+    `rows_read()` is how many rows the reader gave (counted as they were read): the staged files must hold
+    exactly as many, else `StagingMismatch` and nothing is committed. `metadata` is the commit's custom
+    metadata; the row counts are added to it (`nhl_assets.rows_added`, `nhl_assets.rows_removed`:
+    delta-rs records its `operationMetrics` only for its own operations). Raises CommitFailedError when
+    another writer committed to the table since `dt` was read; the moved files are then deleted (no
+    version references them) and the caller plans again. If the commit fails otherwise, whether it
+    happened is unknown: the staging directory and its manifest stay for a later sweep to decide.
     """
     staging_root = os.path.join(planned.table_dir, STAGING_DIR)
-    _sweep_stale(staging_root)
+    _sweep_stale(planned.table_dir, staging_root, dt.version())
     stage = os.path.join(staging_root, uuid.uuid4().hex)
     config = dt.metadata().configuration
     moved: list[str] = []
+    outcome_unknown = False
     try:
         DeltaTable.create(stage, schema=dt.schema(), partition_by=planned.partition_by or None,
                           configuration={k: v for k, v in config.items() if k.startswith(_COPIED_PROPERTIES)},
                           storage_options=storage_options)
         write_deltalake(stage, reader, mode="append", storage_options=storage_options)
         adds = _staged_adds(stage)
+        if any(not a.get("stats") for a in adds):
+            raise StagingMismatch(f"a staged file of {planned.table_dir} has no statistics; nothing committed")
+        added = sum(json.loads(a["stats"])["numRecords"] for a in adds)
+        if added != rows_read():
+            raise StagingMismatch(f"the staged files of {planned.table_dir} hold {added} rows where "
+                                  f"{rows_read()} were written; nothing committed")
+        with open(os.path.join(stage, MANIFEST), "w", encoding="utf-8") as f:
+            json.dump({"version": dt.version(), "paths": [a["path"] for a in adds]}, f)
         try:
             for add in adds:
                 target = os.path.join(planned.table_dir, unquote(add["path"]))
@@ -192,24 +253,25 @@ def replace(dt: DeltaTable, planned: WholeFilePlan, reader: pa.RecordBatchReader
         except BaseException:
             _remove(moved)
             raise
-        added = sum(json.loads(a["stats"])["numRecords"] for a in adds if a.get("stats"))
         removed = sum(f.rows for f in planned.files)
         now_ms = int(time.time() * 1000)
         actions: list[AddAction | RemoveAction] = [
-            AddAction(a["path"], a["size"], a["partitionValues"], a["modificationTime"], True, a.get("stats"))
+            AddAction(a["path"], a["size"], a["partitionValues"], a["modificationTime"], True, a["stats"])
             for a in adds]
         actions += [RemoveAction(f.path, True, now_ms, f.size, f.partition_values) for f in planned.files]
         custom = {**metadata, "nhl_assets.rows_added": str(added), "nhl_assets.rows_removed": str(removed)}
         try:
+            outcome_unknown = True
             dt.create_write_transaction(actions, mode="append", schema=dt.schema(),
                                         partition_by=planned.partition_by or None,
                                         commit_properties=CommitProperties(custom_metadata=custom,
                                                                            max_commit_retries=0))
+            outcome_unknown = False
         except CommitFailedError:
+            outcome_unknown = False
             _remove(moved)  # referenced by no version: the race was lost before the commit
             raise
-        # any other failure of the commit leaves the files: whether it committed is unknown, and an
-        # unreferenced file is removed by the next vacuum past the retention
         return added, removed
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        if not outcome_unknown:
+            shutil.rmtree(stage, ignore_errors=True)
