@@ -490,10 +490,12 @@ class Warehouse:
                     raise WriterConflict(table, writer_of(dt), "delta-rs")
                 added = self._check_compatible(table, dt, reader.schema, partition_by)
                 counting = _CountingReader(reader, date_column, window, table)
-                # see `whole_files`: the same commit without the rewrite; a plan lost to another writer is
-                # made again, so only for data a retry can read again
-                whole = None if created or added or not replayable or window is None or date_column is None \
-                    or predicate is None else whole_files.plan(dt, self.uri(table), window, date_column)
+                # see `whole_files`: the same commit without the rewrite. It is refused, not rebased, when
+                # another writer commits first, so a retry goes to delta-rs (which rebases where it may),
+                # and only data that can be read again for that retry goes this way
+                whole = None if created or added or not replayable or attempt.retry_state.attempt_number > 1 \
+                    or window is None or date_column is None or predicate is None \
+                    else whole_files.plan(dt, self.uri(table), window, date_column)
                 try:
                     if whole is not None:
                         whole_files.replace(dt, whole, counting.reader(), metadata, lambda: counting.rows,

@@ -25,9 +25,10 @@ partition directories (one file system: a rename, no copy) and committed togethe
 their add actions from the staging log verbatim (`create_write_transaction`, the public API for
 committing files written elsewhere). The commit is refused, instead of rebased, when another writer
 committed since the files were chosen (`max_commit_retries=0`): rebasing would keep another writer's rows
-of the same window beside these. The caller's retry then plans again from the new version. A process
+of the same window beside these. The caller then retries through delta-rs's own replace. A process
 that dies between the move and the commit leaves its staging directory with a manifest of the moved
-files; the next replace of the table deletes those no commit took, once the directory is an hour old.
+files; a later replace deletes those that the one version it could have committed did not take, once
+nothing in the directory changed for an hour (`_sweep_stale`).
 """
 
 from __future__ import annotations
@@ -108,8 +109,9 @@ def plan(dt: DeltaTable, uri: str, window: DateWindow, date_column: str) -> Whol
 
     None unless: the table is on the local file system, its change data feed is on (without it delta-rs
     writes no `_change_data`), it is not partitioned by `date_column` (then delta-rs removes whole
-    partitions itself), it uses none of `_UNHANDLED_FEATURES`, and at least one file holds window rows,
-    every such file with statistics of `date_column` showing no row outside the window and no null.
+    partitions itself), it uses none of `_UNHANDLED_FEATURES`, has no CHECK constraint and is not
+    append-only, and at least one file holds window rows, every such file with statistics of
+    `date_column` showing no row outside the window and no null.
     """
     table_dir = _local_dir(uri)
     config = dt.metadata().configuration
@@ -118,7 +120,8 @@ def plan(dt: DeltaTable, uri: str, window: DateWindow, date_column: str) -> Whol
     if (table_dir is None or config.get("delta.enableChangeDataFeed", "").lower() != "true"
             or date_column in parts or features & _UNHANDLED_FEATURES
             or config.get("delta.columnMapping.mode", "none") != "none"
-            or any(k.startswith("delta.constraints.") for k in config)):  # see below
+            or any(k.startswith("delta.constraints.") for k in config)
+            or config.get("delta.appendOnly", "false").lower() == "true"):
         return None
     actions = pa.table(dt.get_add_actions(flatten=True))
     lo_col, hi_col, nulls_col = f"min.{date_column}", f"max.{date_column}", f"null_count.{date_column}"
@@ -155,25 +158,25 @@ def _newest_mtime(directory: str) -> float:
     return newest
 
 
-def _committed_paths(table_dir: str, after: int, latest: int) -> set[str] | None:
-    """Paths added by the table's commits `after` + 1..`latest`, or None if one of them is no longer in the
-    log (cleaned up past `delta.logRetentionDuration`): then nothing can be proven uncommitted."""
-    paths: set[str] = set()
-    for version in range(after + 1, latest + 1):
-        try:
-            with open(os.path.join(table_dir, "_delta_log", f"{version:020d}.json"), encoding="utf-8") as f:
-                paths |= {a["add"]["path"] for a in map(json.loads, filter(str.strip, f)) if "add" in a}
-        except FileNotFoundError:
-            return None
-    return paths
+def _added_by(table_dir: str, version: int) -> set[str] | None:
+    """Paths the table's commit `version` added, or None if that commit is not in the log (not made yet,
+    or cleaned up past `delta.logRetentionDuration`)."""
+    try:
+        with open(os.path.join(table_dir, "_delta_log", f"{version:020d}.json"), encoding="utf-8") as f:
+            return {a["add"]["path"] for a in map(json.loads, filter(str.strip, f)) if "add" in a}
+    except FileNotFoundError:
+        return None
 
 
-def _sweep_stale(table_dir: str, staging_root: str, latest: int) -> None:
-    """Staging directories of replaces that died midway: untouched for `STALE_STAGING_S`.
+def _sweep_stale(table_dir: str, staging_root: str) -> None:
+    """Staging directories of replaces that died midway: nothing in them changed for `STALE_STAGING_S`.
 
-    The files such a replace had already moved into the table (its manifest) are deleted unless a commit
-    after its planned version, up to the table's `latest`, added them (a file some version references is
-    never deleted here); a staging directory without a manifest never moved anything.
+    Such a replace planned on version v and commits with `max_commit_retries=0`, so its commit could only
+    be version v + 1. Once v + 1 is in the log, its fate is decided: the files of its manifest that
+    v + 1 did not add were never committed and are deleted (a file v + 1 added is kept). While v + 1
+    does not exist (the replace might still commit: a paused process, a skewed clock), or when the log no
+    longer holds it, everything is kept. A directory without a manifest never moved anything. Whatever
+    goes wrong with one directory leaves it as it is: a sweep never fails the replace that runs it.
     """
     try:
         entries = [e.path for e in os.scandir(staging_root) if e.is_dir()]
@@ -187,12 +190,13 @@ def _sweep_stale(table_dir: str, staging_root: str, latest: int) -> None:
             if os.path.exists(manifest):
                 with open(manifest, encoding="utf-8") as f:
                     moved = json.load(f)
-                committed = _committed_paths(table_dir, moved["version"], latest)
-                if committed is not None:
-                    _remove([os.path.join(table_dir, unquote(p)) for p in moved["paths"] if p not in committed])
-        except (FileNotFoundError, ValueError, KeyError):
-            continue  # another process swept it, or an unreadable manifest: its files are left
-        shutil.rmtree(stage, ignore_errors=True)
+                committed = _added_by(table_dir, int(moved["version"]) + 1)
+                if committed is None:
+                    continue
+                _remove([os.path.join(table_dir, unquote(p)) for p in moved["paths"] if p not in committed])
+            shutil.rmtree(stage, ignore_errors=True)
+        except Exception:  # noqa: BLE001 - a sweep is housekeeping; its directory is left for a later one
+            continue
 
 
 def _remove(paths: list[str]) -> None:
@@ -221,11 +225,11 @@ def replace(dt: DeltaTable, planned: WholeFilePlan, reader: pa.RecordBatchReader
     metadata; the row counts are added to it (`nhl_assets.rows_added`, `nhl_assets.rows_removed`:
     delta-rs records its `operationMetrics` only for its own operations). Raises CommitFailedError when
     another writer committed to the table since `dt` was read; the moved files are then deleted (no
-    version references them) and the caller plans again. If the commit fails otherwise, whether it
-    happened is unknown: the staging directory and its manifest stay for a later sweep to decide.
+    version references them). If the commit fails otherwise, whether it happened is unknown: the staging
+    directory and its manifest stay for a later sweep to decide.
     """
     staging_root = os.path.join(planned.table_dir, STAGING_DIR)
-    _sweep_stale(planned.table_dir, staging_root, dt.version())
+    _sweep_stale(planned.table_dir, staging_root)
     stage = os.path.join(staging_root, uuid.uuid4().hex)
     config = dt.metadata().configuration
     moved: list[str] = []
@@ -242,8 +246,9 @@ def replace(dt: DeltaTable, planned: WholeFilePlan, reader: pa.RecordBatchReader
         if added != rows_read():
             raise StagingMismatch(f"the staged files of {planned.table_dir} hold {added} rows where "
                                   f"{rows_read()} were written; nothing committed")
+        read_version = dt.version()
         with open(os.path.join(stage, MANIFEST), "w", encoding="utf-8") as f:
-            json.dump({"version": dt.version(), "paths": [a["path"] for a in adds]}, f)
+            json.dump({"version": read_version, "paths": [a["path"] for a in adds]}, f)
         try:
             for add in adds:
                 target = os.path.join(planned.table_dir, unquote(add["path"]))
@@ -268,8 +273,12 @@ def replace(dt: DeltaTable, planned: WholeFilePlan, reader: pa.RecordBatchReader
                                                                            max_commit_retries=0))
             outcome_unknown = False
         except CommitFailedError:
-            outcome_unknown = False
-            _remove(moved)  # referenced by no version: the race was lost before the commit
+            # another writer took version v + 1, the only one this commit could be: the moved files are
+            # referenced by no version (checked, rather than trusted, before they are deleted)
+            taken = _added_by(planned.table_dir, read_version + 1)
+            if taken is not None:
+                outcome_unknown = False
+                _remove([path for path, add in zip(moved, adds) if add["path"] not in taken])
             raise
         return added, removed
     finally:
