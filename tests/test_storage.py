@@ -313,3 +313,25 @@ def test_writes_are_yielded_as_they_commit_and_a_failure_after_every_success():
     assert sorted(ended) == ["a", "b"]
     assert list(write_concurrently({"z": write("z"), "y": write("y")})) == ["z", "y"]
     assert write_concurrently({"one": write("one")}) == {"one": "one committed"}
+
+
+def test_vacuum_deletes_a_file_no_version_referenced_once_past_the_retention_and_nothing_else(wh):
+    import os
+
+    wh.replace_window("bronze/t", rows(("2023-10-01", 1, "a")), DateWindow.of("2023-10-01"), partition_by=["gameDate"])
+    first = wh.version("bronze/t")
+    wh.replace_window("bronze/t", rows(("2023-10-01", 2, "b")), DateWindow.of("2023-10-01"), partition_by=["gameDate"])
+    root = wh.uri("bronze/t")
+    folder = os.path.join(root, "gameDate=2023-10-01")
+    old_orphan, young_orphan = os.path.join(folder, "dead-write.parquet"), os.path.join(folder, "in-flight.parquet")
+    for path in (old_orphan, young_orphan):
+        with open(path, "wb") as f:
+            f.write(b"PAR1")
+    long_ago = time.time() - 8 * 24 * 3600  # past the 7-day retention
+    os.utime(old_orphan, (long_ago, long_ago))
+    assert [os.path.basename(f) for f in wh.vacuum("bronze/t")] == ["dead-write.parquet"]  # the replaced file: young
+    assert os.path.exists(old_orphan)  # a dry run by default
+    wh.vacuum("bronze/t", dry_run=False)
+    assert not os.path.exists(old_orphan) and os.path.exists(young_orphan)
+    assert content(wh) == [(date(2023, 10, 1), 2, "b")]
+    assert wh.read_arrow("bronze/t", version=first).to_pylist()[0]["value"] == "a"  # time travel intact

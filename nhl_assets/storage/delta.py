@@ -675,10 +675,15 @@ class Warehouse:
         """Files no version inside the retention window needs; deleted only when `dry_run` is False.
 
         Refuses a retention below `MIN_RETENTION_HOURS`, and never shortens the table's own
-        `delta.deletedFileRetentionDuration` check: time travel always covers the window.
+        `delta.deletedFileRetentionDuration` check: time travel always covers the window. Delta-rs's full
+        mode: besides the files removed by a commit, the data files no version ever referenced (a write
+        that died before its commit) once as old as the retention; delta-rs's default mode lists only the
+        removed ones, so such files stayed forever. Younger files (a write in flight) and the `_`
+        directories (the log, the change data, a whole-file replace's staging) are never touched.
         """
         dt = self.check_vacuum_retention(table, retention_hours)
         return dt.vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=True,
+                         full=True,
                          commit_properties=CommitProperties(custom_metadata={"nhl_assets.operation": "vacuum"}))
 
     def check_vacuum_retention(self, table: str, retention_hours: int) -> DeltaTable:
