@@ -8,14 +8,14 @@ writes back the rows that stay, and writes every deleted row and every inserted 
 replaced by game date, so a season's silver replay wrote each large table three times: 0.62 s against
 0.23 s for `silver/player_game_stats` (243,540 rows) replaced this way.
 
-When every file holding a row of the window holds nothing else (what the previous replaces of the same
-windows wrote), the replace is only "remove those files, add the new ones". The Delta protocol defines
+When every file holding a row of the window holds nothing else (what earlier replaces of the same window,
+or of windows inside it, wrote), the replace is only "remove those files, add the new ones". The Delta protocol defines
 the change data of a commit without `cdc` files from its data files (every row of an added file
 inserted, every row of a removed file deleted; delta-rs's `load_cdf` reads it so, as does Spark), so the
 feed shows exactly the rows delta-rs's own `_change_data` would have held. A file that also holds rows
 outside the window, one without statistics of the date column, or a table whose layout this module does
-not handle (an object store, deletion vectors, column mapping, CHECK constraints: a new staging table
-has no writer feature to enforce them) gives no plan: the caller then writes through delta-rs as before.
+not handle (an object store, deletion vectors, column mapping, an append-only table, CHECK constraints: a
+new staging table has no writer feature to enforce them) gives no plan: the caller then writes through delta-rs as before.
 
 How, with delta-rs doing every Parquet write: the new rows are appended to a staging table created inside
 the table's own directory (`_nhl_staging/<id>`, which readers and vacuum ignore, as every directory
