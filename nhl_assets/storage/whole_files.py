@@ -15,7 +15,8 @@ inserted, every row of a removed file deleted; delta-rs's `load_cdf` reads it so
 feed shows exactly the rows delta-rs's own `_change_data` would have held. A file that also holds rows
 outside the window, one without statistics of the date column, or a table whose layout this module does
 not handle (an object store, deletion vectors, column mapping, an append-only table, CHECK constraints: a
-new staging table has no writer feature to enforce them) gives no plan: the caller then writes through delta-rs as before.
+new staging table has no writer feature to enforce them) gives no plan: the caller then writes through
+delta-rs as before.
 
 How, with delta-rs doing every Parquet write: the new rows are appended to a staging table created inside
 the table's own directory (`_nhl_staging/<id>`, which readers and vacuum ignore, as every directory
