@@ -621,7 +621,8 @@ class Warehouse:
             raise TableMissing(table)
         out = []
         for h in dt.history(limit):
-            m = h.get("operationMetrics") or {}
+            # delta-rs's operation metrics, else the counts a whole-file replace records (`whole_files`)
+            m = {**h, **(h.get("operationMetrics") or {})}
             out.append({
                 "version": h.get("version"),
                 "timestamp": datetime.fromtimestamp(h["timestamp"] / 1000, tz=timezone.utc),
@@ -629,10 +630,8 @@ class Warehouse:
                 "nhl_operation": h.get("nhl_assets.operation"),
                 "run_id": h.get("dagster.run_id"),
                 "window": h.get("nhl_assets.window"),
-                # delta-rs's operation metrics, else the counts a whole-file replace records (`whole_files`)
-                "rows_added": _int_metric({**h, **m}, "num_added_rows", "numOutputRows", "nhl_assets.rows_added"),
-                "rows_removed": _int_metric({**h, **m}, "num_deleted_rows", "numDeletedRows",
-                                            "nhl_assets.rows_removed"),
+                "rows_added": _int_metric(m, "num_added_rows", "numOutputRows", "nhl_assets.rows_added"),
+                "rows_removed": _int_metric(m, "num_deleted_rows", "numDeletedRows", "nhl_assets.rows_removed"),
                 "parameters": h.get("operationParameters") or {},
                 "metadata": {k: v for k, v in h.items() if k.startswith("nhl_assets.") or k.startswith("dagster.")},
             })

@@ -126,10 +126,8 @@ def plan(dt: DeltaTable, uri: str, window: DateWindow, date_column: str) -> Whol
         return None
     actions = pa.table(dt.get_add_actions(flatten=True))
     lo_col, hi_col, nulls_col = f"min.{date_column}", f"max.{date_column}", f"null_count.{date_column}"
-    if actions.num_rows == 0 or not {lo_col, hi_col, nulls_col} <= set(actions.column_names):
-        return None
     wanted = ["path", "size_bytes", "num_records", lo_col, hi_col, nulls_col, *(f"partition.{p}" for p in parts)]
-    if not set(wanted) <= set(actions.column_names):
+    if actions.num_rows == 0 or not set(wanted) <= set(actions.column_names):
         return None
     files = []
     for row in actions.select(wanted).to_pylist():
@@ -159,14 +157,20 @@ def _newest_mtime(directory: str) -> float:
     return newest
 
 
-def _added_by(table_dir: str, version: int) -> set[str] | None:
-    """Paths the table's commit `version` added, or None if that commit is not in the log (not made yet,
-    or cleaned up past `delta.logRetentionDuration`)."""
+def _adds(table_dir: str, version: int) -> list[dict[str, Any]] | None:
+    """The add actions of commit `version` of the table at `table_dir`, or None if that commit is not in
+    the log (not made yet, or cleaned up past `delta.logRetentionDuration`)."""
     try:
         with open(os.path.join(table_dir, "_delta_log", f"{version:020d}.json"), encoding="utf-8") as f:
-            return {a["add"]["path"] for a in map(json.loads, filter(str.strip, f)) if "add" in a}
+            return [action["add"] for action in map(json.loads, filter(str.strip, f)) if "add" in action]
     except FileNotFoundError:
         return None
+
+
+def _added_by(table_dir: str, version: int) -> set[str] | None:
+    """Paths commit `version` added (`_adds`)."""
+    adds = _adds(table_dir, version)
+    return None if adds is None else {a["path"] for a in adds}
 
 
 def _sweep_stale(table_dir: str, staging_root: str) -> None:
@@ -209,12 +213,8 @@ def _remove(paths: list[str]) -> None:
 
 
 def _staged_adds(stage: str) -> list[dict[str, Any]]:
-    """The add actions of the staging table's one append (none when it committed nothing)."""
-    log = os.path.join(stage, "_delta_log", f"{1:020d}.json")
-    if not os.path.exists(log):
-        return []
-    with open(log, encoding="utf-8") as f:
-        return [action["add"] for action in map(json.loads, filter(str.strip, f)) if "add" in action]
+    """The add actions of the staging table's one append, version 1 (none when it committed nothing)."""
+    return _adds(stage, 1) or []
 
 
 def replace(dt: DeltaTable, planned: WholeFilePlan, reader: pa.RecordBatchReader, metadata: dict[str, Any],
