@@ -332,7 +332,7 @@ def _shift_credits(chart: ps.ShiftChart, tl: Timeline, cr: _Credits) -> None:
     else:  # periods that overlap (a clock past 20:00): span by span, as `Timeline.split` counts them
         _ice_by_split(chart, tl, cr)
     sh = chart.shifts
-    at = np.searchsorted(starts, sh.start, side="right") - 1
+    at = starts.searchsorted(sh.start, side="right") - 1
     sit = pairs[np.maximum(at, 0), sh.side]
     keys, counts = np.unique(cr.gbase | (sh.player << _P_SHIFT) | (sit << 5) | ST_SHIFTS, return_counts=True)
     cr.chunks.append((keys, counts))
@@ -349,13 +349,13 @@ def _seconds_by_situation(spans: ps.Spans, starts: np.ndarray, ends: np.ndarray,
     cum = np.zeros((2, len(starts) + 1, 4), dtype=np.int64)
     for side in (0, 1):
         np.add.at(cum[side, 1:], (np.arange(len(starts)), pairs[:, side]), lengths)
-    cum = np.cumsum(cum, axis=1)
+    cum = cum.cumsum(axis=1)
     row = np.arange(len(spans.player))
 
     def before(x: np.ndarray) -> np.ndarray:
-        i = np.maximum(np.searchsorted(starts, x, side="right") - 1, 0)
+        i = np.maximum(starts.searchsorted(x, side="right") - 1, 0)
         g = cum[spans.side, i]
-        g[row, pairs[i, spans.side]] += np.clip(np.minimum(x, ends[i]) - starts[i], 0, None)
+        g[row, pairs[i, spans.side]] += (np.minimum(x, ends[i]) - starts[i]).clip(0, None)
         return g
 
     secs = before(spans.end) - before(spans.start)
@@ -381,9 +381,9 @@ def _add_per_player(cr: _Credits, player: np.ndarray, values: np.ndarray, codes:
     situation << 5 | stat), summed per player, zeros dropped."""
     if not len(player):
         return
-    first = np.flatnonzero(np.r_[True, player[1:] != player[:-1]])
+    first = np.concatenate(([True], player[1:] != player[:-1])).nonzero()[0]
     per_player = np.add.reduceat(values, first, axis=0)
-    p, c = np.nonzero(per_player)
+    p, c = per_player.nonzero()
     cr.chunks.append((cr.gbase | (player[first][p] << _P_SHIFT) | codes[c], per_player[p, c]))
 
 
@@ -398,7 +398,7 @@ def _onice_credits(chart: ps.ShiftChart, cr: _Credits) -> None:
     if not cr.onice or not len(spans.player):
         return
     shots = np.array(cr.onice, dtype=np.int64)  # (t, shooter side, away sit, home sit, kind)
-    shots = shots[np.argsort(shots[:, 0], kind="stable")]
+    shots = shots[shots[:, 0].argsort(kind="stable")]
     n = len(shots)
     cum = np.zeros((2, n + 1, 32), dtype=np.int64)
     rows = np.arange(n)
@@ -408,10 +408,10 @@ def _onice_credits(chart: ps.ShiftChart, cr: _Credits) -> None:
         np.add.at(cum[side, 1:], (rows, base + np.where(kind == _GOAL, 0, kind)), 1)
         goals = kind == _GOAL
         np.add.at(cum[side, 1:], (rows[goals], base[goals] + 3), 1)
-    cum = np.cumsum(cum, axis=1)
+    cum = cum.cumsum(axis=1)
     t = shots[:, 0]
-    counts = cum[spans.side, np.searchsorted(t, spans.end, side="right")] - \
-        cum[spans.side, np.searchsorted(t, spans.start, side="right")]
+    counts = cum[spans.side, t.searchsorted(spans.end, side="right")] - \
+        cum[spans.side, t.searchsorted(spans.start, side="right")]
     _add_per_player(cr, spans.player, counts, _ONICE_CODES)
 
 

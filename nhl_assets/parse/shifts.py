@@ -254,9 +254,9 @@ def _roster_columns(player: np.ndarray, roster: dict[int, Player], game_id: int)
     would find him.
     """
     ids = np.fromiter(roster, dtype=np.int64, count=len(roster))
-    order = np.argsort(ids)
+    order = ids.argsort()
     ids = ids[order]
-    at = np.searchsorted(ids, player)
+    at = ids.searchsorted(player)
     at[at >= len(ids)] = 0
     missing = ids[at] != player
     if missing.any():
@@ -273,7 +273,7 @@ def _distinct(rows: Spans) -> Spans:
     order = np.lexsort((rows.end, rows.start, rows.player))
     rows = rows.take(order)
     keep = np.ones(len(order), dtype=bool)
-    keep[1:] = (np.diff(rows.player) != 0) | (np.diff(rows.start) != 0) | (np.diff(rows.end) != 0)
+    keep[1:] = (rows.player[1:] != rows.player[:-1]) | (rows.start[1:] != rows.start[:-1]) | (rows.end[1:] != rows.end[:-1])
     return rows if keep.all() else rows.take(keep)
 
 
@@ -289,13 +289,13 @@ def _union(shifts: Spans) -> Spans:
     if n == 0:
         return real
     rank = np.zeros(n, dtype=np.int64)
-    rank[1:] = np.cumsum(np.diff(real.player) != 0)
+    rank[1:] = (real.player[1:] != real.player[:-1]).cumsum()
     lo = int(real.start.min())
     lift = rank * (int(real.end.max()) - lo + 1) - lo
     run_end = np.maximum.accumulate(real.end + lift)
     opens = np.ones(n, dtype=bool)
     opens[1:] = real.start[1:] + lift[1:] >= run_end[:-1]
-    first = np.flatnonzero(opens)
+    first = opens.nonzero()[0]
     out = real.take(first)
     last = np.append(first[1:], n) - 1
     return Spans(out.player, out.start, run_end[last] - lift[last], out.side, out.goalie)

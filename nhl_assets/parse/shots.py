@@ -241,13 +241,13 @@ def _on_ice(chart: ps.ShiftChart, times: list[int], sides: list[int]) -> dict[st
     """
     spans = chart.spans.take(~chart.spans.goalie)
     t = np.asarray(times, dtype=np.int64)
-    order = np.argsort(t, kind="stable")
+    order = t.argsort(kind="stable")
     ts = t[order]
-    first = np.searchsorted(ts, spans.start, side="right")  # the first shot after the span's start
-    held = np.maximum(np.searchsorted(ts, spans.end, side="right") - first, 0)  # shots up to its end
-    cols = np.repeat(np.arange(len(held)), held)
-    within = np.arange(len(cols)) - np.repeat(np.cumsum(held) - held, held)
-    rows = order[np.repeat(first, held) + within]
+    first = ts.searchsorted(spans.start, side="right")  # the first shot after the span's start
+    held = np.maximum(ts.searchsorted(spans.end, side="right") - first, 0)  # shots up to its end
+    cols = np.arange(len(held)).repeat(held)
+    within = np.arange(len(cols)) - (held.cumsum() - held).repeat(held)
+    rows = order[first.repeat(held) + within]
     pairs = np.lexsort((cols, rows))
     rows, cols = rows[pairs], cols[pairs]
     same = spans.side[cols] == np.asarray(sides, dtype=np.int64)[rows]
