@@ -148,6 +148,9 @@ def test_replaced_rows_are_written_one_file_per_month(tmp_path):
     empty = wh.replace_window(TABLE, rows("2023-12-20", 1, "e").slice(0, 0), window("2023-12-20", 1),
                               partition_by=["season"])  # a day without games: nothing to remove or add
     assert empty.version == version + 2 and empty.rows_written == 0 and len(file_spans(wh)) == 4
+    (info,) = [a["commitInfo"] for a in last_commit(wh) if "commitInfo" in a]
+    assert info.get("nhl_assets.rows_added") == "0"  # a whole-file commit (delta-rs's records no such count)
+    assert not any({"add", "remove", "cdc"} & a.keys() for a in last_commit(wh))
     deleted = {(r[1], r[2]) for r in feed(wh, version + 1) if r[-2] == "delete"}  # (gameId, value)
     assert deleted == {(x["gameId"], x["value"]) for x in rows("2023-11-01", 30, "a").to_pylist()}
 

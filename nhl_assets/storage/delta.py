@@ -529,7 +529,10 @@ class Warehouse:
         An empty `data` leaves the window empty: a day without games is an empty partition. `data` may be
         a zero-argument function returning the rows, so that a commit lost to a concurrent writer (another
         backfill committing first) is retried with the same rows; disjoint windows never conflict in
-        content, only in the race for the next log version.
+        content, only in the race for the next log version. A whole-file replace (`whole_files`) that
+        loses that race is not rebased: its staged files are deleted and the retry is delta-rs's replace,
+        which costs the rows written once more (concurrent writers of one table are rare: the deployment
+        runs one writer per table, `deploy/dagster.yaml`).
         """
         predicate = (f"{date_column} >= '{window.start.isoformat()}' AND "
                      f"{date_column} <= '{window.end.isoformat()}'")

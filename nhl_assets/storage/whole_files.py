@@ -24,11 +24,13 @@ delta-rs as before.
 
 How, with delta-rs doing every Parquet write: the new rows are appended to a staging table created inside
 the table's own directory (`_nhl_staging/<id>`, which readers and vacuum ignore, as every directory
-whose name starts with `_`) with the table's schema (so its nullability is enforced) and statistics
-settings; the staged files must hold as many rows as were written. They are renamed into the table's
-partition directories (one file system: a rename, no copy) and committed together with the removes, as
-their add actions from the staging log verbatim (`create_write_transaction`, the public API for
-committing files written elsewhere). The commit is refused, instead of rebased, when another writer
+whose name starts with `_`) with the table's schema (so its nullability is enforced), one more partition
+column (`FILE_KEY`: the month) and the table's statistics settings; the staged files must hold as many
+rows as were written. They are renamed into the table's partition directories (one file system: a
+rename, no copy) and committed together with the removes, as their add actions from the staging log
+with the month's path segment and partition value dropped, statistics and sizes as delta-rs wrote them
+(`create_write_transaction`, the public API for committing files written elsewhere). The commit is
+refused, instead of rebased, when another writer
 committed since the files were chosen (`max_commit_retries=0`): rebasing would keep another writer's rows
 of the same window beside these. The caller then retries through delta-rs's own replace. A process
 that dies between the move and the commit leaves its staging directory with a manifest of the moved
