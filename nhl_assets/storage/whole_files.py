@@ -9,11 +9,7 @@ replaced by game date, so a season's silver replay wrote each large table three 
 0.23 s for `silver/player_game_stats` (243,540 rows) replaced this way.
 
 When every file holding a row of the window holds nothing else (what earlier replaces of the same window,
-or of windows inside it, wrote), the replace is only "remove those files, add the new ones". So that this
-holds as often as it can, every file such a replace writes holds one month of dates (`FILE_KEY`), and a
-window no file holds rows of yet is written this way too: a later replace of whole months (a season's
-regular season) then finds whole files, and one inside a month leaves delta-rs a month to rewrite, not
-a season. The Delta protocol defines
+or of windows inside it, wrote), the replace is only "remove those files, add the new ones". The Delta protocol defines
 the change data of a commit without `cdc` files from its data files (every row of an added file
 inserted, every row of a removed file deleted; delta-rs's `load_cdf` reads it so, as does Spark), so the
 feed shows exactly the rows delta-rs's own `_change_data` would have held. A file that also holds rows
@@ -24,13 +20,11 @@ delta-rs as before.
 
 How, with delta-rs doing every Parquet write: the new rows are appended to a staging table created inside
 the table's own directory (`_nhl_staging/<id>`, which readers and vacuum ignore, as every directory
-whose name starts with `_`) with the table's schema (so its nullability is enforced), one more partition
-column (`FILE_KEY`: the month) and the table's statistics settings; the staged files must hold as many
-rows as were written. They are renamed into the table's partition directories (one file system: a
-rename, no copy) and committed together with the removes, as their add actions from the staging log
-with the month's path segment and partition value dropped, statistics and sizes as delta-rs wrote them
-(`create_write_transaction`, the public API for committing files written elsewhere). The commit is
-refused, instead of rebased, when another writer
+whose name starts with `_`) with the table's schema (so its nullability is enforced) and statistics
+settings; the staged files must hold as many rows as were written. They are renamed into the table's
+partition directories (one file system: a rename, no copy) and committed together with the removes, as
+their add actions from the staging log verbatim (`create_write_transaction`, the public API for
+committing files written elsewhere). The commit is refused, instead of rebased, when another writer
 committed since the files were chosen (`max_commit_retries=0`): rebasing would keep another writer's rows
 of the same window beside these. The caller then retries through delta-rs's own replace. A process
 that dies between the move and the commit leaves its staging directory with a manifest of the moved
@@ -52,10 +46,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import pyarrow as pa
-import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, Field, Schema, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError
-from deltalake.schema import PrimitiveType
 from deltalake.transaction import AddAction, RemoveAction
 
 from nhl_assets.dates import DateWindow
@@ -67,14 +59,6 @@ STALE_STAGING_S = 3600.0
 #: The file in a staging directory naming the files moved into the table, and the version they were
 #: planned on: what a later sweep needs to delete them if the commit never happened.
 MANIFEST = "moved.json"
-#: The staging table's extra partition column: the month of each row's date (year * 100 + month), so that
-#: every file a replace writes holds one month. Why: a file holding rows of a window beside others leaves
-#: the replace to delta-rs, which rewrites it and writes its rows again under `_change_data`; files of
-#: one month are whole for any later window of whole months (a season's regular season, say), and a
-#: later window inside a month rewrites that month's file only, not the season's. It never reaches the
-#: table: partition values are not written into Parquet files, and the commit drops it from each add
-#: action (`_key_free`).
-FILE_KEY = "nhl_staging_file"
 #: Table properties the staging table copies: which columns get statistics.
 _COPIED_PROPERTIES = ("delta.dataSkippingNumIndexedCols", "delta.dataSkippingStatsColumns")
 #: Writer features this module does not handle (it would have to carry their per-file metadata).
@@ -100,7 +84,6 @@ class WholeFilePlan:
     table_dir: str
     partition_by: list[str]
     files: list[_Removed]
-    date_column: str
 
 
 def _local_dir(uri: str) -> str | None:
@@ -128,9 +111,8 @@ def plan(dt: DeltaTable, uri: str, window: DateWindow, date_column: str) -> Whol
     None unless: the table is on the local file system, its change data feed is on (without it delta-rs
     writes no `_change_data`), it is not partitioned by `date_column` (then delta-rs removes whole
     partitions itself), it uses none of `_UNHANDLED_FEATURES`, has no CHECK constraint and is not
-    append-only, has files, and every file holding window rows has statistics of `date_column` showing
-    no row outside the window and no null. A window no file holds rows of gets a plan too, with nothing
-    to remove: its files are then written one per month, as every replace's are (see `FILE_KEY`).
+    append-only, and at least one file holds window rows, every such file with statistics of
+    `date_column` showing no row outside the window and no null.
     """
     table_dir = _local_dir(uri)
     config = dt.metadata().configuration
@@ -152,16 +134,15 @@ def plan(dt: DeltaTable, uri: str, window: DateWindow, date_column: str) -> Whol
         lo, hi, nulls = row[lo_col], row[hi_col], row[nulls_col]
         if lo is not None and hi is not None and (hi < window.start or lo > window.end):
             continue  # no row of the window
-        if lo is None or hi is None or nulls is None or nulls > 0 or row["num_records"] is None:
-            return None  # which rows it holds is unknown: delta-rs reads this file
+        if lo is None or hi is None or nulls is None or nulls > 0 or row["num_records"] is None \
+                or lo < window.start or hi > window.end:
+            return None  # rows of the window beside other rows (or unknown): delta-rs rewrites this file
         try:
             values = {p: _partition_string(row[f"partition.{p}"]) for p in parts}
         except ValueError:
             return None
-        if lo < window.start or hi > window.end:
-            return None  # rows of the window beside other rows: delta-rs rewrites this file
         files.append(_Removed(row["path"], row["size_bytes"], values, row["num_records"]))
-    return WholeFilePlan(table_dir, parts, files, date_column)
+    return WholeFilePlan(table_dir, parts, files) if files else None
 
 
 def _newest_mtime(directory: str) -> float:
@@ -231,32 +212,6 @@ def _remove(paths: list[str]) -> None:
             pass
 
 
-_FILE_KEY_FIELD = Field(FILE_KEY, PrimitiveType("integer"), nullable=True)
-
-
-def _with_file_key(reader: pa.RecordBatchReader, date_column: str) -> pa.RecordBatchReader:
-    """`reader`'s batches with `FILE_KEY` appended: year * 100 + month of `date_column`."""
-    schema = reader.schema.append(pa.field(FILE_KEY, pa.int32()))
-
-    def batches():
-        for batch in reader:
-            day = batch.column(date_column)
-            month = pc.add(pc.multiply(pc.year(day), 100), pc.month(day)).cast(pa.int32())
-            yield pa.RecordBatch.from_arrays([*batch.columns, month], schema=schema)
-
-    return pa.RecordBatchReader.from_batches(schema, batches())
-
-
-def _key_free(add: dict[str, Any]) -> dict[str, Any]:
-    """A staged add action as the table will hold it: `FILE_KEY`'s path segment and partition value dropped
-    (`staged` keeps the file's path in the staging table). The file names stay unique: delta-rs names
-    every file it writes with a UUID of its own."""
-    staged = add["path"]
-    segments = [seg for seg in staged.split("/") if not unquote(seg).startswith(f"{FILE_KEY}=")]
-    values = {k: v for k, v in add["partitionValues"].items() if k != FILE_KEY}
-    return {**add, "path": "/".join(segments), "partitionValues": values, "staged": staged}
-
-
 def _staged_adds(stage: str) -> list[dict[str, Any]]:
     """The add actions of the staging table's one append, version 1 (none when it committed nothing)."""
     return _adds(stage, 1) or []
@@ -281,13 +236,11 @@ def replace(dt: DeltaTable, planned: WholeFilePlan, reader: pa.RecordBatchReader
     moved: list[str] = []
     outcome_unknown = False
     try:
-        DeltaTable.create(stage, schema=Schema([*dt.schema().fields, _FILE_KEY_FIELD]),
-                          partition_by=[*planned.partition_by, FILE_KEY],
+        DeltaTable.create(stage, schema=dt.schema(), partition_by=planned.partition_by or None,
                           configuration={k: v for k, v in config.items() if k.startswith(_COPIED_PROPERTIES)},
                           storage_options=storage_options)
-        write_deltalake(stage, _with_file_key(reader, planned.date_column), mode="append",
-                        storage_options=storage_options)
-        adds = [_key_free(a) for a in _staged_adds(stage)]
+        write_deltalake(stage, reader, mode="append", storage_options=storage_options)
+        adds = _staged_adds(stage)
         if any(not a.get("stats") for a in adds):
             raise StagingMismatch(f"a staged file of {planned.table_dir} has no statistics; nothing committed")
         added = sum(json.loads(a["stats"])["numRecords"] for a in adds)
@@ -300,10 +253,8 @@ def replace(dt: DeltaTable, planned: WholeFilePlan, reader: pa.RecordBatchReader
         try:
             for add in adds:
                 target = os.path.join(planned.table_dir, unquote(add["path"]))
-                if os.path.exists(target):  # a rename would replace it silently
-                    raise FileExistsError(f"{target} exists; nothing committed")
                 os.makedirs(os.path.dirname(target), exist_ok=True)
-                os.rename(os.path.join(stage, unquote(add["staged"])), target)
+                os.rename(os.path.join(stage, unquote(add["path"])), target)
                 moved.append(target)
         except BaseException:
             _remove(moved)
