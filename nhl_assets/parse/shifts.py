@@ -273,7 +273,8 @@ def _distinct(rows: Spans) -> Spans:
     order = np.lexsort((rows.end, rows.start, rows.player))
     rows = rows.take(order)
     keep = np.ones(len(order), dtype=bool)
-    keep[1:] = (rows.player[1:] != rows.player[:-1]) | (rows.start[1:] != rows.start[:-1]) | (rows.end[1:] != rows.end[:-1])
+    p, s, e = rows.player, rows.start, rows.end
+    keep[1:] = (p[1:] != p[:-1]) | (s[1:] != s[:-1]) | (e[1:] != e[:-1])
     return rows if keep.all() else rows.take(keep)
 
 
