@@ -1,6 +1,7 @@
 """The storage layer's guarantees: window replace in one commit, neighbours untouched, idempotence,
 additive evolution in place, refusal of everything else."""
 
+import os
 import threading
 import time
 from datetime import date
@@ -316,8 +317,6 @@ def test_writes_are_yielded_as_they_commit_and_a_failure_after_every_success():
 
 
 def test_vacuum_deletes_a_file_no_version_referenced_once_past_the_retention_and_nothing_else(wh):
-    import os
-
     wh.replace_window("bronze/t", rows(("2023-10-01", 1, "a")), DateWindow.of("2023-10-01"), partition_by=["gameDate"])
     first = wh.version("bronze/t")
     wh.replace_window("bronze/t", rows(("2023-10-01", 2, "b")), DateWindow.of("2023-10-01"), partition_by=["gameDate"])

@@ -217,9 +217,25 @@ def _staged_adds(stage: str) -> list[dict[str, Any]]:
     return _adds(stage, 1) or []
 
 
+def _move_into(table_dir: str, stage: str, adds: list[dict[str, Any]]) -> list[str]:
+    """Rename the staged files of `adds` into the table's directory (the same paths below it); the moved
+    paths. A failure midway moves back nothing but deletes what it moved (no version references them)."""
+    moved: list[str] = []
+    try:
+        for add in adds:
+            target = os.path.join(table_dir, unquote(add["path"]))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.rename(os.path.join(stage, unquote(add["path"])), target)
+            moved.append(target)
+    except BaseException:
+        _remove(moved)
+        raise
+    return moved
+
+
 def replace(dt: DeltaTable, planned: WholeFilePlan, reader: pa.RecordBatchReader, metadata: dict[str, Any],
-            rows_read: Callable[[], int], storage_options: dict[str, str] | None = None) -> tuple[int, int]:
-    """Commit `reader`'s rows in place of `planned`'s files, in one commit on `dt`; (rows added, removed).
+            rows_read: Callable[[], int], storage_options: dict[str, str] | None = None) -> None:
+    """Commit `reader`'s rows in place of `planned`'s files, in one commit on `dt`.
 
     `rows_read()` is how many rows the reader gave (counted as they were read): the staged files must hold
     exactly as many, else `StagingMismatch` and nothing is committed. `metadata` is the commit's custom
@@ -233,7 +249,6 @@ def replace(dt: DeltaTable, planned: WholeFilePlan, reader: pa.RecordBatchReader
     _sweep_stale(planned.table_dir, staging_root)
     stage = os.path.join(staging_root, uuid.uuid4().hex)
     config = dt.metadata().configuration
-    moved: list[str] = []
     outcome_unknown = False
     try:
         DeltaTable.create(stage, schema=dt.schema(), partition_by=planned.partition_by or None,
@@ -250,15 +265,7 @@ def replace(dt: DeltaTable, planned: WholeFilePlan, reader: pa.RecordBatchReader
         read_version = dt.version()
         with open(os.path.join(stage, MANIFEST), "w", encoding="utf-8") as f:
             json.dump({"version": read_version, "paths": [a["path"] for a in adds]}, f)
-        try:
-            for add in adds:
-                target = os.path.join(planned.table_dir, unquote(add["path"]))
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                os.rename(os.path.join(stage, unquote(add["path"])), target)
-                moved.append(target)
-        except BaseException:
-            _remove(moved)
-            raise
+        moved = _move_into(planned.table_dir, stage, adds)
         removed = sum(f.rows for f in planned.files)
         now_ms = int(time.time() * 1000)
         actions: list[AddAction | RemoveAction] = [
@@ -281,7 +288,6 @@ def replace(dt: DeltaTable, planned: WholeFilePlan, reader: pa.RecordBatchReader
                 outcome_unknown = False
                 _remove([path for path, add in zip(moved, adds) if add["path"] not in taken])
             raise
-        return added, removed
     finally:
         if not outcome_unknown:
             shutil.rmtree(stage, ignore_errors=True)
