@@ -277,6 +277,54 @@ def test_read_rows_and_read_frame_equal_the_arrow_rows_of_every_type(wh):
     assert wh.read_rows("bronze/absent") is None and wh.read_frame("bronze/absent") is None
 
 
+def test_a_window_read_prunes_files_and_gives_what_scan_delta_gives(wh, monkeypatch):
+    """A window is read from the files delta-rs's pruning keeps (by partition value, or by statistics when
+    the date is not the partition column), with the rows, columns and types `pl.scan_delta` gives: across
+    an added column (older files read it as null), at a pinned version, for a window no file holds; a table
+    whose files are not plain Parquet (reader protocol above 1) is read by `scan_delta` itself."""
+    import polars as pl
+
+    import nhl_assets.storage.delta as delta
+
+    def by_scan_delta(table, window, columns=None, version=None):
+        scan = pl.scan_delta(wh.open(table, version)).filter(pl.col("gameDate").is_between(window.start, window.end))
+        return (scan.select(columns) if columns else scan).collect()
+
+    wide = pa.schema([*SCHEMA, ("extra", pa.float64())])
+    for table, partition_by in (("bronze/daily", ["gameDate"]), ("silver/seasonal", ["season"])):
+        def data(items, schema=SCHEMA):
+            t = rows(*items, schema=schema)
+            return t.append_column("season", pa.array([2023 if d.as_py().month > 8 else 2022
+                                                         for d in t.column("gameDate")], pa.int64()))
+        wh.replace_window(table, data([("2023-01-10", 1, "a"), ("2023-01-11", 2, "b")]),
+                          DateWindow.of("2023-01-10", "2023-01-11"), partition_by=partition_by)
+        pinned = wh.version(table)
+        wide_rows = data([("2023-10-01", 3, "c"), ("2023-10-02", 4, "d")], wide)
+        wide_rows = wide_rows.set_column(3, "extra", pa.array([1.5, None], pa.float64()))
+        wh.replace_window(table, wide_rows, DateWindow.of("2023-10-01", "2023-10-02"), partition_by=partition_by)
+        read_files: list[int] = []
+        real_scan_parquet = pl.scan_parquet
+        monkeypatch.setattr(pl, "scan_parquet", lambda files, **kw: read_files.append(len(files)) or
+                            real_scan_parquet(files, **kw))
+        for window, columns, version, expected in (
+                (DateWindow.of("2023-01-01", "2023-12-31"), None, None, 4),
+                (DateWindow.of("2023-01-11", "2023-10-01"), ["gameId", "extra", "gameDate"], None, 2),
+                (DateWindow.of("2023-01-10", "2023-01-10"), None, pinned, 1),
+                (DateWindow.of("2023-05-01", "2023-05-31"), ["value", "gameDate"], None, 0)):
+            got = wh.read_frame(table, window, columns) if version is None else \
+                pl.from_arrow(wh.read_arrow(table, window, columns, version=version))
+            want = by_scan_delta(table, window, columns, version)
+            assert got.height == expected and got.schema == want.schema and got.equals(want), (table, window)
+        # the files read: a day's own files, or a season's files whose date statistics meet the window
+        assert read_files == {"bronze/daily": [4, 2, 1], "silver/seasonal": [2, 2, 1]}[table], table
+        monkeypatch.undo()
+    dv = wh.uri("bronze/deletion_vectors")
+    DeltaTable.create(dv, schema=SCHEMA, partition_by=["gameDate"],
+                      configuration={"delta.enableDeletionVectors": "true"})
+    assert DeltaTable(dv).protocol().min_reader_version > 1
+    assert delta._window_scan(DeltaTable(dv), DateWindow.of("2023-01-10"), "gameDate", None) is None
+
+
 def test_writes_are_yielded_as_they_commit_and_a_failure_after_every_success():
     """`write_as_completed` yields each table when its write ends (the caller's events for it overlap the
     others' writes); every write runs to its end, and the first failure is raised after the successes."""
