@@ -318,6 +318,28 @@ def test_a_window_read_prunes_files_and_gives_what_scan_delta_gives(wh, monkeypa
         # the files read: a day's own files, or a season's files whose date statistics meet the window
         assert read_files == {"bronze/daily": [4, 2, 1], "silver/seasonal": [2, 2, 1]}[table], table
         monkeypatch.undo()
+    # a file another writer made (Spark writes INT96 timestamps): its types are cast to the table's, as
+    # scan_delta casts them
+    import json
+    import os
+
+    import pyarrow.parquet as pq
+    from deltalake.transaction import AddAction
+
+    typed = pa.schema([("gameDate", pa.date32()), ("gameId", pa.int64()), ("fetchedAt", pa.timestamp("us", "UTC"))])
+    spark = wh.uri("bronze/spark_written")
+    DeltaTable.create(spark, schema=typed, partition_by=["gameDate"])
+    os.makedirs(os.path.join(spark, "gameDate=2023-01-10"))
+    path = os.path.join(spark, "gameDate=2023-01-10", "part-0.parquet")
+    pq.write_table(pa.table({"gameId": pa.array([7], pa.int32()),
+                             "fetchedAt": pa.array([1673312523000000123], pa.timestamp("ns"))}),
+                   path, use_deprecated_int96_timestamps=True)
+    DeltaTable(spark).create_write_transaction(
+        [AddAction("gameDate=2023-01-10/part-0.parquet", os.path.getsize(path), {"gameDate": "2023-01-10"},
+                   0, True, json.dumps({"numRecords": 1}))], "append", typed, partition_by=["gameDate"])
+    got, want = wh.read_frame("bronze/spark_written", DateWindow.of("2023-01-10")), \
+        by_scan_delta("bronze/spark_written", DateWindow.of("2023-01-10"))
+    assert got.height == 1 and got.schema == want.schema and got.equals(want)
     dv = wh.uri("bronze/deletion_vectors")
     DeltaTable.create(dv, schema=SCHEMA, partition_by=["gameDate"],
                       configuration={"delta.enableDeletionVectors": "true"})

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -296,9 +297,10 @@ def _window_scan(dt: DeltaTable, window: DateWindow, date_column: str,
     80 reads of pinned snapshots for the simulated 2024-25 regular season took 1.31-1.52 CPU s against
     1.67-1.82 through `scan_delta`, alternated four times. The caller still filters the rows by `window`
     (the pruning keeps every file that may hold one). Only tables whose files are plain Parquet are read
-    so (reader protocol 1: no deletion vectors, no column mapping, which `scan_delta` handles); partition
-    columns come from the hive-style paths, as in `scan_delta`, and a column added to the table after a
-    file was written reads as null from it.
+    so (reader protocol 1: no deletion vectors, no column mapping, which `scan_delta` handles). The rest is
+    read as `scan_delta` reads it: partition columns from the hive-style paths, a column added to the table
+    after a file was written as null from it, a file's own types cast to the table's (`_DELTA_CASTS`: a
+    Spark-written file's INT96 timestamps, say), credentials from `storage_options` alone.
     """
     if dt.protocol().min_reader_version != 1:
         return None
@@ -310,8 +312,27 @@ def _window_scan(dt: DeltaTable, window: DateWindow, date_column: str,
     return pl.scan_parquet(
         files, schema=pl.Schema({c: t for c, t in schema.items() if c not in partitions}),
         hive_partitioning=bool(partitions), hive_schema={c: schema[c] for c in partitions} or None,
-        missing_columns="insert", extra_columns="ignore", storage_options=storage_options,
+        missing_columns="insert", extra_columns="ignore", cast_options=_DELTA_CASTS,
+        storage_options=storage_options, credential_provider=None,
     ).select(list(schema))
+
+
+def _delta_casts() -> pl.ScanCastOptions:
+    """The casts `pl.scan_delta` allows from a file's types to the table's (polars' `_default_iceberg`
+    options, in `polars/io/scan_options/cast_options.py`): wider integers and floats, nanosecond and
+    millisecond timestamps to the table's microseconds and its time zone, struct fields added or dropped.
+    Polars calls the class unstable and warns when it is built; these are the options of its own reader."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pl.ScanCastOptions(
+            integer_cast="upcast", float_cast=["upcast", "downcast"],
+            datetime_cast=["nanosecond-downcast", "millisecond-upcast", "convert-timezone"],
+            missing_struct_fields="insert", extra_struct_fields="ignore", categorical_to_string="allow")
+
+
+#: Built once, as the module loads: `warnings.catch_warnings` changes process-wide state, which a read in
+#: another thread must not meet.
+_DELTA_CASTS = _delta_casts()
 
 
 class Warehouse:
