@@ -1,14 +1,17 @@
 """The storage layer's guarantees: window replace in one commit, neighbours untouched, idempotence,
 additive evolution in place, refusal of everything else."""
 
+import json
 import os
 import threading
 import time
 from datetime import date
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
+from deltalake.transaction import AddAction
 
 from nhl_assets.dates import DateWindow
 from nhl_assets.storage.delta import (
@@ -280,8 +283,9 @@ def test_read_rows_and_read_frame_equal_the_arrow_rows_of_every_type(wh):
 def test_a_window_read_prunes_files_and_gives_what_scan_delta_gives(wh, monkeypatch):
     """A window is read from the files delta-rs's pruning keeps (by partition value, or by statistics when
     the date is not the partition column), with the rows, columns and types `pl.scan_delta` gives: across
-    an added column (older files read it as null), at a pinned version, for a window no file holds; a table
-    whose files are not plain Parquet (reader protocol above 1) is read by `scan_delta` itself."""
+    an added column (older files read it as null), at a pinned version, for a window no file holds, for a
+    file whose types differ from the table's; a table whose files are not plain Parquet (reader protocol
+    above 1) is read by `scan_delta` itself."""
     import polars as pl
 
     import nhl_assets.storage.delta as delta
@@ -320,12 +324,6 @@ def test_a_window_read_prunes_files_and_gives_what_scan_delta_gives(wh, monkeypa
         monkeypatch.undo()
     # a file another writer made (Spark writes INT96 timestamps): its types are cast to the table's, as
     # scan_delta casts them
-    import json
-    import os
-
-    import pyarrow.parquet as pq
-    from deltalake.transaction import AddAction
-
     typed = pa.schema([("gameDate", pa.date32()), ("gameId", pa.int64()), ("fetchedAt", pa.timestamp("us", "UTC"))])
     spark = wh.uri("bronze/spark_written")
     DeltaTable.create(spark, schema=typed, partition_by=["gameDate"])
