@@ -294,12 +294,13 @@ def test_a_window_read_prunes_files_and_gives_what_scan_delta_gives(wh, monkeypa
         scan = pl.scan_delta(wh.open(table, version)).filter(pl.col("gameDate").is_between(window.start, window.end))
         return (scan.select(columns) if columns else scan).collect()
 
+    def data(items, schema=SCHEMA):
+        t = rows(*items, schema=schema)
+        return t.append_column("season", pa.array([2023 if d.as_py().month > 8 else 2022
+                                                     for d in t.column("gameDate")], pa.int64()))
+
     wide = pa.schema([*SCHEMA, ("extra", pa.float64())])
     for table, partition_by in (("bronze/daily", ["gameDate"]), ("silver/seasonal", ["season"])):
-        def data(items, schema=SCHEMA):
-            t = rows(*items, schema=schema)
-            return t.append_column("season", pa.array([2023 if d.as_py().month > 8 else 2022
-                                                         for d in t.column("gameDate")], pa.int64()))
         wh.replace_window(table, data([("2023-01-10", 1, "a"), ("2023-01-11", 2, "b")]),
                           DateWindow.of("2023-01-10", "2023-01-11"), partition_by=partition_by)
         pinned = wh.version(table)
