@@ -604,6 +604,22 @@ def test_all_equals_sum_of_situations_and_keys_are_unique(simulated):
         [(pl.col(c) == pl.col(f"{c}_all")).all() for c in counts]).row(0) == tuple([True] * len(counts))
 
 
+def test_a_game_that_credits_nothing_has_every_player_and_team_at_zero():
+    """No play and no shift chart: no credit at all, yet every dressed player and both teams get their five
+    situations, every count 0 (the credit sums start from an empty table)."""
+    roster = [{"playerId": 8470001, "teamId": 1, "positionCode": "C"},
+              {"playerId": 8470002, "teamId": 2, "positionCode": "G"}]
+    pbp = {"id": 2024020001, "season": 20242025, "gameType": 2, "gameState": "OFF", "plays": [],
+           "awayTeam": {"id": 1, "abbrev": "AAA"}, "homeTeam": {"id": 2, "abbrev": "BBB"}, "rosterSpots": roster}
+    frames = build_silver([GameInputs(2024020001, date(2024, 10, 4), pbp, None)])
+    assert frames.rejected == []
+    assert (frames.players.height, frames.goalies.height, frames.teams.height) == (5, 5, 10)
+    for frame in (frames.players, frames.teams):
+        counts = [c for c, t in frame.schema.items() if t == pl.Int64 and c not in ("gameId", "playerId")]
+        assert frame.select(pl.sum_horizontal(counts).sum()).item() == 0
+    assert frames.goalies.select("shotsAgainst", "saves", "goalsAgainst").sum().row(0) == (0, 0, 0)
+
+
 def _truth(sim) -> tuple[dict, Counter]:
     """Per (gameId, playerId, situation): seconds on ice, and on-ice shot counts, from the simulation."""
     gid = sim.spec.game_id

@@ -481,21 +481,34 @@ def _wide(wkeys: list[int], wvals: list[int], columns: dict[int, str],
           chunks: Sequence[tuple[np.ndarray, np.ndarray]] = ()) -> pl.DataFrame:
     """One row per row key `rk` (= credit key // 32: entity and situation) and one column per stat.
 
-    Credits are summed (one pivot over the whole batch); the `all` situation (4) is then the sum of the
-    four others, computed here so that it can never disagree with them.
+    Credits are summed over the whole batch at once; the `all` situation (4) is then the sum of the four
+    others, computed here so that it can never disagree with them. Rows come in no particular order (callers
+    join them to their entities). Summed with numpy over the sorted keys, not by a polars pivot: the pivot
+    names its columns by the stat numbers as strings, which were then renamed, filled and cast, 0.2 ms of a
+    game's 3.2 ms parse.
     """
     keys = np.concatenate([np.array(wkeys, dtype=np.int64), *(k for k, _ in chunks)])
     vals = np.concatenate([np.array(wvals, dtype=np.int64), *(v for _, v in chunks)])
-    long = pl.DataFrame({"k": keys, "v": vals}, schema={"k": pl.Int64, "v": pl.Int64}).select(
-        (pl.col("k") // 32).alias("rk"), (pl.col("k") % 32).alias("stat"), "v")
-    wide = long.pivot(on="stat", index="rk", values="v", aggregate_function="sum")
-    names = {str(s): n for s, n in columns.items()}
-    wide = wide.rename({c: names[c] for c in wide.columns if c in names})
-    wide = wide.select(pl.col("rk"), *[
-        pl.col(n).fill_null(0).cast(pl.Int64) if n in wide.columns else pl.lit(0, dtype=pl.Int64).alias(n)
-        for n in columns.values()])
-    alls = wide.group_by((pl.col("rk") // 8) * 8 + 4).agg(pl.exclude("rk").sum())
-    return pl.concat([wide, alls.select(wide.columns)])
+    schema = {"rk": pl.Int64, **{name: pl.Int64 for name in columns.values()}}
+    if not len(keys):
+        return pl.DataFrame(schema=schema)
+    order = keys.argsort()
+    keys = keys[order]
+    first_of_key = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    totals = np.add.reduceat(vals[order], first_of_key)
+    keys = keys[first_of_key]  # distinct, sorted: each is one cell of the table
+    rk = keys >> 5
+    new_row = np.concatenate(([True], rk[1:] != rk[:-1]))
+    column_of = np.full(32, len(columns), dtype=np.int64)  # a stat without a column: a spare one, dropped
+    column_of[list(columns)] = np.arange(len(columns))
+    sums = np.zeros((len(columns) + 1, int(new_row.sum())), dtype=np.int64)  # a row per stat: contiguous columns
+    sums[column_of[keys & 31], new_row.cumsum() - 1] = totals
+    rks = rk[new_row]
+    entity = rks >> 3  # rk = entity << 3 | situation
+    first = np.flatnonzero(np.concatenate(([True], entity[1:] != entity[:-1])))
+    out = np.concatenate([sums, np.add.reduceat(sums, first, axis=1)], axis=1)
+    out_rk = np.concatenate([rks, (entity[first] << 3) | 4])
+    return pl.DataFrame({"rk": out_rk, **dict(zip(columns.values(), out))}, schema=schema)
 
 
 def _skeleton(entities: pl.DataFrame) -> pl.DataFrame:
