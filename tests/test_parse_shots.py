@@ -235,13 +235,13 @@ def test_out_of_rink_locations_and_unknown_shot_types_are_quarantined(nhl_sample
 
 @pytest.mark.unit
 def test_skaters_on_ice_at_each_shot_equal_the_definition_shot_by_shot():
-    """`_on_ice` (two sorted lookups per span) gives, for every shot, exactly the skaters one of whose spans
+    """`skaters_on_ice` (two sorted lookups per span) gives, for every shot, exactly the skaters one of whose spans
     has start < t <= end, as the definition checked pair by pair does: shots at a span's start (not on) or end
     (on), shots at the same second, shots out of clock order, goalies left out, ids sorted within a shot."""
     import numpy as np
 
     from nhl_assets.parse import shifts as ps
-    from nhl_assets.parse.shots import _on_ice
+    from nhl_assets.parse.shots import _on_ice, skaters_on_ice
 
     rng = np.random.default_rng(7)
     for _ in range(200):
@@ -261,7 +261,7 @@ def test_skaters_on_ice_at_each_shot_equal_the_definition_shot_by_shot():
         sides = [int(x) for x in rng.integers(0, 2, len(times))]
         chart = ps.ShiftChart(shifts=spans, spans=spans, goalie_changes=([], []), last_second={})
 
-        got = _on_ice(chart, times, sides)
+        got = _on_ice(skaters_on_ice(chart, times), sides)
 
         for name, same in (("onIceForIds", True), ("onIceAgainstIds", False)):
             ids, counts = got[name]

@@ -5,7 +5,7 @@ tight Python over the orjson-parsed plays that emits *credits* — single intege
 or team, situation, stat) — and every aggregation is a handful of polars group-bys over the whole batch.
 There is never a polars pipeline per game. What grows with shifts (ice time, shift counts, on-ice shots:
 ~800 shifts x ~120 shots a game) is done on the shift chart's numpy columns instead, with prefix sums and
-`searchsorted` (see `_seconds_by_situation`, `_onice_credits`), and lands as (key, value) arrays.
+`searchsorted` (see `_seconds_by_situation`, `shots.skaters_on_ice`), and lands as (key, value) arrays.
 
 Conventions (MoneyPuck column names; `situation` from the player's / team's own point of view):
 
@@ -127,10 +127,8 @@ _SHIFT_COLUMNS = ("icetime", "shifts") + _ONICE  # null without a shift chart
 # shot kinds as the on-ice stat offset of ST_ON_F / ST_ON_A (a goal is also a shot on goal: offsets 0 and 3)
 _SHOT_KINDS = {"shot-on-goal": 0, "missed-shot": 1, "blocked-shot": 2, "goal": 3}
 _GOAL = 3
-# credit codes (situation << 5 | stat) of the array columns: ice time per situation; on-ice shots per
-# situation << 3 | against << 2 | stat offset (for = ST_ON_F + offset, against = ST_ON_A + offset)
+# credit codes (situation << 5 | stat) of the array columns of ice time per situation
 _ICE_CODES = np.arange(4) << 5 | ST_ICE
-_ONICE_CODES = (np.arange(32) >> 3) << 5 | (ST_ON_F + (np.arange(32) & 7))
 
 
 @dataclass
@@ -387,32 +385,24 @@ def _add_per_player(cr: _Credits, player: np.ndarray, values: np.ndarray, codes:
     cr.chunks.append((cr.gbase | (player[first][p] << _P_SHIFT) | codes[c], per_player[p, c]))
 
 
-def _onice_credits(chart: ps.ShiftChart, cr: _Credits) -> None:
-    """On-ice for/against shots of every skater: a shot at second t counts for a span (start, end].
+def _onice_credits(pairs: psh.OnIce, cr: _Credits) -> None:
+    """On-ice for/against shots of every skater, from the shot table's (shot, skater on ice) pairs: a shot
+    at second t counts for a skater one of whose spans has start < t <= end (`shots.skaters_on_ice`), in
+    the situation of the shot from the skater's side; a goal counts as a shot on goal and as a goal.
 
-    Shots are sorted by second; per skater side, a prefix count of shots per (situation, for/against,
-    kind) column turns each span into two `searchsorted` lookups. Touching spans of one player are apart,
-    so a shot at their common second counts once (for the span it ends).
+    `cr.onice` lists the game's shots in the order of its shot table: both take every shot play but the
+    shootout's, in `sortOrder`, and a game whose shooter is not dressed has been rejected before.
     """
-    spans = chart.spans.take(~chart.spans.goalie)
-    if not cr.onice or not len(spans.player):
+    if not cr.onice or not len(pairs.shot):
         return
-    shots = np.array(cr.onice, dtype=np.int64)  # (t, shooter side, away sit, home sit, kind)
-    shots = shots[shots[:, 0].argsort(kind="stable")]
-    n = len(shots)
-    cum = np.zeros((2, n + 1, 32), dtype=np.int64)
-    rows = np.arange(n)
-    for side in (0, 1):
-        base = shots[:, 2 + side] * 8 + np.where(shots[:, 1] == side, 0, 4)
-        kind = shots[:, 4]
-        np.add.at(cum[side, 1:], (rows, base + np.where(kind == _GOAL, 0, kind)), 1)
-        goals = kind == _GOAL
-        np.add.at(cum[side, 1:], (rows[goals], base[goals] + 3), 1)
-    cum = cum.cumsum(axis=1)
-    t = shots[:, 0]
-    counts = cum[spans.side, t.searchsorted(spans.end, side="right")] - \
-        cum[spans.side, t.searchsorted(spans.start, side="right")]
-    _add_per_player(cr, spans.player, counts, _ONICE_CODES)
+    shots = np.array(cr.onice, dtype=np.int64)[pairs.shot]  # (t, shooter side, away sit, home sit, kind)
+    sit = shots[np.arange(len(shots)), 2 + pairs.side]
+    stat = np.where(shots[:, 1] == pairs.side, ST_ON_F, ST_ON_A)
+    kind = shots[:, 4]
+    keys = cr.gbase | (pairs.player << _P_SHIFT) | (sit << 5)
+    goals = kind == _GOAL
+    keys = np.concatenate([keys | (stat + np.where(goals, 0, kind)), keys[goals] | (stat[goals] + _GOAL)])
+    cr.chunks.append(np.unique(keys, return_counts=True))
 
 
 def _team_time(tl: Timeline, cr: _Credits) -> None:
@@ -442,10 +432,10 @@ def _parse_game(g: GameInputs, gi: int, batch: _Batch) -> None:
     cr = _Credits(gi)
     _event_credits(plays, header, side_of, tl, cr)
     _team_time(tl, cr)
+    shots = psh.game_shots(g.game_id, g.game_date, header, roster, plays, tl, chart)
     if chart is not None:
         _shift_credits(chart, tl, cr)
-        _onice_credits(chart, cr)
-    shots = psh.game_shots(g.game_id, g.game_date, header, roster, plays, tl, chart)
+        _onice_credits(shots.pairs, cr)
     # the game parsed completely: publish it
     batch.shots.add(shots)
     for keys, wkeys, wvals in ((cr.pkeys, batch.wkeys, batch.wvals), (cr.tkeys, batch.twkeys, batch.twvals)):

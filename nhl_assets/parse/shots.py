@@ -93,6 +93,7 @@ class GameShots:
     rows: list[tuple] = field(default_factory=list)
     after: dict[str, list] = field(default_factory=lambda: {c: [] for c in _AFTER})
     on_ice: dict[str, tuple[np.ndarray, np.ndarray]] | None = None  # column -> (ids, count per shot)
+    pairs: OnIce | None = None  # the (shot, skater on ice) pairs the lists come from (None without a chart)
 
 
 @dataclass
@@ -229,15 +230,25 @@ def _state(play: pp.Play, tl: Timeline) -> State | None:
     return tl.states[tl.index_at(play.t, False)]
 
 
-def _on_ice(chart: ps.ShiftChart, times: list[int], sides: list[int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Skaters on ice at each shot (span start < t <= end), for and against the shooting side: flat ids,
-    shot by shot and sorted within a shot, and the count per shot.
+@dataclass(frozen=True, slots=True)
+class OnIce:
+    """Every (shot, skater on ice) pair of a game, in shot order, then by skater id within a shot: the shot's
+    index in the game's shot list, the skater, and his side (0 away, 1 home)."""
+
+    shot: np.ndarray  # int64
+    player: np.ndarray  # int64
+    side: np.ndarray  # int64
+
+
+def skaters_on_ice(chart: ps.ShiftChart, times: list[int]) -> OnIce:
+    """The skaters (goalies left out) on ice at each shot: one of their spans has start < t <= end.
 
     A span holds the shots whose seconds, sorted, lie in one run: two `searchsorted` lookups per span give
     it, so the work grows with spans plus (shot, skater) pairs, not with their product (a boolean matrix of
     ~120 shots x ~700 spans a game took a tenth of the parse). The pairs are then put in (shot, span) order.
     A player's spans are a union, so he appears at most once per shot, and spans sorted by player keep each
-    shot's ids sorted.
+    shot's skaters sorted. Both the shot table's on-ice lists and silver's on-ice counts come from these
+    pairs, so they cannot disagree.
     """
     spans = chart.spans.take(~chart.spans.goalie)
     t = np.asarray(times, dtype=np.int64)
@@ -250,10 +261,16 @@ def _on_ice(chart: ps.ShiftChart, times: list[int], sides: list[int]) -> dict[st
     rows = order[first.repeat(held) + within]
     pairs = np.lexsort((cols, rows))
     rows, cols = rows[pairs], cols[pairs]
-    same = spans.side[cols] == np.asarray(sides, dtype=np.int64)[rows]
+    return OnIce(rows, spans.player[cols], spans.side[cols])
+
+
+def _on_ice(pairs: OnIce, sides: list[int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Skaters on ice at each shot, for and against the shooting side: flat ids, shot by shot and sorted
+    within a shot, and the count per shot."""
+    same = pairs.side == np.asarray(sides, dtype=np.int64)[pairs.shot]
     out = {}
     for name, keep in (("onIceForIds", same), ("onIceAgainstIds", ~same)):
-        out[name] = (spans.player[cols[keep]], np.bincount(rows[keep], minlength=len(times)).astype(np.int64))
+        out[name] = (pairs.player[keep], np.bincount(pairs.shot[keep], minlength=len(sides)).astype(np.int64))
     return out
 
 
@@ -352,7 +369,9 @@ def game_shots(game_id: int, game_date: date, header: pp.GameHeader, roster: dic
         attacks_right = right.get(p)
         signs.append(None if attacks_right is None else (1 if attacks_right == (side == pp.HOME) else -1))
     out.after["goalie"] = _nearest_goalies(named, sides)
-    out.on_ice = _on_ice(chart, times, sides) if chart is not None else None
+    if chart is not None:
+        out.pairs = skaters_on_ice(chart, times)
+        out.on_ice = _on_ice(out.pairs, sides)
     return out
 
 
