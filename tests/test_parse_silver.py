@@ -604,20 +604,87 @@ def test_all_equals_sum_of_situations_and_keys_are_unique(simulated):
         [(pl.col(c) == pl.col(f"{c}_all")).all() for c in counts]).row(0) == tuple([True] * len(counts))
 
 
+_ROSTER = [{"playerId": 8470001, "teamId": 1, "positionCode": "C"},
+           {"playerId": 8470002, "teamId": 2, "positionCode": "G"}]
+
+
+def _bare_game(plays: list[dict], chart: dict | None = None) -> GameInputs:
+    """A final game of two dressed players (an away centre, a home goalie) with the given plays."""
+    pbp = {"id": 2024020001, "season": 20242025, "gameType": 2, "gameState": "OFF", "plays": plays,
+           "awayTeam": {"id": 1, "abbrev": "AAA"}, "homeTeam": {"id": 2, "abbrev": "BBB"}, "rosterSpots": _ROSTER}
+    return GameInputs(2024020001, date(2024, 10, 4), pbp, chart)
+
+
+def _counts(frame: pl.DataFrame) -> list[str]:
+    return [c for c, t in frame.schema.items() if t == pl.Int64 and c not in ("gameId", "playerId")]
+
+
 def test_a_game_that_credits_nothing_has_every_player_and_team_at_zero():
     """No play and no shift chart: no credit at all, yet every dressed player and both teams get their five
     situations, every count 0 (the credit sums start from an empty table)."""
-    roster = [{"playerId": 8470001, "teamId": 1, "positionCode": "C"},
-              {"playerId": 8470002, "teamId": 2, "positionCode": "G"}]
-    pbp = {"id": 2024020001, "season": 20242025, "gameType": 2, "gameState": "OFF", "plays": [],
-           "awayTeam": {"id": 1, "abbrev": "AAA"}, "homeTeam": {"id": 2, "abbrev": "BBB"}, "rosterSpots": roster}
-    frames = build_silver([GameInputs(2024020001, date(2024, 10, 4), pbp, None)])
+    frames = build_silver([_bare_game([])])
     assert frames.rejected == []
     assert (frames.players.height, frames.goalies.height, frames.teams.height) == (5, 5, 10)
     for frame in (frames.players, frames.teams):
-        counts = [c for c, t in frame.schema.items() if t == pl.Int64 and c not in ("gameId", "playerId")]
-        assert frame.select(pl.sum_horizontal(counts).sum()).item() == 0
+        assert frame.select(pl.sum_horizontal(_counts(frame)).sum()).item() == 0
     assert frames.goalies.select("shotsAgainst", "saves", "goalsAgainst").sum().row(0) == (0, 0, 0)
+
+
+def test_a_game_with_shifts_and_no_shot_has_ice_time_and_no_on_ice_shot():
+    """A shift chart but no shot: the shot table gives no (shot, skater) pairs, ice time and shifts still
+    count, every on-ice count is 0, not null."""
+    chart = {"data": [{"typeCode": 517, "gameId": 2024020001, "playerId": pid, "period": 1,
+                       "startTime": "00:00", "endTime": "00:45"} for pid in (8470001, 8470002)]}
+    frames = build_silver([_bare_game([], chart)])
+    assert frames.rejected == [] and frames.shots.height == 0
+    row = frames.players.filter(pl.col("situation") == "all").row(0, named=True)
+    assert (row["hasShiftData"], row["icetime"], row["shifts"]) == (True, 45, 1)
+    assert all(row[c] == 0 for c in row if c.startswith("OnIce_"))
+
+
+def test_credit_sums_equal_a_sum_key_by_key():
+    """`_wide` against a dictionary sum: keys repeated within and across the list and the arrays, negative
+    values, stats no column names (dropped), and `all` as the sum of the four situations."""
+    import numpy as np
+
+    from nhl_assets.parse.game_stats import _wide
+
+    rng = np.random.default_rng(11)
+    columns = {0: "a", 3: "b", 9: "c"}
+    for _ in range(50):
+        n = int(rng.integers(0, 60))
+        entity = rng.integers(0, 6, n)
+        keys = ((entity << 3 | rng.integers(0, 4, n)) << 5 | rng.choice([0, 3, 9, 12], n)).tolist()
+        vals = rng.integers(-5, 50, n).tolist()
+        cut = int(rng.integers(0, n + 1))
+        chunks = [(np.array(keys[cut:], dtype=np.int64), np.array(vals[cut:], dtype=np.int64))]
+        expected: Counter = Counter()
+        for k, v in zip(keys, vals):
+            if k & 31 in columns:
+                for rk in (k >> 5, (k >> 8) << 3 | 4):
+                    expected[(rk, columns[k & 31])] += v
+        got = _wide(keys[:cut], vals[:cut], columns, chunks)
+        assert got.columns == ["rk", "a", "b", "c"] and set(got.dtypes) == {pl.Int64}
+        assert got.get_column("rk").is_unique().all()
+        rows_of = {k >> 5 for k in keys} | {(k >> 8) << 3 | 4 for k in keys}
+        assert set(got.get_column("rk").to_list()) == rows_of
+        for row in got.iter_rows(named=True):
+            assert all(row[c] == expected[(row["rk"], c)] for c in columns.values())
+
+
+def test_on_ice_credits_that_disagree_with_the_shot_table_fail_loudly():
+    """The on-ice counts pair the credits' shots with the shot table's: should the two ever list different
+    shots (a parser defect, not a payload's), the parse fails naming the game, never crediting a skater
+    with another shot."""
+    from nhl_assets.parse import game_stats as gs
+    from nhl_assets.parse.shots import GameShots
+
+    for times, sides in (([31], [0]), ([30], [1]), ([30, 40], [0, 0])):
+        cr = gs._Credits(0)
+        cr.onice = [(30, 0, 0, 0, 0)]
+        with pytest.raises(RuntimeError, match="game 2024020001: the on-ice credits and the shot table disagree"):
+            gs._onice_credits(GameShots(times=times, sides=sides), cr, 2024020001)
+        assert cr.chunks == []
 
 
 def _truth(sim) -> tuple[dict, Counter]:

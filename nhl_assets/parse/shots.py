@@ -94,6 +94,8 @@ class GameShots:
     after: dict[str, list] = field(default_factory=lambda: {c: [] for c in _AFTER})
     on_ice: dict[str, tuple[np.ndarray, np.ndarray]] | None = None  # column -> (ids, count per shot)
     pairs: OnIce | None = None  # the (shot, skater on ice) pairs the lists come from (None without a chart)
+    times: list[int] = field(default_factory=list)  # each shot's second, in row order
+    sides: list[int] = field(default_factory=list)  # each shot's shooting side, in row order
 
 
 @dataclass
@@ -326,6 +328,9 @@ def game_shots(game_id: int, game_date: date, header: pp.GameHeader, roster: dic
             shooter = d.get("scoringPlayerId") if kind == "goal" else d.get("shootingPlayerId")
             shooter = shooter if isinstance(shooter, int) else None
             player = roster.get(shooter) if shooter is not None else None
+            # silver rejects a game whose shooter is not an int of the roster before its shots are read
+            # (`game_stats._event_credits`), and its on-ice counts rely on it: this fallback serves callers of
+            # `game_shots` alone, and must not keep a shot that the credits would skip
             side = player.side if player is not None else header.side_of_team(d.get("eventOwnerTeamId"))
             if side is not None:
                 xy = _coords(d)
@@ -363,6 +368,7 @@ def game_shots(game_id: int, game_date: date, header: pp.GameHeader, roster: dic
             prev = play
     if not times:
         return out
+    out.times, out.sides = times, sides
     right = home_attacks_right(declared, votes)
     signs = out.after["sign"]
     for p, side in zip(periods, sides):
