@@ -328,9 +328,9 @@ def game_shots(game_id: int, game_date: date, header: pp.GameHeader, roster: dic
             shooter = d.get("scoringPlayerId") if kind == "goal" else d.get("shootingPlayerId")
             shooter = shooter if isinstance(shooter, int) else None
             player = roster.get(shooter) if shooter is not None else None
-            # silver rejects a game whose shooter is not an int of the roster before its shots are read
-            # (`game_stats._event_credits`), and its on-ice counts rely on it: this fallback serves callers of
-            # `game_shots` alone, and must not keep a shot that the credits would skip
+            # silver rejects a game whose shooter is not an int of its roster before reading its shots
+            # (`game_stats._event_credits`), so this fallback never runs there: silver's on-ice counts need
+            # the credits and this table to list the same shots (`game_stats._onice_credits` checks it)
             side = player.side if player is not None else header.side_of_team(d.get("eventOwnerTeamId"))
             if side is not None:
                 xy = _coords(d)
