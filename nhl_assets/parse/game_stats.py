@@ -397,12 +397,14 @@ def _onice_credits(shots: psh.GameShots, cr: _Credits, game_id: int) -> None:
     payload: it raises (as programming errors do, `ParseError` being for payloads) rather than credit a
     skater with another shot.
     """
-    if [(t, side) for t, side, *_ in cr.onice] != list(zip(shots.times, shots.sides)):
+    credited = np.array(cr.onice, dtype=np.int64).reshape(-1, 5)  # (t, shooter side, away sit, home sit, kind)
+    if len(credited) != len(shots.times) or (credited[:, 0] != shots.times).any() or \
+            (credited[:, 1] != shots.sides).any():
         raise RuntimeError(f"game {game_id}: the on-ice credits and the shot table disagree on its shots")
     pairs = shots.pairs
-    if pairs is None or not len(pairs.shot):
+    if pairs is None:
         return
-    per_pair = np.array(cr.onice, dtype=np.int64)[pairs.shot]  # (t, shooter side, away sit, home sit, kind)
+    per_pair = credited[pairs.shot]
     sit = per_pair[np.arange(len(per_pair)), 2 + pairs.side]
     stat = np.where(per_pair[:, 1] == pairs.side, ST_ON_F, ST_ON_A)
     kind = per_pair[:, 4]
