@@ -339,3 +339,22 @@ def test_a_commit_of_unknown_outcome_keeps_its_files_until_the_next_version_deci
         assert not os.path.exists(stage)
     assert data_files(wh) <= referenced(wh)
     assert {r["value"][0] for r in wh.read_arrow(TABLE).to_pylist()} == {"c" if committed else "d"}
+
+
+def test_planning_a_replace_imports_no_pandas(tmp_path):
+    """The plan reads the log's add actions through the Arrow stream interface: `pa.table(...)` would
+    import pandas first (0.17-0.27 s a process) to ask whether its argument is a pandas frame."""
+    import subprocess
+    import sys
+
+    wh = Warehouse(str(tmp_path / "wh"), create_missing=True)
+    write(wh, "2023-10-10", 10, "a")
+    code = ("import sys\nfrom datetime import date\nfrom nhl_assets.dates import DateWindow\n"
+            "from nhl_assets.storage import whole_files\nfrom nhl_assets.storage.delta import Warehouse\n"
+            f"wh = Warehouse({wh.root!r})\ndt = wh.open({TABLE!r})\n"
+            f"window = DateWindow(date(2023, 10, 10), date(2023, 10, 19))\n"
+            f"assert whole_files.plan(dt, wh.uri({TABLE!r}), window, 'gameDate') is not None\n"
+            "assert len(whole_files.add_actions(dt)) == 1\n"
+            "print('pandas' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

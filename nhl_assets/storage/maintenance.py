@@ -26,12 +26,12 @@ from datetime import date
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable
 from deltalake.fs import DeltaStorageHandler
 
 from nhl_assets.dates import season_of
+from nhl_assets.storage import whole_files
 from nhl_assets.storage.delta import (
     DEFAULT_RETENTION_HOURS,
     TableMissing,
@@ -63,10 +63,6 @@ class TableFigures:
         return asdict(self)
 
 
-def _add_actions(dt: DeltaTable) -> pa.Table:
-    return pa.table(dt.get_add_actions(flatten=True))
-
-
 def log_entries(wh: Warehouse, table: str) -> tuple[int, int | None]:
     """(commit files in `_delta_log`, version of the last checkpoint or None), read through delta-rs's
     object store so it works wherever the table lives (local, S3, GCS, Azure)."""
@@ -84,7 +80,7 @@ def measure(wh: Warehouse, table: str) -> TableFigures:
     dt = wh.open(table)
     if dt is None:
         raise TableMissing(table)
-    actions = _add_actions(dt)
+    actions = whole_files.add_actions(dt)
     rows = actions.column("num_records").to_pylist() if actions.num_rows else []
     commits, checkpointed = log_entries(wh, table)
     return TableFigures(files=actions.num_rows,
@@ -145,7 +141,7 @@ def compaction_candidates(dt: DeltaTable, scope: PartitionRange | None, target_s
     An estimate for dry runs (delta-rs plans compaction the same way: bins of small files per partition;
     a partition with a single small file is left alone).
     """
-    actions = _add_actions(dt)
+    actions = whole_files.add_actions(dt)
     if not actions.num_rows:
         return 0, 0
     parts = [c for c in actions.column_names if c.startswith("partition.")]

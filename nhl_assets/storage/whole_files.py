@@ -109,6 +109,15 @@ def _partition_string(value: Any) -> str | None:
     raise ValueError(f"partition value {value!r} of type {type(value).__name__}")
 
 
+def add_actions(dt: DeltaTable) -> pa.Table:
+    """The add actions of `dt`'s current version, one row per data file with its flattened statistics.
+
+    Read through the Arrow stream interface, not `pa.table(...)`: that call first asks whether its
+    argument is a pandas frame and so imports pandas (0.17-0.27 s, once per process), which nothing
+    else a writer or a parse worker runs needs."""
+    return pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
+
+
 def _classify(dt: DeltaTable, uri: str, window: DateWindow, date_column: str
               ) -> tuple[str, list[str], list[_Removed], list[_Removed]] | None:
     """(table directory, partition columns, files holding only window rows, files holding window rows
@@ -124,7 +133,7 @@ def _classify(dt: DeltaTable, uri: str, window: DateWindow, date_column: str
             or any(k.startswith("delta.constraints.") for k in config)
             or config.get("delta.appendOnly", "false").lower() == "true"):
         return None
-    actions = pa.table(dt.get_add_actions(flatten=True))
+    actions = add_actions(dt)
     lo_col, hi_col, nulls_col = f"min.{date_column}", f"max.{date_column}", f"null_count.{date_column}"
     wanted = ["path", "size_bytes", "num_records", lo_col, hi_col, nulls_col, *(f"partition.{p}" for p in parts)]
     if actions.num_rows == 0 or not set(wanted) <= set(actions.column_names):
