@@ -1,5 +1,6 @@
 """The code location loads, exposes the public asset keys, and the partitions follow NHL_START_DATE."""
 
+import os
 import subprocess
 import sys
 
@@ -105,6 +106,23 @@ def test_loading_the_definitions_freezes_what_the_import_made():
     frozen, live, collected = map(int, out.stdout.split())
     assert frozen > 100_000 and live < frozen // 10, (frozen, live)
     assert collected >= 1  # a cycle made after the import is still garbage-collected
+
+
+def test_the_definitions_load_without_a_garbage_collection_and_leave_the_collector_on():
+    """The code location's import and build run with the collector off (what they make is kept for good
+    anyway); it is back on afterwards, and after an import that raises (a malformed NHL_START_DATE)."""
+    code = ("import gc, dagster; starts = []; "
+            "gc.callbacks.append(lambda phase, info: starts.append(info['generation']) if phase == 'start' else None); "
+            "import nhl_assets.definitions; print(len(starts), gc.isenabled())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(REPO))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["0", "True"]
+    code = ("import gc\ntry:\n    import nhl_assets.definitions\nexcept Exception as exc:\n"
+            "    print(type(exc).__name__, gc.isenabled())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(REPO),
+                         env={**os.environ, "NHL_START_DATE": "10/01/2024"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "True", out.stdout
 
 
 def test_preload_imports_the_model_library_once_in_a_thread():
