@@ -8,9 +8,10 @@ Phases (each in its own child process, so peak RSS is the phase's own; figures p
 * backfill  full backfill bronze -> gold with `nhl-assets backfill` (30-day chunk runs, then gold),
             simulator in its own process with `--latency-ms` per call and `--concurrency` connections:
             wall time, API calls, calls/s, ratio to the API-bound minimum (calls x latency / connections).
-* replay    silver + gold re-derived from bronze for the whole history as Dagster runs (silver replay job,
-            xG model, shots scored, season stats, features, model, predictions), with the API pointed at a closed port so any
-            call would fail: wall time and peak RSS (VmHWM).
+* replay    silver + gold re-derived from bronze for the whole history as Dagster runs (the silver replay
+            job, then gold as `nhl-assets backfill` runs it: xG model, shots scored, season stats, features,
+            model, predictions), with the API pointed at a closed port so any call would fail: wall time
+            and peak RSS (VmHWM).
 * overhead  the silver replay as one Dagster run (on an in-memory instance and on a SQLite-file instance,
             each with Dagster's own event log and with the project's batching one) versus the same
             transforms called directly (`build_window` + the storage module's writes): medians of
@@ -160,19 +161,14 @@ def phase_backfill(args: argparse.Namespace) -> dict:
 
 def _replay_runs(defs, window, instance, books: "Bookkeeping | None" = None, retrain: bool = False
                  ) -> dict[str, float]:
-    """Silver and gold from bronze as Dagster runs; each step's wall seconds (and, with `books`, each step's
-    event-log seconds under `<step> bookkeeping`). The models retrain by their rule (a replay brings no new
-    game dates: both are kept), or with `retrain` as `nhl-assets backfill --retrain` asks."""
-    from dagster import AssetKey
+    """Silver and gold from bronze as Dagster runs, gold as `nhl-assets backfill` runs it (`run_gold`, with
+    the upcoming schedule left alone: it asks the API); each step's wall seconds (and, with `books`, each
+    step's event-log seconds under `<step> bookkeeping`). The models retrain by their rule (a replay brings
+    no new game dates: both are kept), or with `retrain` as `nhl-assets backfill --retrain` asks."""
+    from nhl_assets.definitions import SILVER_REPLAY_JOB
+    from nhl_assets.ops.launch import run_gold
+    from nhl_assets.runs import materialize_window
 
-    from nhl_assets.definitions import (GOLD_FEATURES_JOB, MODEL_JOB, PREDICTIONS_JOB, REFRESH_JOB, SHOT_XG_JOB,
-                                        SILVER_REPLAY_JOB, XG_MODEL_JOB)
-    from nhl_assets.dates import DateWindow
-    from nhl_assets.ops.launch import model_run_config
-    from nhl_assets.runs import QUIET, materialize_window, upcoming_until
-    from nhl_assets.transform.threads import preload
-
-    preload()  # as `nhl-assets backfill` does when gold is asked for: scikit-learn imported beside the runs
     steps: dict[str, float] = {}
 
     def step(name, fn):
@@ -182,19 +178,8 @@ def _replay_runs(defs, window, instance, books: "Bookkeeping | None" = None, ret
         if books:
             steps[f"{name} bookkeeping"] = books.seconds - b
 
-    gold = DateWindow(window.start, upcoming_until(window))
     step("silver", lambda: materialize_window(defs, window, instance, SILVER_REPLAY_JOB))
-    # the gold steps in `run_gold`'s order: the xG model, every shot scored with it, then the rest
-    step("xg model", lambda: defs.resolve_job_def(XG_MODEL_JOB).execute_in_process(
-        instance=instance, run_config=model_run_config(defs, XG_MODEL_JOB, retrain)))
-    step("shot xg", lambda: materialize_window(defs, window, instance, SHOT_XG_JOB))
-    # the season aggregate only: the refresh job's other asset (upcoming schedule) asks the API
-    step("season stats", lambda: defs.resolve_job_def(REFRESH_JOB).execute_in_process(
-        instance=instance, run_config=QUIET, asset_selection=[AssetKey(["gold", "skater_season_stats"])]))
-    step("features", lambda: materialize_window(defs, gold, instance, GOLD_FEATURES_JOB))
-    step("model", lambda: defs.resolve_job_def(MODEL_JOB).execute_in_process(
-        instance=instance, run_config=model_run_config(defs, MODEL_JOB, retrain)))
-    step("predictions", lambda: materialize_window(defs, gold, instance, PREDICTIONS_JOB))
+    run_gold(defs, window, instance, retrain=retrain, upcoming=False, step=step)
     return steps
 
 

@@ -30,6 +30,44 @@ def test_layers_choose_the_chunk_job():
     assert job_for({"gold"}) is None
 
 
+@pytest.mark.unit
+@pytest.mark.parametrize("upcoming", [True, False])
+def test_gold_runs_in_one_order_with_the_upcoming_schedule_only_when_asked(monkeypatch, upcoming):
+    """`run_gold` is the one sequence of the gold steps (the backfill's, the replay benchmark's): a replay
+    from bronze (`upcoming=False`) recomputes the season stats alone, leaving the upcoming schedule, the one
+    asset below silver that asks the API; a caller's own `step` runs every step."""
+    from nhl_assets.catalog import gold as cg
+    from nhl_assets.definitions import REFRESH_JOB
+    from nhl_assets.ops import launch
+    from nhl_assets.specs import asset_key
+
+    calls: list[tuple] = []
+
+    class Job:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def execute_in_process(self, **kwargs) -> None:
+            calls.append((self.name, tuple(kwargs.get("asset_selection") or ())))
+
+    class Defs:
+        def resolve_job_def(self, name: str) -> Job:
+            return Job(name)
+
+    monkeypatch.setattr(launch, "materialize_window", lambda _defs, window, _instance, job, **_: calls.append((job,)))
+    monkeypatch.setattr(launch, "refresh_unpartitioned", lambda *_a, **_k: calls.append(("refresh",)))
+    monkeypatch.setattr(launch, "upcoming_until", lambda window: window.end)
+    monkeypatch.setattr(launch, "preload", lambda: None)
+    steps: list[str] = []
+    out = launch.run_gold(Defs(), DateWindow.of("2023-11-01", "2023-11-06"), None, upcoming=upcoming,
+                          step=lambda name, run: (steps.append(name), run()))
+    assert out == {}  # the caller's step kept the times
+    refresh = "refresh" if upcoming else "season stats"
+    assert steps == ["xg model", "shot xg", refresh, "gold features", "model", "predictions"]
+    season_stats_only = (REFRESH_JOB, (asset_key(cg.SKATER_SEASON_STATS.name),))
+    assert (("refresh",) in calls, season_stats_only in calls) == (upcoming, not upcoming)
+
+
 @pytest.mark.parametrize("instance_kind", ["persistent", "ephemeral"])
 def test_backfill_runs_chunks_stops_on_failure_and_resumes(sim_server, warehouse_env, monkeypatch, tmp_path,
                                                             instance_kind):

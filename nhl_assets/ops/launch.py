@@ -9,6 +9,7 @@ through `nhl_assets.runs`).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
@@ -26,6 +27,7 @@ from nhl_assets.definitions import (
 )
 from nhl_assets.dates import DateWindow
 from nhl_assets.partitions import UPCOMING_DAYS
+from nhl_assets.specs import asset_key
 from nhl_assets.storage.delta import Warehouse
 from nhl_assets.transform.threads import preload
 
@@ -82,21 +84,31 @@ def model_run_config(defs: Definitions, job_name: str, retrain: bool) -> dict:
 
 
 def run_gold(defs: Definitions, window: DateWindow, instance: DagsterInstance, *, run_config: dict | None = None,
-             model: bool = True, retrain: bool = False, log=None) -> dict[str, float]:
+             model: bool = True, retrain: bool = False, log=None, upcoming: bool = True,
+             step: Callable[[str, Callable[[], object]], None] | None = None) -> dict[str, float]:
     """Everything below silver for `window`: the xG model and every shot scored with it (the whole history
     when the model was retrained, since each row carries the version that scored it; else the window), the
     refresh (upcoming schedule, season stats), features for the window and the upcoming games after it, the
     shots-on-goal model, predictions for the same dates. The models retrain by their rule, or with
-    `retrain` (a replay that changed the history they learned from)."""
+    `retrain` (a replay that changed the history they learned from).
+
+    `upcoming=False` leaves the upcoming schedule as it is, the one asset below silver that calls the NHL
+    API: a replay from bronze recomputes the season stats alone. `step(name, run)` runs each step; by
+    default `timed_steps`, whose seconds are returned (a caller's own `step` keeps its own)."""
     steps: dict[str, float] = {}
-    step = timed_steps(steps, log)
+    step = step or timed_steps(steps, log)
     preload()  # scikit-learn, if the caller has not started it already: beside the first run's start and reads
     if model:
         step("xg model", lambda: defs.resolve_job_def(XG_MODEL_JOB).execute_in_process(
             instance=instance, run_config=model_run_config(defs, XG_MODEL_JOB, retrain)))
     scored = DateWindow(min(settings.start_date(), window.start), window.end) if model else window
     step("shot xg", lambda: materialize_window(defs, scored, instance, SHOT_XG_JOB))
-    step("refresh", lambda: refresh_unpartitioned(defs, instance, run_config=run_config))
+    if upcoming:
+        step("refresh", lambda: refresh_unpartitioned(defs, instance, run_config=run_config))
+    else:
+        step("season stats", lambda: defs.resolve_job_def(REFRESH_JOB).execute_in_process(
+            instance=instance, run_config={**QUIET, **(run_config or {})},
+            asset_selection=[asset_key(cg.SKATER_SEASON_STATS.name)]))
     gold = DateWindow(window.start, upcoming_until(window))
     step("gold features", lambda: materialize_window(defs, gold, instance, GOLD_FEATURES_JOB))
     if model:
