@@ -15,10 +15,10 @@ def _kept_for_good() -> Iterator[None]:
     Why: the code location's import (the libraries, these modules, the definitions: about 360,000 tracked
     objects) is what a process holding it keeps to its exit. Made with the collector running, it set off
     full collections that found next to nothing to free: in `dagster asset materialize` of a season's
-    silver, two during this module's import (0.12-0.13 and 0.15-0.16 s; they freed 10 objects and none),
-    with 234 more gen-0 and 21 more gen-1 collections. The process's collections took 0.53-0.61 s in all
-    with them, 0.25-0.28 s without (three runs each, alternated), and the definitions were loaded
-    0.17-0.30 s sooner. Frozen, the objects are not walked by the runs' collections either, nor by the
+    silver, two during this module's import (0.117-0.126 and 0.145-0.159 s; they freed 10 objects and none),
+    with 234 more gen-0 and 21 more gen-1 collections. The process's collections took 0.55-0.60 s in all
+    with them, 0.24-0.27 s without (three runs each, alternated), and the definitions were loaded
+    0.16-0.28 s sooner. Frozen, the objects are not walked by the runs' collections either, nor by the
     full collection of Python's finalization, which took 0.31 s of every exit of a process holding these
     definitions (a run worker, a code server) and takes 0.03-0.04 s frozen. Only cyclic garbage made
     inside is kept for good. Reference counting frees everything else as before; the collector is back on
