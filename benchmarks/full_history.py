@@ -168,7 +168,9 @@ def _replay_runs(defs, window, instance, books: "Bookkeeping | None" = None, ret
     from nhl_assets.definitions import SILVER_REPLAY_JOB
     from nhl_assets.ops.launch import run_gold
     from nhl_assets.runs import materialize_window
+    from nhl_assets.transform.threads import preload
 
+    preload()  # as `nhl-assets backfill` does when gold is asked for: scikit-learn imported beside the runs
     steps: dict[str, float] = {}
 
     def step(name, fn):
