@@ -2,40 +2,22 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
+from nhl_assets.parse.alloc import gc_paused
 
+# What the code location's import and build make (the libraries, these modules, the definitions: about
+# 360,000 tracked objects) lives as long as the process, so it is made without the cyclic garbage
+# collector and frozen at once (`gc_paused(freeze=True)`): no collection walks it again. Made with the
+# collector running, it set off full collections that found next to nothing to free: in `dagster asset
+# materialize` of a season's silver, two during this module's import (0.117-0.126 and 0.145-0.159 s; they
+# freed 10 objects and none), with 234 more gen-0 and 21 more gen-1 collections. The process's collections
+# took 0.55-0.60 s in all with them, 0.24-0.27 s without (three runs each, alternated), and the definitions
+# were loaded 0.16-0.28 s sooner. Frozen, the objects are not walked by the runs' collections either, nor
+# by the full collection of Python's finalization, which took 0.31 s of every exit of a process holding
+# these definitions (a run worker, a code server) and takes 0.03-0.04 s frozen. Only cyclic garbage made
+# meanwhile is kept for good; reference counting frees everything else as before. Dagster reloads a code
+# location by starting a new process, so no earlier import's objects are frozen with it.
 
-@contextmanager
-def _kept_for_good() -> Iterator[None]:
-    """What is made inside lives as long as the process: made without the cyclic garbage collector, then
-    frozen (`gc.freeze`), so that no collection walks it again.
-
-    Why: the code location's import (the libraries, these modules, the definitions: about 360,000 tracked
-    objects) is what a process holding it keeps to its exit. Made with the collector running, it set off
-    full collections that found next to nothing to free: in `dagster asset materialize` of a season's
-    silver, two during this module's import (0.117-0.126 and 0.145-0.159 s; they freed 10 objects and none),
-    with 234 more gen-0 and 21 more gen-1 collections. The process's collections took 0.55-0.60 s in all
-    with them, 0.24-0.27 s without (three runs each, alternated), and the definitions were loaded
-    0.16-0.28 s sooner. Frozen, the objects are not walked by the runs' collections either, nor by the
-    full collection of Python's finalization, which took 0.31 s of every exit of a process holding these
-    definitions (a run worker, a code server) and takes 0.03-0.04 s frozen. Only cyclic garbage made
-    inside is kept for good. Reference counting frees everything else as before; the collector is back on
-    (if it was) when the block is left, raising or not. Dagster reloads a code location by starting a new
-    process, so no earlier import's objects are frozen with it.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was:
-            gc.enable()
-
-
-with _kept_for_good():
+with gc_paused(freeze=True):
     from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
     from nhl_assets.automation.maintenance import maintenance_job, nhl_weekly_maintenance
@@ -156,5 +138,5 @@ def build_definitions() -> Definitions:
     )
 
 
-with _kept_for_good():
+with gc_paused(freeze=True):
     defs = build_definitions()

@@ -9,10 +9,10 @@ through `nhl_assets.runs`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
-from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
+from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
 
 from nhl_assets import settings
 from nhl_assets.catalog import gold as cg
@@ -50,10 +50,12 @@ def materialize_window(defs: Definitions, window: DateWindow, instance: DagsterI
 
 
 def refresh_unpartitioned(defs: Definitions, instance: DagsterInstance, raise_on_error: bool = True,
-                          run_config: dict | None = None) -> ExecuteInProcessResult:
-    """Recompute every unpartitioned (refresh) asset from its upstream."""
+                          run_config: dict | None = None,
+                          assets: Sequence[AssetKey] | None = None) -> ExecuteInProcessResult:
+    """Recompute every unpartitioned (refresh) asset from its upstream, or only `assets` of them."""
     return defs.resolve_job_def(REFRESH_JOB).execute_in_process(
-        instance=instance, run_config={**QUIET, **(run_config or {})}, raise_on_error=raise_on_error)
+        instance=instance, run_config={**QUIET, **(run_config or {})}, raise_on_error=raise_on_error,
+        asset_selection=list(assets) if assets is not None else None)
 
 
 def upcoming_until(window: DateWindow) -> date:
@@ -106,9 +108,8 @@ def run_gold(defs: Definitions, window: DateWindow, instance: DagsterInstance, *
     if upcoming:
         step("refresh", lambda: refresh_unpartitioned(defs, instance, run_config=run_config))
     else:
-        step("season stats", lambda: defs.resolve_job_def(REFRESH_JOB).execute_in_process(
-            instance=instance, run_config={**QUIET, **(run_config or {})},
-            asset_selection=[asset_key(cg.SKATER_SEASON_STATS.name)]))
+        step("season stats", lambda: refresh_unpartitioned(defs, instance, run_config=run_config,
+                                                           assets=[asset_key(cg.SKATER_SEASON_STATS.name)]))
     gold = DateWindow(window.start, upcoming_until(window))
     step("gold features", lambda: materialize_window(defs, gold, instance, GOLD_FEATURES_JOB))
     if model:

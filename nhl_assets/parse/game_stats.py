@@ -482,9 +482,9 @@ def _wide(wkeys: list[int], wvals: list[int], columns: dict[int, str],
 
     Credits are summed over the whole batch at once; the `all` situation (4) is then the sum of the four
     others, computed here so that it can never disagree with them. Rows are sorted by `rk`, the `all` rows
-    after the others (callers join them to their entities). Summed with numpy over the sorted keys, not by a polars pivot: the pivot
-    names its columns by the stat numbers as strings, which were then renamed, filled and cast, 0.2 ms of a
-    game's 3.2 ms parse.
+    after the others (callers join them to their entities). Summed with numpy over the sorted keys, not by
+    a polars pivot: the pivot names its columns by the stat numbers as strings, which were then renamed,
+    filled and cast, 0.2 ms of a game's 3.2 ms parse.
     """
     keys = np.concatenate([np.array(wkeys, dtype=np.int64), *(k for k, _ in chunks)])
     vals = np.concatenate([np.array(wvals, dtype=np.int64), *(v for _, v in chunks)])
