@@ -77,12 +77,16 @@ def twins(tmp_path, monkeypatch):
     """(delta-rs's replace only, the whole-file replace where it applies): two warehouses written alike."""
     rewrite, whole = Warehouse(str(tmp_path / "rewrite"), create_missing=True), \
         Warehouse(str(tmp_path / "whole"), create_missing=True)
-    real = whole_files.plan
+    real_plan, real_split = whole_files.plan, whole_files.split
 
     def plan(dt, uri, *args):
-        return None if uri.startswith(rewrite.root) else real(dt, uri, *args)
+        return None if uri.startswith(rewrite.root) else real_plan(dt, uri, *args)
+
+    def split(dt, uri, *args):
+        return False if uri.startswith(rewrite.root) else real_split(dt, uri, *args)
 
     monkeypatch.setattr(whole_files, "plan", plan)
+    monkeypatch.setattr(whole_files, "split", split)
     return rewrite, whole
 
 
@@ -115,14 +119,77 @@ def test_whole_files_give_delta_rs_s_table_feed_and_history_without_change_data_
     assert not os.listdir(os.path.join(whole.uri(TABLE), whole_files.STAGING_DIR))  # staging removed
 
 
-def test_a_file_with_rows_outside_the_window_is_left_to_delta_rs(twins):
-    _rewrite, whole = twins
-    write(whole, "2023-10-10", 10, "a")  # one file: 10-10..10-19
-    write(whole, "2023-10-12", 3, "b")  # its middle: the file holds other rows too
-    assert any("cdc" in a for a in last_commit(whole))  # delta-rs's replace, which keeps the other rows
-    days = sorted({r[0] for r in content(whole)})
-    assert len(days) == 10 and {r[3][0] for r in content(whole) if date(2023, 10, 12) <= r[0] <= date(2023, 10, 14)} \
-        == {"b"} and {r[3][0] for r in content(whole) if r[0] < date(2023, 10, 12)} == {"a"}
+def commits(wh: Warehouse, version: int) -> list[dict]:
+    with open(os.path.join(wh.uri(TABLE), "_delta_log", f"{version:020d}.json")) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def test_a_file_straddling_the_window_is_split_without_a_data_change_then_replaced_whole(twins):
+    rewrite, whole = twins
+    for wh in twins:
+        write(wh, "2023-10-10", 10, "a")  # one file: 10-10..10-19
+    before = content(whole)
+    for wh in twins:
+        write(wh, "2023-10-12", 3, "b")  # its middle: the file holds rows before and after the window too
+    assert content(whole) == content(rewrite)
+    assert {r[3][0] for r in content(whole) if date(2023, 10, 12) <= r[0] <= date(2023, 10, 14)} == {"b"}
+    assert {r[3][0] for r in content(whole) if not date(2023, 10, 12) <= r[0] <= date(2023, 10, 14)} == {"a"}
+    split = whole.version(TABLE) - 1
+    assert whole.version(TABLE) == rewrite.version(TABLE) + 1  # one more commit: the split
+    actions = commits(whole, split)
+    assert [a["add"]["dataChange"] for a in actions if "add" in a] == [False] * 3  # before, in, after the window
+    assert [a["remove"]["dataChange"] for a in actions if "remove" in a] == [False]
+    assert not any("cdc" in a for a in actions) and feed(whole, split) == []  # no change of content
+    assert sorted(tuple(r.values()) for r in whole.read_arrow(TABLE, version=split).to_pylist()) == before
+    assert whole.history(TABLE, 2)[1]["nhl_operation"] == "split_window"
+    assert not any("cdc" in a for a in last_commit(whole))  # then the window's own file, replaced whole
+    assert [r[:-1] for r in feed(whole, whole.version(TABLE))] == [r[:-1] for r in feed(rewrite, rewrite.version(TABLE))]
+    assert any("cdc" in a for a in last_commit(rewrite))  # where delta-rs wrote the rows again
+    again = whole.version(TABLE)
+    write(whole, "2023-10-12", 3, "c")  # the same window again: its file replaced whole, no split
+    assert whole.version(TABLE) == again + 1 and not any("cdc" in a for a in last_commit(whole))
+    write(whole, "2023-10-10", 10, "d")  # a window holding it and the rows left beside it: no split either
+    assert whole.version(TABLE) == again + 2 and not any("cdc" in a for a in last_commit(whole))
+    assert {r[3][0] for r in content(whole)} == {"d"} and len(content(whole)) == 30
+    assert data_files(whole) <= referenced(whole)
+    assert not os.listdir(os.path.join(whole.uri(TABLE), whole_files.STAGING_DIR))
+
+
+def test_a_split_reads_a_file_older_than_a_column_as_every_reader_does(tmp_path):
+    wh = Warehouse(str(tmp_path / "wh"), create_missing=True)
+    write(wh, "2023-10-10", 10, "a")
+    later = rows("2023-11-10", 2, "n").append_column("note", pa.array(["x"] * 6))
+    wh.replace_window(TABLE, later, window("2023-11-10", 2), partition_by=["season"])  # adds the column
+    before = content(wh)
+    version = wh.version(TABLE)
+    wh.replace_window(TABLE, rows("2023-10-12", 3, "b").append_column("note", pa.array(["y"] * 9)),
+                      window("2023-10-12", 3), partition_by=["season"])
+    assert wh.version(TABLE) == version + 2  # split, then replaced whole
+    assert sorted(tuple(r.values()) for r in wh.read_arrow(TABLE, version=version + 1).to_pylist()) == before
+    assert {r["note"] for r in wh.read_arrow(TABLE).to_pylist() if r["value"][0] == "a"} == {None}
+
+
+def test_a_split_losing_the_race_leaves_the_replace_to_delta_rs(tmp_path, monkeypatch):
+    wh = Warehouse(str(tmp_path / "wh"), create_missing=True)
+    write(wh, "2023-10-10", 10, "a")
+    real, calls = whole_files._staged_adds, []
+
+    def racing(stage):
+        calls.append(stage)
+        if len(calls) == 1:  # another run commits a window of its own while the split is staged
+            write(wh, "2023-10-25", 2, "other")
+        return real(stage)
+
+    monkeypatch.setattr(whole_files, "_staged_adds", racing)
+    version = wh.version(TABLE)
+    res = write(wh, "2023-10-12", 3, "b")
+    assert res.version == version + 2  # the other run's commit, then delta-rs's replace; no split
+    assert any("cdc" in a for a in last_commit(wh))
+    assert all(a["add"]["dataChange"] for v in range(res.version + 1) for a in commits(wh, v) if "add" in a)
+    assert content(wh) == sorted(tuple(r.values()) for r in rows("2023-10-10", 2, "a").to_pylist()
+                                 + rows("2023-10-12", 3, "b").to_pylist() + rows("2023-10-15", 5, "a").to_pylist()
+                                 + rows("2023-10-25", 2, "other").to_pylist())
+    assert data_files(wh) <= referenced(wh)  # the losing split's files were deleted
 
 
 def test_the_plan_needs_statistics_a_change_data_feed_and_files_of_the_window(tmp_path):
@@ -132,6 +199,8 @@ def test_the_plan_needs_statistics_a_change_data_feed_and_files_of_the_window(tm
     assert whole_files.plan(dt, wh.uri(TABLE), window("2023-10-10", 5), "gameDate") is not None
     assert whole_files.plan(dt, wh.uri(TABLE), window("2023-11-10", 5), "gameDate") is None  # no file to remove
     assert whole_files.plan(dt, wh.uri(TABLE), window("2023-10-10", 2), "gameDate") is None  # straddles
+    assert whole_files.split(dt, wh.uri(TABLE), window("2023-11-10", 5), "gameDate", {}) is False  # nothing to
+    assert whole_files.split(dt, "s3://bucket/silver/t", window("2023-10-10", 2), "gameDate", {}) is False
     assert whole_files.plan(dt, "s3://bucket/silver/t", window("2023-10-10", 5), "gameDate") is None
     dt.alter.set_table_properties({"delta.enableChangeDataFeed": "false"})
     dt = wh.open(TABLE)

@@ -4,7 +4,8 @@ Every write goes through `Warehouse`, which enforces the data-protection rules o
 
 * A partitioned asset replaces exactly the rows of its game-date window, in one Delta commit
   (`write_deltalake(mode="overwrite", predicate=<window>)`, or, where the window's rows fill whole files of
-  a table with a change data feed, the same commit without delta-rs's rewrite: `whole_files`), so
+  a table with a change data feed, the same commit without delta-rs's rewrite: `whole_files`, which first
+  splits a file holding the window's rows beside others in a commit that changes no row), so
   re-running a range is idempotent and neighbouring partitions are never touched. delta-rs itself refuses
   rows outside the predicate; we check first so the error names the table and the offending dates.
 * No code path drops, truncates or re-creates a table. Tables are created once (if missing) with their
@@ -544,12 +545,17 @@ class Warehouse:
                     raise WriterConflict(table, writer_of(dt), "delta-rs")
                 added = self._check_compatible(table, dt, reader.schema, partition_by)
                 counting = _CountingReader(reader, date_column, window, table)
-                # see `whole_files`: the same commit without the rewrite. It is refused, not rebased, when
-                # another writer commits first, so a retry goes to delta-rs (which rebases where it may),
-                # and only data that can be read again for that retry goes this way
-                whole = None if created or added or not replayable or attempt.retry_state.attempt_number > 1 \
-                    or window is None or date_column is None or predicate is None \
-                    else whole_files.plan(dt, self.uri(table), window, date_column)
+                # see `whole_files`: the same commit without the rewrite (after a split of the files that
+                # straddle the window, where any does). It is refused, not rebased, when another writer
+                # commits first, so a retry goes to delta-rs (which rebases where it may), and only data
+                # that can be read again for that retry goes this way
+                whole = None
+                if not (created or added or not replayable or attempt.retry_state.attempt_number > 1
+                        or window is None or date_column is None or predicate is None):
+                    whole = whole_files.plan(dt, self.uri(table), window, date_column)
+                    if whole is None and whole_files.split(dt, self.uri(table), window, date_column, metadata,
+                                                           self.storage_options):
+                        whole = whole_files.plan(dt, self.uri(table), window, date_column)
                 try:
                     if whole is not None:
                         whole_files.replace(dt, whole, counting.reader(), metadata, lambda: counting.rows,
