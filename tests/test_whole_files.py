@@ -169,6 +169,22 @@ def test_a_split_reads_a_file_older_than_a_column_as_every_reader_does(tmp_path)
     assert {r["note"] for r in wh.read_arrow(TABLE).to_pylist() if r["value"][0] == "a"} == {None}
 
 
+def test_a_file_the_split_cannot_read_leaves_the_replace_to_delta_rs(tmp_path, monkeypatch):
+    wh = Warehouse(str(tmp_path / "wh"), create_missing=True)
+    write(wh, "2023-10-10", 10, "a")
+
+    def unreadable(*_args):
+        raise pa.ArrowInvalid("a partition value this module does not convert")
+
+    monkeypatch.setattr(whole_files, "_read_file", unreadable)
+    version = wh.version(TABLE)
+    assert write(wh, "2023-10-12", 3, "b").version == version + 1  # no split commit
+    assert any("cdc" in a for a in last_commit(wh))
+    assert {r["value"][0] for r in wh.read_arrow(TABLE).to_pylist()
+            if date(2023, 10, 12) <= r["gameDate"] <= date(2023, 10, 14)} == {"b"}
+    assert not os.path.exists(os.path.join(wh.uri(TABLE), whole_files.STAGING_DIR))  # nothing staged
+
+
 def test_a_split_losing_the_race_leaves_the_replace_to_delta_rs(tmp_path, monkeypatch):
     wh = Warehouse(str(tmp_path / "wh"), create_missing=True)
     write(wh, "2023-10-10", 10, "a")

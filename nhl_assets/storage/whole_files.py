@@ -297,8 +297,9 @@ def split(dt: DeltaTable, uri: str, window: DateWindow, date_column: str, metada
     holding it) is a whole-file replace from then on.
 
     False, with nothing committed, where `_classify` does not handle the table, no file straddles the
-    window, or another writer committed first (a compaction, say: the caller then writes through delta-rs
-    as before). The rows are read with the table's schema (a column added after a file was written reads
+    window, a file cannot be read with the table's schema (a partition value or a type this module does
+    not convert), or another writer committed first (a compaction, say): the caller then writes through
+    delta-rs as before. The rows are read with the table's schema (a column added after a file was written reads
     as null, as every reader of the table reads it) and their partition values from the log.
     """
     classified = _classify(dt, uri, window, date_column)
@@ -306,7 +307,10 @@ def split(dt: DeltaTable, uri: str, window: DateWindow, date_column: str, metada
         return False
     table_dir, parts, _inside, straddling = classified
     schema = pa.schema(dt.schema().to_arrow())
-    whole = pa.concat_tables([_read_file(table_dir, f, schema) for f in straddling])
+    try:
+        whole = pa.concat_tables([_read_file(table_dir, f, schema) for f in straddling])
+    except (OSError, pa.ArrowException):  # a file this module cannot read as the table's: delta-rs's to rewrite
+        return False
     if whole.num_rows != sum(f.rows for f in straddling):
         raise StagingMismatch(f"the files of {table_dir} to split hold {whole.num_rows} rows where their log "
                               f"entries count {sum(f.rows for f in straddling)}; nothing committed")
