@@ -37,6 +37,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from nhl_assets.dates import DateWindow
 from nhl_assets.storage import whole_files
+from nhl_assets.storage.writer_lock import table_writer
 
 T = TypeVar("T")
 
@@ -538,7 +539,7 @@ class Warehouse:
             reraise=True,
         )
         for attempt in retrying:
-            with attempt:
+            with attempt, table_writer(self.uri(table)):  # plan and commit as the table's one writer
                 reader = make_reader()
                 dt, created = self._open_for_write(table, reader.schema, partition_by, description)
                 if writer_of(dt) != "delta-rs":
@@ -622,21 +623,22 @@ class Warehouse:
         runner calls it (after recording every table's version, so the previous version is restorable by
         time travel: nothing is dropped or re-created, the table's history goes on).
         """
-        dt = self.open(table)
-        if dt is None:
-            raise TableMissing(table)
-        if writer_of(dt) != "delta-rs":
-            raise WriterConflict(table, writer_of(dt), "delta-rs")
-        make_reader, _ = _replayable(data)
-        reader = make_reader()
-        counting = _CountingReader(reader, None, None, table)
-        metadata = {"nhl_assets.operation": operation, **({"dagster.run_id": run_id} if run_id else {}),
-                    **{k: str(v) for k, v in (extra_metadata or {}).items()}}
-        parts = list(dt.metadata().partition_columns) if partition_by is None else partition_by
-        write_deltalake(dt, counting.reader(), mode="overwrite", schema_mode="overwrite",
-                        partition_by=parts, storage_options=self.storage_options,  # [] = unpartitioned
-                        commit_properties=CommitProperties(custom_metadata=metadata))
-        dt.update_incremental()
+        with table_writer(self.uri(table)):  # an overwrite planned before a split would keep its files
+            dt = self.open(table)
+            if dt is None:
+                raise TableMissing(table)
+            if writer_of(dt) != "delta-rs":
+                raise WriterConflict(table, writer_of(dt), "delta-rs")
+            make_reader, _ = _replayable(data)
+            reader = make_reader()
+            counting = _CountingReader(reader, None, None, table)
+            metadata = {"nhl_assets.operation": operation, **({"dagster.run_id": run_id} if run_id else {}),
+                        **{k: str(v) for k, v in (extra_metadata or {}).items()}}
+            parts = list(dt.metadata().partition_columns) if partition_by is None else partition_by
+            write_deltalake(dt, counting.reader(), mode="overwrite", schema_mode="overwrite",
+                            partition_by=parts, storage_options=self.storage_options,  # [] = unpartitioned
+                            commit_properties=CommitProperties(custom_metadata=metadata))
+            dt.update_incremental()
         return WriteResult(table=table, uri=self.uri(table), version=dt.version(), rows_written=counting.rows,
                            window=None)
 
@@ -719,16 +721,17 @@ class Warehouse:
         The commit records what it replaced (the version that was current, its row count) and why, so a
         restore can itself be undone by restoring the version it replaced.
         """
-        dt = self.open(table)
-        if dt is None:
-            raise TableMissing(table)
-        current = dt.version()
-        replaced_rows = self.row_count(table)
-        metadata = {"nhl_assets.operation": "restore", "nhl_assets.restored_version": str(version),
-                    "nhl_assets.replaced_version": str(current), "nhl_assets.replaced_rows": str(replaced_rows),
-                    "nhl_assets.reason": reason, **({"dagster.run_id": run_id} if run_id else {})}
-        dt.restore(version, commit_properties=CommitProperties(custom_metadata=metadata))
-        dt.update_incremental()
+        with table_writer(self.uri(table)):  # a restore's plan is the current version's files
+            dt = self.open(table)
+            if dt is None:
+                raise TableMissing(table)
+            current = dt.version()
+            replaced_rows = self.row_count(table)
+            metadata = {"nhl_assets.operation": "restore", "nhl_assets.restored_version": str(version),
+                        "nhl_assets.replaced_version": str(current), "nhl_assets.replaced_rows": str(replaced_rows),
+                        "nhl_assets.reason": reason, **({"dagster.run_id": run_id} if run_id else {})}
+            dt.restore(version, commit_properties=CommitProperties(custom_metadata=metadata))
+            dt.update_incremental()
         return {"table": table, "restored_version": version, "replaced_version": current,
                 "replaced_rows": replaced_rows, "new_version": dt.version(), "rows": self.row_count(table)}
 

@@ -32,6 +32,7 @@ from deltalake.fs import DeltaStorageHandler
 
 from nhl_assets.dates import season_of
 from nhl_assets.storage import whole_files
+from nhl_assets.storage.writer_lock import table_writer
 from nhl_assets.storage.delta import (
     DEFAULT_RETENTION_HOURS,
     TableMissing,
@@ -164,7 +165,7 @@ def compact(wh: Warehouse, table: str, scope: PartitionRange | None, target_size
     """
     metadata = {"nhl_assets.operation": "maintenance_compact", **({"dagster.run_id": run_id} if run_id else {})}
     for attempt in commit_retrying():
-        with attempt:
+        with attempt, table_writer(wh.uri(table)):  # see `writer_lock`: never beside a split of the table
             dt = wh.open(table)
             if dt is None:
                 raise TableMissing(table)

@@ -55,6 +55,7 @@ from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction
 
 from nhl_assets.dates import DateWindow
+from nhl_assets.storage.writer_lock import local_dir
 
 #: Where a replace stages its new files, inside the table's directory (`_`: ignored by readers and vacuum).
 STAGING_DIR = "_nhl_staging"
@@ -90,12 +91,6 @@ class WholeFilePlan:
     files: list[_Removed]
 
 
-def _local_dir(uri: str) -> str | None:
-    if uri.startswith("file://"):
-        return unquote(uri[len("file://"):])
-    return None if "://" in uri else uri
-
-
 def _partition_string(value: Any) -> str | None:
     """A partition value as the log spells it; ValueError for a type this module does not spell."""
     if value is None or isinstance(value, str):
@@ -123,7 +118,7 @@ def _classify(dt: DeltaTable, uri: str, window: DateWindow, date_column: str
     """(table directory, partition columns, files holding only window rows, files holding window rows
     beside others), or None where this module does not handle the table or a file's date statistics are
     missing (see `plan`)."""
-    table_dir = _local_dir(uri)
+    table_dir = local_dir(uri)
     config = dt.metadata().configuration
     parts = list(dt.metadata().partition_columns)
     features = set(dt.protocol().writer_features or ())
