@@ -13,6 +13,8 @@ Every write goes through `Warehouse`, which enforces the data-protection rules o
   while a removed column, a changed type or a different partitioning is refused with
   `SchemaChangeRefused`, which names the migration command to use instead.
 * Every commit carries custom metadata (run id, window, writer) so `history` can tie versions to runs.
+* A write planned on a snapshot of a local table (a window replace, a rewrite, a restore) holds the table's
+  writer lock (`writer_lock`) from its plan to its commit.
 """
 
 from __future__ import annotations

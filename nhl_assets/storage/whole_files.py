@@ -15,7 +15,8 @@ an added file inserted, every row of a removed file deleted; delta-rs's `load_cd
 Spark), so the feed shows exactly the rows delta-rs's own `_change_data` would have held. A file that also
 holds rows outside the window is first split in two or three (its rows before, in and after the window:
 `split`) in a commit of `dataChange = false` actions, which the feed ignores as a change, as it ignores
-a compaction. A file without statistics of the date column, or a table whose layout this module does not
+a compaction. delta-rs does not set two such commits against each other, so a split relies on its caller
+holding the table's writer lock (`writer_lock`), as every compaction does. A file without statistics of the date column, or a table whose layout this module does not
 handle (an object store, deletion vectors, column mapping, an append-only table, CHECK constraints: a
 new staging table has no writer feature to enforce them) gives no plan: the caller then writes through
 delta-rs as before.
