@@ -315,6 +315,54 @@ def test_maintenance_concurrent_with_partition_writes_loses_and_duplicates_nothi
     assert final.after.files == 1 and _rows(wh) == _expected(days + new_days, rewritten)
 
 
+def test_maintenance_concurrent_with_window_splits_loses_and_duplicates_nothing(tmp_path):
+    """The same with windows that cover most of a compacted file, so that the writer splits files
+    (`whole_files.split`, a `dataChange = false` commit, like a compaction's) while compactions run: delta-rs
+    does not set those two against each other, the table's writer lock does (`storage.writer_lock`)."""
+    days = 24
+    wh = _daily_table(tmp_path, days)
+    mt.compact(wh, "silver/t", None, 32 * mt.MIB)  # one file of 24 days: the first window straddles it
+    expected = {i: "v1-" for i in range(days)}
+    windows = [(8 * (k % 2), 8 * (k % 2) + 15, f"w{k}-") for k in range(16)]  # 16 of 24 days: each splits
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        writer = Warehouse(wh.root)
+        try:
+            for first, last, tag in windows:
+                data = pa.concat_tables([_day_rows(START + timedelta(days=i), tag) for i in range(first, last + 1)])
+                writer.replace_window("silver/t", data, DateWindow(START + timedelta(days=first),
+                                                                   START + timedelta(days=last)),
+                                      partition_by=["season"])
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def maintain() -> None:
+        maintainer = Warehouse(wh.root)
+        try:
+            while not done.is_set():
+                mt.maintain_table(maintainer, "silver/t")
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write), threading.Thread(target=maintain)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    for first, last, tag in windows:
+        expected.update({i: tag for i in range(first, last + 1)})
+    want = sorted(tuple(r.values()) for i, tag in expected.items()
+                  for r in _day_rows(START + timedelta(days=i), tag).to_pylist())
+    assert _rows(wh) == want  # every row once, the latest values
+    ops = [h["nhl_operation"] for h in wh.history("silver/t")]
+    assert ops.count("replace_window") == days + len(windows) and "split_window" in ops
+
+
 # ----------------------------------------------------------------------------------------------------
 # wiring: job, schedule, queue tags, CLI
 # ----------------------------------------------------------------------------------------------------

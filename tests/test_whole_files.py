@@ -130,10 +130,10 @@ def test_a_file_straddling_the_window_is_split_without_a_data_change_then_replac
         write(wh, "2023-10-10", 10, "a")  # one file: 10-10..10-19
     before = content(whole)
     for wh in twins:
-        write(wh, "2023-10-12", 3, "b")  # its middle: the file holds rows before and after the window too
+        write(wh, "2023-10-12", 6, "b")  # most of it: the file holds rows before and after the window too
     assert content(whole) == content(rewrite)
-    assert {r[3][0] for r in content(whole) if date(2023, 10, 12) <= r[0] <= date(2023, 10, 14)} == {"b"}
-    assert {r[3][0] for r in content(whole) if not date(2023, 10, 12) <= r[0] <= date(2023, 10, 14)} == {"a"}
+    assert {r[3][0] for r in content(whole) if date(2023, 10, 12) <= r[0] <= date(2023, 10, 17)} == {"b"}
+    assert {r[3][0] for r in content(whole) if not date(2023, 10, 12) <= r[0] <= date(2023, 10, 17)} == {"a"}
     split = whole.version(TABLE) - 1
     assert whole.version(TABLE) == rewrite.version(TABLE) + 1  # one more commit: the split
     actions = commits(whole, split)
@@ -146,7 +146,7 @@ def test_a_file_straddling_the_window_is_split_without_a_data_change_then_replac
     assert [r[:-1] for r in feed(whole, whole.version(TABLE))] == [r[:-1] for r in feed(rewrite, rewrite.version(TABLE))]
     assert any("cdc" in a for a in last_commit(rewrite))  # where delta-rs wrote the rows again
     again = whole.version(TABLE)
-    write(whole, "2023-10-12", 3, "c")  # the same window again: its file replaced whole, no split
+    write(whole, "2023-10-12", 6, "c")  # the same window again: its file replaced whole, no split
     assert whole.version(TABLE) == again + 1 and not any("cdc" in a for a in last_commit(whole))
     write(whole, "2023-10-10", 10, "d")  # a window holding it and the rows left beside it: no split either
     assert whole.version(TABLE) == again + 2 and not any("cdc" in a for a in last_commit(whole))
@@ -162,11 +162,29 @@ def test_a_split_reads_a_file_older_than_a_column_as_every_reader_does(tmp_path)
     wh.replace_window(TABLE, later, window("2023-11-10", 2), partition_by=["season"])  # adds the column
     before = content(wh)
     version = wh.version(TABLE)
-    wh.replace_window(TABLE, rows("2023-10-12", 3, "b").append_column("note", pa.array(["y"] * 9)),
-                      window("2023-10-12", 3), partition_by=["season"])
+    wh.replace_window(TABLE, rows("2023-10-12", 6, "b").append_column("note", pa.array(["y"] * 18)),
+                      window("2023-10-12", 6), partition_by=["season"])
     assert wh.version(TABLE) == version + 2  # split, then replaced whole
     assert sorted(tuple(r.values()) for r in wh.read_arrow(TABLE, version=version + 1).to_pylist()) == before
     assert {r["note"] for r in wh.read_arrow(TABLE).to_pylist() if r["value"][0] == "a"} == {None}
+
+
+def test_a_window_of_less_than_half_a_file_leaves_it_to_delta_rs_and_half_of_it_splits_it(tmp_path):
+    """`SPLIT_MIN_SHARE`: a day's window in a longer file (the daily runs) is not worth a split."""
+    wh = Warehouse(str(tmp_path / "wh"), create_missing=True)
+    write(wh, "2023-10-10", 10, "a")  # one file: 10-10..10-19
+    version = wh.version(TABLE)
+    write(wh, "2023-10-12", 4, "b")  # 4 of its 10 dates
+    assert wh.version(TABLE) == version + 1 and any("cdc" in a for a in last_commit(wh))  # delta-rs, no split
+    write(wh, "2023-10-20", 10, "c")  # a file of its own: 10-20..10-29
+    version = wh.version(TABLE)
+    write(wh, "2023-10-22", 5, "d")  # 5 of its 10 dates: split, then replaced whole
+    assert wh.version(TABLE) == version + 2 and wh.history(TABLE, 2)[1]["nhl_operation"] == "split_window"
+    assert not any("cdc" in a for a in last_commit(wh))
+    assert content(wh) == sorted(
+        tuple(r.values()) for r in [*rows("2023-10-10", 2, "a").to_pylist(), *rows("2023-10-12", 4, "b").to_pylist(),
+                                    *rows("2023-10-16", 4, "a").to_pylist(), *rows("2023-10-20", 2, "c").to_pylist(),
+                                    *rows("2023-10-22", 5, "d").to_pylist(), *rows("2023-10-27", 3, "c").to_pylist()])
 
 
 def test_a_file_the_split_cannot_read_leaves_the_replace_to_delta_rs(tmp_path, monkeypatch):
@@ -178,10 +196,10 @@ def test_a_file_the_split_cannot_read_leaves_the_replace_to_delta_rs(tmp_path, m
 
     monkeypatch.setattr(whole_files, "_read_file", unreadable)
     version = wh.version(TABLE)
-    assert write(wh, "2023-10-12", 3, "b").version == version + 1  # no split commit
+    assert write(wh, "2023-10-12", 6, "b").version == version + 1  # no split commit
     assert any("cdc" in a for a in last_commit(wh))
     assert {r["value"][0] for r in wh.read_arrow(TABLE).to_pylist()
-            if date(2023, 10, 12) <= r["gameDate"] <= date(2023, 10, 14)} == {"b"}
+            if date(2023, 10, 12) <= r["gameDate"] <= date(2023, 10, 17)} == {"b"}
     assert not os.path.exists(os.path.join(wh.uri(TABLE), whole_files.STAGING_DIR))  # nothing staged
 
 
@@ -198,12 +216,13 @@ def test_a_split_losing_the_race_leaves_the_replace_to_delta_rs(tmp_path, monkey
 
     monkeypatch.setattr(whole_files, "_staged_adds", racing)
     version = wh.version(TABLE)
-    res = write(wh, "2023-10-12", 3, "b")
+    res = write(wh, "2023-10-12", 6, "b")
+    assert len(calls) == 1  # a split was staged
     assert res.version == version + 2  # the other run's commit, then delta-rs's replace; no split
     assert any("cdc" in a for a in last_commit(wh))
     assert all(a["add"]["dataChange"] for v in range(res.version + 1) for a in commits(wh, v) if "add" in a)
     assert content(wh) == sorted(tuple(r.values()) for r in rows("2023-10-10", 2, "a").to_pylist()
-                                 + rows("2023-10-12", 3, "b").to_pylist() + rows("2023-10-15", 5, "a").to_pylist()
+                                 + rows("2023-10-12", 6, "b").to_pylist() + rows("2023-10-18", 2, "a").to_pylist()
                                  + rows("2023-10-25", 2, "other").to_pylist())
     assert data_files(wh) <= referenced(wh)  # the losing split's files were deleted
 
