@@ -32,7 +32,6 @@ from deltalake.fs import DeltaStorageHandler
 
 from nhl_assets.dates import season_of
 from nhl_assets.storage import whole_files
-from nhl_assets.storage.writer_lock import table_writer
 from nhl_assets.storage.delta import (
     DEFAULT_RETENTION_HOURS,
     TableMissing,
@@ -41,6 +40,7 @@ from nhl_assets.storage.delta import (
     commit_retrying,
     writer_of,
 )
+from nhl_assets.storage.writer_lock import table_writer
 
 MIB = 1024 * 1024
 #: Compacted files aim at this size: large enough that a season of silver is one or two files, small

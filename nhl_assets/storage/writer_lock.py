@@ -5,11 +5,12 @@ Why: two commits that only rearrange rows (`dataChange = false`: a compaction, a
 straddles a replaced window, `whole_files.split`) do not see each other. delta-rs's conflict check lets a
 compaction planned before a split commit after it (reproduced with a stale `DeltaTable`, and with
 `max_commit_retries=0` too), so the split's files and the compaction's merged file would both hold the
-rows; `tests/test_maintenance.py`'s concurrency test found such duplicates in 4 of 6 runs when the split had
-no lock. A whole-table overwrite planned before either one leaves their new files beside its own rows as
-well. A write whose plan and commit happen under this lock cannot interleave with another such write of the
-same table, whatever delta-rs's checker lets through; writes that delta-rs checks properly (a window
-replace planned before another one: "a concurrent transaction added new data") lose nothing by waiting.
+rows; `tests/test_maintenance.py`'s concurrency test found such duplicates in 4 of 6 runs (stop 33) and 5
+of 6 (stop 34) when the split had no lock. A whole-table overwrite planned before either one leaves their
+new files beside its own rows as well (a stale `DeltaTable` overwriting a split table: 33 rows where it
+wrote 3). A write whose plan and commit happen under this lock cannot interleave with another such write
+of the same table, whatever delta-rs's checker lets through; writes that delta-rs checks properly (a window
+replace planned before a split: "a concurrent transaction added new data") lose nothing by waiting.
 
 How: an advisory `flock` on `_nhl_writer.lock` in the table's directory (`_`: readers, the log and vacuum
 ignore it), released by the operating system if the process dies. The lock is re-entrant within a thread
