@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -98,10 +99,13 @@ def cli_replay(args: argparse.Namespace) -> tuple[float, dict[str, float]]:
         cmd = [str(bin_dir / "dagster"), "asset", "materialize", "-m", "nhl_assets.definitions",
                "--select", "key:silver/*", "--partition-range"]
         _run(cmd + [f"{args.start}...{args.start}"], env)  # the instance in use before the replay (untimed)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         launched, started = time.time(), time.monotonic()
         _run(cmd + [f"{args.start}...{args.end}"], env)
         wall, exited = time.monotonic() - started, time.time()
-        return wall, where_time_went(home, launched, exited)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and its parse workers (reaped)
+        return wall, {**where_time_went(home, launched, exited), "cpu_user_s": after.ru_utime - before.ru_utime,
+                      "cpu_sys_s": after.ru_stime - before.ru_stime, "wall_s": wall}
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> None:
@@ -147,6 +151,10 @@ def main() -> None:
           f"run creation and start {split['run_creation_s']:.2f} s; the step {split['step_s']:.2f} s, of which "
           f"the silver work (parse, validate, write) {split['silver_work_s']:.2f} s; step end to exit (the "
           f"run's last events, Python's teardown of the process) {split['exit_s']:.2f} s")
+    cpu = split["cpu_user_s"] + split["cpu_sys_s"]
+    print(f"CPU of the command and its parse workers (medians): {split['cpu_user_s']:.2f} s user + "
+          f"{split['cpu_sys_s']:.2f} s system = {cpu:.2f} s in {split['wall_s']:.2f} s of wall, "
+          f"{cpu / split['wall_s']:.2f} of the machine's {os.cpu_count()} cores on average")
 
 
 if __name__ == "__main__":
