@@ -105,7 +105,7 @@ def cli_replay(args: argparse.Namespace) -> tuple[float, dict[str, float]]:
         wall, exited = time.monotonic() - started, time.time()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and its parse workers (reaped)
         return wall, {**where_time_went(home, launched, exited), "cpu_user_s": after.ru_utime - before.ru_utime,
-                      "cpu_sys_s": after.ru_stime - before.ru_stime, "wall_s": wall}
+                      "cpu_sys_s": after.ru_stime - before.ru_stime}
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> None:
@@ -153,8 +153,8 @@ def main() -> None:
           f"run's last events, Python's teardown of the process) {split['exit_s']:.2f} s")
     cpu = split["cpu_user_s"] + split["cpu_sys_s"]
     print(f"CPU of the command and its parse workers (medians): {split['cpu_user_s']:.2f} s user + "
-          f"{split['cpu_sys_s']:.2f} s system = {cpu:.2f} s in {split['wall_s']:.2f} s of wall, "
-          f"{cpu / split['wall_s']:.2f} of the machine's {os.cpu_count()} cores on average")
+          f"{split['cpu_sys_s']:.2f} s system = {cpu:.2f} s in {wall:.2f} s of wall, "
+          f"{cpu / wall:.2f} of the machine's {os.cpu_count()} cores on average")
 
 
 if __name__ == "__main__":

@@ -266,36 +266,34 @@ def test_write_that_loses_the_race_to_a_compaction_is_retried(tmp_path):
     assert _rows(other) == _expected(10, {2})
 
 
-def test_maintenance_concurrent_with_partition_writes_loses_and_duplicates_nothing(tmp_path):
-    """Threads (delta-rs releases the GIL while it writes and compacts): a writer lands new days, then
-    rewrites every old one (whose files the compactions are merging) while maintenance runs over and over.
-    Each side losing a race is forced in the two tests above; here whatever interleaving happens, every
-    write lands once and nothing is lost or duplicated."""
-    days, new_days = 12, 12
-    wh = _daily_table(tmp_path, days)
-    rewritten = set(range(days))
+def _beside_maintenance(wh: Warehouse, writes: list[tuple[int, int, str]]) -> int:
+    """Replace each (first day, last day, tag) window of `writes` in order, in one thread, while another
+    runs maintenance over and over (at least once, then until the writes are done); the maintenance runs.
+    Threads: delta-rs releases the GIL while it writes and compacts. The first error of either is raised."""
     done = threading.Event()
     errors: list[BaseException] = []
-    runs = {"maintenance": 0}
+    runs = 0
 
     def write() -> None:
         writer = Warehouse(wh.root)
         try:
-            for i in [*range(days, days + new_days), *sorted(rewritten)]:
-                day = START + timedelta(days=i)
-                writer.replace_window("silver/t", _day_rows(day, "v2-" if i in rewritten else "v1-"),
-                                      DateWindow(day, day), partition_by=["season"])
+            for first, last, tag in writes:
+                data = pa.concat_tables([_day_rows(START + timedelta(days=i), tag) for i in range(first, last + 1)])
+                writer.replace_window("silver/t", data, DateWindow(START + timedelta(days=first),
+                                                                   START + timedelta(days=last)),
+                                      partition_by=["season"])
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
         finally:
             done.set()
 
     def maintain() -> None:
+        nonlocal runs
         maintainer = Warehouse(wh.root)
         try:
-            while True:  # at least once, then until the writer is done
+            while True:
                 mt.maintain_table(maintainer, "silver/t")
-                runs["maintenance"] += 1
+                runs += 1
                 if done.is_set():
                     break
         except BaseException as exc:  # noqa: BLE001
@@ -307,7 +305,19 @@ def test_maintenance_concurrent_with_partition_writes_loses_and_duplicates_nothi
     for t in threads:
         t.join(timeout=120)
     assert not errors, errors
-    assert runs["maintenance"] >= 1
+    assert not any(t.is_alive() for t in threads), "a writer or the maintenance did not finish"
+    return runs
+
+
+def test_maintenance_concurrent_with_partition_writes_loses_and_duplicates_nothing(tmp_path):
+    """A writer lands new days, then rewrites every old one (whose files the compactions are merging) while
+    maintenance runs over and over. Each side losing a race is forced in the two tests above; here whatever
+    interleaving happens, every write lands once and nothing is lost or duplicated."""
+    days, new_days = 12, 12
+    wh = _daily_table(tmp_path, days)
+    rewritten = set(range(days))
+    writes = [(i, i, "v2-" if i in rewritten else "v1-") for i in [*range(days, days + new_days), *sorted(rewritten)]]
+    assert _beside_maintenance(wh, writes) >= 1
     assert _rows(wh) == _expected(days + new_days, rewritten)  # every row once, the latest values
     ops = [h["nhl_operation"] for h in wh.history("silver/t")]
     assert ops.count("replace_window") == days + new_days + len(rewritten)  # every write landed
@@ -322,38 +332,9 @@ def test_maintenance_concurrent_with_window_splits_loses_and_duplicates_nothing(
     days = 24
     wh = _daily_table(tmp_path, days)
     mt.compact(wh, "silver/t", None, 32 * mt.MIB)  # one file of 24 days: the first window straddles it
-    expected = {i: "v1-" for i in range(days)}
     windows = [(8 * (k % 2), 8 * (k % 2) + 15, f"w{k}-") for k in range(16)]  # 16 of 24 days: each splits
-    done = threading.Event()
-    errors: list[BaseException] = []
-
-    def write() -> None:
-        writer = Warehouse(wh.root)
-        try:
-            for first, last, tag in windows:
-                data = pa.concat_tables([_day_rows(START + timedelta(days=i), tag) for i in range(first, last + 1)])
-                writer.replace_window("silver/t", data, DateWindow(START + timedelta(days=first),
-                                                                   START + timedelta(days=last)),
-                                      partition_by=["season"])
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-            errors.append(exc)
-        finally:
-            done.set()
-
-    def maintain() -> None:
-        maintainer = Warehouse(wh.root)
-        try:
-            while not done.is_set():
-                mt.maintain_table(maintainer, "silver/t")
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=write), threading.Thread(target=maintain)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
+    _beside_maintenance(wh, windows)
+    expected = {i: "v1-" for i in range(days)}
     for first, last, tag in windows:
         expected.update({i: tag for i in range(first, last + 1)})
     want = sorted(tuple(r.values()) for i, tag in expected.items()

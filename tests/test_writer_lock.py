@@ -93,10 +93,19 @@ def test_the_lock_is_exclusive_across_processes(wh):
 
 def test_the_lock_is_re_entrant_in_its_thread_and_released_once_left(wh):
     uri = wh.uri("silver/t")
-    with table_writer(uri):
-        with table_writer(uri):  # a write inside a write of the same table (the storage tests' races)
-            _replace(wh, 2, "v2-")
-        _replace(wh, 3, "v2-")
+
+    def nested() -> None:
+        with table_writer(uri):
+            with table_writer(uri):  # a write inside a write of the same table (the storage tests' races)
+                _replace(wh, 2, "v2-")
+            _replace(wh, 3, "v2-")
+
+    thread = threading.Thread(target=nested, daemon=True)  # a lock that is not re-entrant hangs, not this test
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the lock is not re-entrant: the nested write waits for its own thread"
+    assert {r["value"][:3] for r in wh.read_arrow("silver/t").to_pylist()
+            if r["gameDate"] in (START + timedelta(days=2), START + timedelta(days=3))} == {"v2-"}
     _blocked_while_held(wh, lambda: _replace(Warehouse(wh.root), 1, "v2-"))  # free again, then held again
 
 

@@ -90,7 +90,7 @@ class _Removed:
     size: int
     partition_values: dict[str, str | None]
     rows: int
-    dates: tuple[date, date] | None = None  # the first and last date in the file (its statistics)
+    dates: tuple[date, date]  # the first and last date in the file (its statistics)
 
 
 @dataclass(frozen=True)
@@ -343,8 +343,6 @@ def split(dt: DeltaTable, uri: str, window: DateWindow, date_column: str, metada
 
 def _share(file: _Removed, window: DateWindow) -> float:
     """The share of `file`'s dates (first to last, inclusive) that `window` covers."""
-    if file.dates is None:
-        return 0.0
     first, last = file.dates
     covered = (min(last, window.end) - max(first, window.start)).days + 1
     return max(covered, 0) / ((last - first).days + 1)
