@@ -10,6 +10,7 @@ missing) after a range run that fails halfway.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -392,7 +393,67 @@ def test_event_log_connections_commit_without_an_fsync_each(tmp_path):
         with storage._connect(shard) as conn:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0  # see the next test
     storage.dispose()
+
+
+def _until(condition, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_write_ahead_logs_are_checkpointed_by_a_thread_of_their_own(tmp_path, monkeypatch):
+    """A commit that takes the log past SQLite's 1,000 pages does not checkpoint it (the database file stays
+    as it was); the storage's checkpointer thread does. A transaction that changed nothing does not wake it,
+    and `dispose` ends it."""
+    monkeypatch.setattr(event_log, "CHECKPOINT_INTERVAL_S", 0.2)
+    ran: list[tuple[str, str]] = []
+    gate = threading.Event()  # holds the second checkpoint back while the test looks at the file
+    checkpoint = event_log._checkpoint
+
+    storage = event_log.BatchingSqliteEventLogStorage(str(tmp_path))
+    path = storage.path_for_shard("index")
+
+    def held(at: str) -> None:
+        if at != path:  # another test's storage, its thread still running
+            return checkpoint(at)
+        if ran:
+            assert gate.wait(60)
+        checkpoint(at)
+        ran.append((at, threading.current_thread().name))
+
+    monkeypatch.setattr(event_log, "_checkpoint", held)
+    with storage._connect("index") as conn:
+        conn.exec_driver_sql("CREATE TABLE blobs (x BLOB)")
+    assert _until(lambda: len(ran) == 1), "the first commit woke no checkpoint"
+    assert ran == [(path, "event-log-checkpointer")]
+    size = os.path.getsize(path)
+
+    with storage._connect("index") as conn:
+        conn.exec_driver_sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) "
+                             "INSERT INTO blobs SELECT randomblob(4096) FROM n")  # 6 MB: 1,500+ pages
+    assert os.path.getsize(path) == size, "the commit checkpointed the log itself"
+    gate.set()
+    assert _until(lambda: len(ran) == 2), "the log was never checkpointed"
+    assert os.path.getsize(path) > size + 6_000_000
+
+    with storage._connect("index") as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM blobs").scalar() == 1500
+    time.sleep(1.0)  # five intervals
+    assert len(ran) == 2, "a read woke a checkpoint"
+    thread = storage._checkpointer._thread
+    storage.dispose()
+    assert thread is not None and not thread.is_alive()
+
+
+def test_a_checkpoint_of_a_database_removed_meanwhile_does_not_create_it(tmp_path):
+    gone = tmp_path / "gone.db"
+    event_log._checkpoint(str(gone))
+    assert not gone.exists()
 
 
 def test_a_file_system_without_hard_links_gets_run_databases_as_dagster_makes_them(tmp_path, monkeypatch):
