@@ -398,6 +398,7 @@ def test_event_log_connections_commit_without_an_fsync_each(tmp_path):
 
 
 def _until(condition, seconds: float = 20.0) -> bool:
+    """Whether `condition()` comes true within `seconds` (polled every 20 ms)."""
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
@@ -540,10 +541,7 @@ def test_the_ui_sees_a_runs_events_as_they_are_written(tmp_path):
         ui.watch("run", None, lambda event, cursor: seen.append(event.dagster_event.partition))
         for day in ("2024-01-01", "2024-01-02", "2024-01-03"):
             writer.store_event(_materialization(day, {"rows": 7}, time.time(), dg.AssetKey("t0")))
-            deadline = time.monotonic() + 10
-            while day not in seen and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert day in seen, f"the UI was not told of {day}: {seen}"
+            assert _until(lambda: day in seen, 10), f"the UI was not told of {day}: {seen}"  # noqa: B023
         assert seen == ["2024-01-01", "2024-01-02", "2024-01-03"]
     finally:
         ui.dispose()
