@@ -1,5 +1,6 @@
 # Two commands for a new user: `make demo` and `make test`. Both (re)create .venv from the pinned
-# lock file first; the venv is refreshed whenever pyproject.toml or requirements.lock changes.
+# lock file first; the venv is refreshed whenever pyproject.toml or requirements.lock changes, and the
+# package reinstalled (its compiled shift-chart scanner built again) whenever that scanner's source does.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock nhl_assets/parse/_shiftscan.c
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.lock

@@ -7,32 +7,42 @@ a player's shift intervals and the shift count the number of distinct shifts, wh
 reports. Goalie shifts also give the exact second a goalie was pulled or came back, which the game-state
 timeline uses (see `situations`).
 
-Why columns: a game has ~800 shift rows and a backfill thousands of games, so the rows are read with
-C-level `itemgetter`/`map` into numpy arrays, and the dedup, the unions and everything `game_stats` derives
-from them (ice time per situation, on-ice shots) are array operations. A chart whose rows are not all
-well-formed (a missing `endTime`, an odd clock spelling, a field of the wrong type) is read row by row
-instead (`_rows_by_player`), which also names what is wrong; both readings feed the same arrays.
+Why columns: a game has ~800 shift rows and a backfill thousands of games, so a regular chart's body is
+read straight into numpy columns (`decode_regular`: a compiled scanner, or msgspec's typed decode where the
+scanner is not built or declines), and the dedup, the unions and everything `game_stats` derives from them
+(ice time per situation, on-ice shots) are array operations. A chart whose rows are not all well-formed (a
+missing `endTime`, an odd clock spelling, a field of the wrong type) is decoded generically and read row by
+row instead (`_rows_by_player`), which also names what is wrong; every reading feeds the same arrays.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import repeat
 from operator import attrgetter, itemgetter
 from typing import Any
 
 import msgspec
 import numpy as np
+import orjson
 
 from nhl_assets.parse.errors import ParseError
 from nhl_assets.parse.plays import _MMSS, PERIOD_SECONDS, Player, clock_seconds
+
+try:  # compiled by the package's install (setup.py); without it, msgspec reads every regular chart
+    from nhl_assets.parse import _shiftscan
+except ImportError:  # a source tree nobody installed: slower, the same columns
+    _shiftscan = None
 
 ENDPOINT = "shift_chart"
 SHIFT_TYPE_CODE = 517
 
 
 class ShiftRow(msgspec.Struct, frozen=True, gc=False):
-    """The fields of a shift row that silver reads, typed as a well-formed row has them (ints and strings
-    only, so untracked by the cyclic garbage collector: `gc=False`)."""
+    """The six fields of a shift row that the column read takes, typed as a well-formed row has them (ints
+    and strings only, so untracked by the cyclic garbage collector: `gc=False`). Nothing else: a row's
+    `id` and `duration` are read only where a row is odd, and that read is the generic one (`RegularChart`).
+    """
 
     typeCode: int
     gameId: int
@@ -40,32 +50,62 @@ class ShiftRow(msgspec.Struct, frozen=True, gc=False):
     period: int
     startTime: str
     endTime: str
-    id: int | None = None  # named in error messages
-    duration: str | None = None
 
 
-class RegularChart(msgspec.Struct, frozen=True):
-    """A shift chart body whose every row has `ShiftRow`'s fields with their JSON types (`decode_regular`)."""
-
+class _RegularRows(msgspec.Struct, frozen=True):
     data: list[ShiftRow]
 
 
-_REGULAR = msgspec.json.Decoder(RegularChart)
+_REGULAR = msgspec.json.Decoder(_RegularRows)
+
+#: the columns of a regular chart, in `RegularChart.columns`' order
+COLUMNS = ("typeCode", "gameId", "playerId", "period", "startTime", "endTime")
+ODD_CLOCK = -1  # a clock that is not "MM:SS", in the clock columns
+
+
+@dataclass(frozen=True, slots=True)
+class RegularChart:
+    """A shift chart body whose every row has `ShiftRow`'s fields with their JSON types (`decode_regular`),
+    read into `COLUMNS` (int64, one row each, clocks in seconds or `ODD_CLOCK`), and the body itself:
+    where the column read declines a row (an odd clock, a row of another game, an end before the start),
+    the chart is read from the body decoded generically, every field included, exactly as a chart the
+    typed decoder declined."""
+
+    columns: np.ndarray  # shape (len(COLUMNS), rows)
+    body: bytes | str = field(repr=False)
+
+    @property
+    def rows(self) -> int:
+        return int(self.columns.shape[1])
 
 
 def decode_regular(body: bytes | str) -> RegularChart | None:
-    """A shift chart body decoded straight into `ShiftRow`s, or None when it is not a regular chart.
+    """A shift chart body read straight into its `COLUMNS`, or None when it is not a regular chart.
 
     Why: a chart is ~800 rows of 18 fields, mostly names, colours and goal descriptions that silver never
-    reads. A typed decoder skips them without building a dict per row: 0.38 against 1.11 ms per game
-    with orjson on the simulated season. Anything else (invalid JSON, a missing `endTime`, an id written
-    as text) returns None; the caller then decodes the body generically, and `parse_shift_chart` reads
-    that dict row by row and names what is wrong.
+    reads. The compiled scanner (`_shiftscan.c`) reads the six columns from the bytes with no Python
+    object per row: 0.23-0.26 ms per game, against 0.60-0.67 ms for msgspec's typed decode into
+    `ShiftRow`s and their columns (and 0.05 ms more to free the rows), and 0.86 ms for orjson's dicts (0.31
+    to free them; three months of the simulated season, three passes). Where the scanner is not built or
+    declines the body (it takes only plain JSON: no escape in a key or a clock, no key twice), msgspec
+    decodes it typed, into the same columns (`tests/test_shiftscan.py` holds the two to it). Anything
+    else (invalid JSON, a missing `endTime`, an id written as text) returns None; the caller then decodes
+    the body generically, and `parse_shift_chart` reads that dict row by row and names what is wrong.
     """
+    if _shiftscan is not None:
+        scanned = _shiftscan.scan(body)
+        if scanned is not None:
+            rows, columns = scanned
+            return RegularChart(np.frombuffer(columns, dtype=np.int64).reshape(len(COLUMNS), rows), body)
     try:
-        return _REGULAR.decode(body)
+        rows = _REGULAR.decode(body).data
     except msgspec.MsgspecError:  # DecodeError (not JSON) and ValidationError (not regular)
         return None
+    try:
+        columns = np.array(_typed_columns(rows), dtype=np.int64).reshape(len(COLUMNS), len(rows))
+    except OverflowError:  # an id beyond int64 is not regular either
+        return None
+    return RegularChart(columns, body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,26 +235,31 @@ _CLOCK_ATTRS = (attrgetter("startTime"), attrgetter("endTime"))
 _INT_KIND = "i"
 
 
-def _rows_fast(rows: list, game_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(player, start, end) of every shift row (dicts, or `ShiftRow`s of a `RegularChart`), read column-wise
-    at C speed; None if any row is unusual.
-
-    "Unusual" is anything the slow path would treat specially (a missing field, a clock not in "MM:SS",
-    a non-integer id or period, a row of another game, an end before the start): the caller then reads
-    the chart with `_rows_by_player`, which gives the same arrays or the precise error.
-    """
+def _rows_fast(rows: list[dict], game_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(player, start, end) of every shift row of a generically decoded chart, read column-wise at C speed;
+    None if any row is unusual (see `_column_read`; a missing field or a non-integer id also is)."""
     try:
-        if type(rows[0]) is ShiftRow:
-            code, game, player, period, s, e = _typed_columns(rows)
-        else:
-            codes, games, players, periods, starts, ends = zip(*map(_ROW_FIELDS, rows))
-            s = np.array(list(map(_MMSS.__getitem__, starts)))
-            e = np.array(list(map(_MMSS.__getitem__, ends)))
-            cols = [np.array(codes), np.array(games), np.array(players), np.array(periods)]
-            if any(c.dtype.kind != _INT_KIND for c in cols):
-                return None
-            code, game, player, period = cols
+        codes, games, players, periods, starts, ends = zip(*map(_ROW_FIELDS, rows))
+        s = np.array(list(map(_MMSS.__getitem__, starts)))
+        e = np.array(list(map(_MMSS.__getitem__, ends)))
+        cols = [np.array(codes), np.array(games), np.array(players), np.array(periods)]
     except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if any(c.dtype.kind != _INT_KIND for c in cols):
+        return None
+    return _column_read(*cols, s, e, game_id)
+
+
+def _column_read(code: np.ndarray, game: np.ndarray, player: np.ndarray, period: np.ndarray, s: np.ndarray,
+                 e: np.ndarray, game_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(player, start, end) in absolute seconds of the shift rows (typeCode 517) of a chart's columns; None
+    if any row is unusual.
+
+    "Unusual" is anything the slow path would treat specially (a clock not in "MM:SS", in any row, a row
+    of another game, an end before the start): the caller then reads the chart with `_rows_by_player`,
+    which gives the same arrays or the precise error.
+    """
+    if (s == ODD_CLOCK).any() or (e == ODD_CLOCK).any():
         return None
     keep = code == SHIFT_TYPE_CODE
     if not keep.all():
@@ -226,16 +271,18 @@ def _rows_fast(rows: list, game_id: int) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def _typed_columns(rows: list[ShiftRow]) -> list[np.ndarray]:
-    """typeCode, gameId, playerId, period, and the start and end clocks in seconds, of `ShiftRow`s.
+    """typeCode, gameId, playerId, period, and the start and end clocks in seconds (`ODD_CLOCK` where not
+    "MM:SS"), of `ShiftRow`s: the columns where the compiled scanner is not built or declines a body.
 
     Each column is filled straight from the rows (`np.fromiter`), with no tuple per row and no list per
     column in between: half the time of transposing the rows (0.15 against 0.28 ms for a game's ~730
-    rows). The decoder has checked that the ids and the period are ints; a clock not in "MM:SS" raises
-    KeyError, and an id beyond int64 OverflowError, for the caller.
+    rows). The decoder has checked that the ids and the period are ints; an id beyond int64 raises
+    OverflowError for the caller.
     """
     n = len(rows)
     return ([np.fromiter(map(get, rows), np.int64, n) for get in _INT_ATTRS]
-            + [np.fromiter(map(_MMSS.__getitem__, map(get, rows)), np.int64, n) for get in _CLOCK_ATTRS])
+            + [np.fromiter(map(_MMSS.get, map(get, rows), repeat(ODD_CLOCK, n)), np.int64, n)
+               for get in _CLOCK_ATTRS])
 
 
 def _rows_slow(rows: list, game_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -325,11 +372,12 @@ def parse_shift_chart(payload: Any, roster: dict[int, Player], game_id: int) -> 
     """
     if payload is None:
         return None
+    read = None
     if isinstance(payload, RegularChart):
-        data = payload.data
-        read = (_rows_fast(data, game_id) if data else None) or \
-            _rows_slow([msgspec.structs.asdict(r) for r in data], game_id)
-    else:
+        read = _column_read(*payload.columns, game_id) if payload.rows else None
+        if read is None:  # an odd row, or no rows: the generic read of the body names what is wrong
+            payload = orjson.loads(payload.body)
+    if read is None:
         if not isinstance(payload, dict) or not isinstance(payload.get("data", []), list):
             raise ParseError("shift chart is not an object with a data list", game_id=game_id, endpoint=ENDPOINT)
         data = payload.get("data") or []
