@@ -422,6 +422,24 @@ def test_a_typed_chart_with_an_odd_row_is_read_row_by_row_and_named():
         ps.parse_shift_chart(backwards, roster, 2024020001)
 
 
+@pytest.mark.unit
+def test_a_typed_chart_with_an_odd_row_that_orjson_refuses_is_refused_by_name():
+    """A body both typed readers take (they skip fields silver never reads without judging their numbers) but
+    orjson refuses (a number beyond a double's range): its odd row sends it to the generic decode, which
+    refuses it as a `ParseError` naming why (the game keeps its event stats), not as orjson's error."""
+    from nhl_assets.parse import shifts as ps
+    from nhl_assets.parse.errors import ParseError
+    from nhl_assets.parse.plays import AWAY, HOME, Player
+
+    roster = {8470001: Player(8470001, AWAY, "C", "A"), 8470002: Player(8470002, HOME, "C", "B")}
+    rows = [_SHIFT, {**_SHIFT, "id": 2, "playerId": 8470002, "startTime": "1:00", "endTime": "1:30"}]
+    body = _chart_body(rows).replace(b'"hexValue"', b'"x":2.5e999,"hexValue"', 1)
+    chart = ps.decode_regular(body)
+    assert isinstance(chart, ps.RegularChart)
+    with pytest.raises(ParseError, match="does not decode generically"):
+        ps.parse_shift_chart(chart, roster, 2024020001)
+
+
 #: A bench minor as the NHL writes it (all 30 recorded ones look so): typeCode BEN, the player who serves it
 #: in servedByPlayerId, no committing player and no drawing player.
 BENCH_MINOR = {"typeCode": "BEN", "descKey": "too-many-men-on-the-ice", "duration": 2}

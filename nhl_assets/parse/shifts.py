@@ -29,7 +29,7 @@ import orjson
 from nhl_assets.parse.errors import ParseError
 from nhl_assets.parse.plays import _MMSS, PERIOD_SECONDS, Player, clock_seconds
 
-try:  # compiled by the package's install (setup.py); without it, msgspec reads every regular chart
+try:  # compiled by the package's install (pyproject.toml's ext-modules); else msgspec reads every chart
     from nhl_assets.parse import _shiftscan
 except ImportError:  # a source tree nobody installed: slower, the same columns
     _shiftscan = None
@@ -361,6 +361,17 @@ def _last_seconds(shifts: Spans) -> dict[int, int]:
     return out
 
 
+def _generic(body: bytes | str, game_id: int) -> Any:
+    """A regular chart's body decoded generically, for the row-by-row reading. A body both typed readers
+    take can still be one orjson refuses (a number beyond a double's range in a field silver never reads,
+    which they skip): its shift data is then refused by name, as any chart the parse cannot vouch for."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"shift chart with odd rows does not decode generically: {exc}", game_id=game_id,
+                         endpoint=ENDPOINT) from None
+
+
 def parse_shift_chart(payload: Any, roster: dict[int, Player], game_id: int) -> ShiftChart | None:
     """Shifts of the dressed players; None when there is no shift data (no payload or no 517 rows).
 
@@ -376,7 +387,7 @@ def parse_shift_chart(payload: Any, roster: dict[int, Player], game_id: int) -> 
     if isinstance(payload, RegularChart):
         read = _column_read(*payload.columns, game_id) if payload.rows else None
         if read is None:  # an odd row, or no rows: the generic read of the body names what is wrong
-            payload = orjson.loads(payload.body)
+            payload = _generic(payload.body, game_id)
     if read is None:
         if not isinstance(payload, dict) or not isinstance(payload.get("data", []), list):
             raise ParseError("shift chart is not an object with a data list", game_id=game_id, endpoint=ENDPOINT)
