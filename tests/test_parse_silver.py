@@ -440,6 +440,30 @@ def test_a_typed_chart_with_an_odd_row_that_orjson_refuses_is_refused_by_name():
         ps.parse_shift_chart(chart, roster, 2024020001)
 
 
+@pytest.mark.unit
+def test_a_body_nested_past_msgspecs_depth_is_a_reject_not_a_crash():
+    """msgspec raises RecursionError (not one of its errors) for a body nested about a thousand deep: both
+    typed decoders decline it, and the generic decode then refuses it as invalid JSON (a reject, recorded)."""
+    from nhl_assets.parse import plays as pp
+    from nhl_assets.parse import shifts as ps
+
+    deep = b'{"x":' + b"[" * 2000 + b"]" * 2000 + b', "data": [], "plays": []}'
+    assert ps.decode_regular(deep) is None and pp.decode_regular(deep) is None
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(deep)
+
+
+@pytest.mark.unit
+def test_a_regular_chart_without_rows_is_no_shift_data_whatever_else_it_holds():
+    """No rows: no shift data, read from the columns alone (its body is not decoded again, so a number
+    orjson refuses elsewhere in it does not matter)."""
+    from nhl_assets.parse import shifts as ps
+
+    chart = ps.decode_regular(b'{"data":[],"meta":1e999,"total":0}')
+    assert isinstance(chart, ps.RegularChart) and chart.rows == 0
+    assert ps.parse_shift_chart(chart, {}, 2024020001) is None
+
+
 #: A bench minor as the NHL writes it (all 30 recorded ones look so): typeCode BEN, the player who serves it
 #: in servedByPlayerId, no committing player and no drawing player.
 BENCH_MINOR = {"typeCode": "BEN", "descKey": "too-many-men-on-the-ice", "duration": 2}

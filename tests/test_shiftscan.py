@@ -131,9 +131,11 @@ def test_a_declined_body_decodes_as_it_did_without_the_scanner(monkeypatch):
     assert isinstance(chart, ps.RegularChart) and (chart.columns == _typed(escaped)).all()
     plain = _body([ROW, {**ROW, "startTime": "5:07"}])
     with_scanner = ps.decode_regular(plain)
+    as_text = ps.decode_regular(plain.decode())  # a str body: msgspec reads it, into the same columns
     monkeypatch.setattr(ps, "_shiftscan", None)
     without = ps.decode_regular(plain)
     assert (with_scanner.columns == without.columns).all() and with_scanner.columns[4].tolist() == [20, ps.ODD_CLOCK]
+    assert (as_text.columns == without.columns).all()
     assert ps.decode_regular(_body([{**ROW, "playerId": 2**63}])) is None
 
 

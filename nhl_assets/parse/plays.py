@@ -146,7 +146,7 @@ def decode_regular(body: bytes | str) -> RegularPlayByPlay | None:
     """
     try:
         return _REGULAR.decode(body)
-    except msgspec.MsgspecError:  # DecodeError (not JSON) and ValidationError (not regular)
+    except (msgspec.MsgspecError, RecursionError):  # not JSON, not regular, or nested past msgspec's depth
         return None
 
 

@@ -92,14 +92,14 @@ def decode_regular(body: bytes | str) -> RegularChart | None:
     else (invalid JSON, a missing `endTime`, an id written as text) returns None; the caller then decodes
     the body generically, and `parse_shift_chart` reads that dict row by row and names what is wrong.
     """
-    if _shiftscan is not None:
+    if _shiftscan is not None and not isinstance(body, str):  # it reads bytes (a buffer); msgspec reads both
         scanned = _shiftscan.scan(body)
         if scanned is not None:
             rows, columns = scanned
             return RegularChart(np.frombuffer(columns, dtype=np.int64).reshape(len(COLUMNS), rows), body)
     try:
         rows = _REGULAR.decode(body).data
-    except msgspec.MsgspecError:  # DecodeError (not JSON) and ValidationError (not regular)
+    except (msgspec.MsgspecError, RecursionError):  # not JSON, not regular, or nested past msgspec's depth
         return None
     try:
         columns = np.array(_typed_columns(rows), dtype=np.int64).reshape(len(COLUMNS), len(rows))
@@ -385,8 +385,10 @@ def parse_shift_chart(payload: Any, roster: dict[int, Player], game_id: int) -> 
         return None
     read = None
     if isinstance(payload, RegularChart):
-        read = _column_read(*payload.columns, game_id) if payload.rows else None
-        if read is None:  # an odd row, or no rows: the generic read of the body names what is wrong
+        if not payload.rows:
+            return None
+        read = _column_read(*payload.columns, game_id)
+        if read is None:  # an odd row: the generic read of the body names what is wrong
             payload = _generic(payload.body, game_id)
     if read is None:
         if not isinstance(payload, dict) or not isinstance(payload.get("data", []), list):
