@@ -31,7 +31,7 @@ def _typed(body: bytes) -> np.ndarray | None:
     """The columns msgspec's typed decode gives `body` (the path without the scanner), or None."""
     try:
         rows = msgspec.json.decode(body, type=ps._RegularRows).data
-        return np.array(ps._typed_columns(rows), dtype=np.int64).reshape(len(ps.COLUMNS), len(rows))
+        return ps._typed_columns(rows)
     except (msgspec.MsgspecError, OverflowError):
         return None
 

@@ -23,6 +23,10 @@
 
 #define MAX_DEPTH 64
 #define NFIELDS 6
+#define NINTS 4 /* the first NINTS fields are integers, the others clocks */
+
+/* The row's fields, in the columns' order (nhl_assets/parse/shifts.py's COLUMNS). */
+static const char *const FIELDS[NFIELDS] = {"typeCode", "gameId", "playerId", "period", "startTime", "endTime"};
 
 typedef struct {
     const unsigned char *p;
@@ -268,24 +272,12 @@ static int skip_value(Cursor *c, int depth) {
     }
 }
 
-/* The row's fields, by key: 0-3 the integers, 4-5 the clocks; -1 for any other key. */
+/* The index in FIELDS of the key [k, k + n), or -1 for any other key. */
 static int field_of(const unsigned char *k, Py_ssize_t n) {
-    switch (n) {
-    case 6:
-        if (memcmp(k, "gameId", 6) == 0) return 1;
-        if (memcmp(k, "period", 6) == 0) return 3;
-        return -1;
-    case 7:
-        return memcmp(k, "endTime", 7) == 0 ? 5 : -1;
-    case 8:
-        if (memcmp(k, "typeCode", 8) == 0) return 0;
-        if (memcmp(k, "playerId", 8) == 0) return 2;
-        return -1;
-    case 9:
-        return memcmp(k, "startTime", 9) == 0 ? 4 : -1;
-    default:
-        return -1;
+    for (int f = 0; f < NFIELDS; f++) {
+        if ((size_t)n == strlen(FIELDS[f]) && memcmp(k, FIELDS[f], (size_t)n) == 0) return f;
     }
+    return -1;
 }
 
 /* "MM:SS" -> seconds, or -1 for any other spelling (the caller then reads the chart row by row). */
@@ -300,34 +292,29 @@ static int64_t clock_seconds(const unsigned char *s, Py_ssize_t n) {
 }
 
 typedef struct {
-    int64_t *data; /* NFIELDS columns of `cap` each, filled up to `rows` */
+    int64_t *data; /* `rows` rows of NFIELDS values each, room for `cap` rows */
     Py_ssize_t rows, cap;
-} Columns;
+} Rows;
 
-static int grow(Columns *cols) {
-    Py_ssize_t cap = cols->cap ? cols->cap * 2 : 1024;
+static int grow(Rows *rows) {
+    Py_ssize_t cap = rows->cap ? rows->cap * 2 : 1024;
     if (cap > PY_SSIZE_T_MAX / (Py_ssize_t)(NFIELDS * sizeof(int64_t))) return -1;
-    int64_t *data = PyMem_Malloc((size_t)cap * NFIELDS * sizeof(int64_t));
-    if (data == NULL) return -1;
-    for (int f = 0; f < NFIELDS; f++) {
-        if (cols->rows) memcpy(data + (size_t)f * cap, cols->data + (size_t)f * cols->cap,
-                               (size_t)cols->rows * sizeof(int64_t));
-    }
-    PyMem_Free(cols->data);
-    cols->data = data;
-    cols->cap = cap;
+    int64_t *data = PyMem_Realloc(rows->data, (size_t)cap * NFIELDS * sizeof(int64_t));
+    if (data == NULL) return -1; /* rows->data is still valid, and freed by the caller */
+    rows->data = data;
+    rows->cap = cap;
     return 0;
 }
 
-/* One field's value at c->p: an integer that fits in int64 (fields 0-3), or a clock string without escapes
- * (4-5, read as seconds or -1); 0 with it in *value, or -1. */
+/* One field's value at c->p: an integer that fits in int64 (the first NINTS fields), or a clock string
+ * without escapes (read as seconds or -1); 0 with it in *value, or -1. */
 static int scan_field(Cursor *c, int f, int64_t *value) {
     const unsigned char *s;
     Py_ssize_t n;
     int escaped, is_int, fits;
     skip_ws(c);
     if (c->p >= c->end) return -1;
-    if (f < 4) {
+    if (f < NINTS) {
         if (*c->p != '-' && (*c->p < '0' || *c->p > '9')) return -1;
         return scan_number(c, &is_int, &fits, value) < 0 || !is_int || !fits ? -1 : 0;
     }
@@ -337,7 +324,7 @@ static int scan_field(Cursor *c, int f, int64_t *value) {
 }
 
 /* One row object at c->p: 0 and its six fields appended, or -1 (anything the fast path does not take). */
-static int scan_row(Cursor *c, Columns *cols) {
+static int scan_row(Cursor *c, Rows *rows) {
     int64_t values[NFIELDS];
     int seen = 0, escaped, more;
     const unsigned char *key;
@@ -354,24 +341,24 @@ static int scan_row(Cursor *c, Columns *cols) {
         seen |= 1 << f;
     } while ((more = next_member(c, '}')) > 0);
     if (more < 0 || seen != (1 << NFIELDS) - 1) return -1;
-    if (cols->rows == cols->cap && grow(cols) < 0) return -1;
-    for (int f = 0; f < NFIELDS; f++) cols->data[(size_t)f * cols->cap + cols->rows] = values[f];
-    cols->rows++;
+    if (rows->rows == rows->cap && grow(rows) < 0) return -1;
+    memcpy(rows->data + (size_t)rows->rows * NFIELDS, values, sizeof values);
+    rows->rows++;
     return 0;
 }
 
 /* The "data" array at c->p: 0 and every row appended, or -1. */
-static int scan_rows(Cursor *c, Columns *cols) {
+static int scan_rows(Cursor *c, Rows *rows) {
     int more = open_container(c, '[', ']');
     if (more != 0) return more > 0 ? 0 : -1;
     do {
-        if (scan_row(c, cols) < 0) return -1;
+        if (scan_row(c, rows) < 0) return -1;
     } while ((more = next_member(c, ']')) > 0);
     return more;
 }
 
 /* The whole body: 0 with the rows of its one "data" key, or -1. */
-static int scan_body(Cursor *c, Columns *cols) {
+static int scan_body(Cursor *c, Rows *rows) {
     const unsigned char *key;
     Py_ssize_t n;
     int escaped, more, have_data = 0;
@@ -379,7 +366,7 @@ static int scan_body(Cursor *c, Columns *cols) {
     do {
         if (scan_key(c, &key, &n, &escaped) < 0 || escaped) return -1;
         if (n == 4 && memcmp(key, "data", 4) == 0) {
-            if (have_data || scan_rows(c, cols) < 0) return -1; /* "data" twice, or not regular rows */
+            if (have_data || scan_rows(c, rows) < 0) return -1; /* "data" twice, or not regular rows */
             have_data = 1;
         } else if (skip_value(c, 1) < 0) {
             return -1;
@@ -392,26 +379,25 @@ static int scan_body(Cursor *c, Columns *cols) {
 static PyObject *scan(PyObject *module, PyObject *arg) {
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
-    Columns cols = {NULL, 0, 0};
+    Rows rows = {NULL, 0, 0};
     Cursor c = {(const unsigned char *)view.buf, (const unsigned char *)view.buf + view.len};
-    int ok = scan_body(&c, &cols); /* a failed allocation declines too: the slow path has its own */
+    int ok = scan_body(&c, &rows); /* a failed allocation declines too: the slow path has its own */
     PyBuffer_Release(&view);
     if (ok < 0) {
-        PyMem_Free(cols.data);
+        PyMem_Free(rows.data);
         Py_RETURN_NONE;
     }
-    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(cols.rows * NFIELDS * sizeof(int64_t)));
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(rows.rows * NFIELDS * sizeof(int64_t)));
     if (out == NULL) {
-        PyMem_Free(cols.data);
+        PyMem_Free(rows.data);
         return NULL;
     }
-    int64_t *dst = (int64_t *)PyBytes_AS_STRING(out);
-    for (int f = 0; f < NFIELDS; f++) {
-        if (cols.rows) memcpy(dst + (size_t)f * cols.rows, cols.data + (size_t)f * cols.cap,
-                              (size_t)cols.rows * sizeof(int64_t));
+    int64_t *dst = (int64_t *)PyBytes_AS_STRING(out); /* column after column */
+    for (Py_ssize_t r = 0; r < rows.rows; r++) {
+        for (int f = 0; f < NFIELDS; f++) dst[(size_t)f * rows.rows + r] = rows.data[(size_t)r * NFIELDS + f];
     }
-    PyMem_Free(cols.data);
-    return Py_BuildValue("(nN)", cols.rows, out);
+    PyMem_Free(rows.data);
+    return Py_BuildValue("(nN)", rows.rows, out);
 }
 
 static PyMethodDef methods[] = {
