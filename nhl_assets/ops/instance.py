@@ -6,6 +6,17 @@ Its dagster.yaml turns telemetry off and stores the event log with `BatchingSqli
 one transaction per batch instead of one engine and two transactions per event. Run and schedule storage
 stay Dagster's SQLite defaults under the same home.
 
+It also sets `python_logs.python_log_level: INFO`, the level of the console logger of a run started
+without logger config (`dagster asset materialize`, runs the daemon and the UI launch:
+`dagster._loggers.default_system_loggers`). Dagster logs its events at DEBUG, and a range run has one
+materialization per partition per asset: at DEBUG a season's silver replay printed a line for each of its
+1,638, formatted and written on the run's main thread while the tables were being written (0.2 s of the
+process's py-spy samples). Every event is still stored (`DagsterLogManager.log_dagster_event` logs events
+whatever its level), so the UI shows them all; the console keeps what the assets log at INFO and every
+failure (ERROR). What the setting also drops: `context.log.debug` messages (the run's log manager takes the
+level too), which no asset here writes. The project's own runs set the same console level in their run
+config (`nhl_assets.runs.QUIET`).
+
     python -m nhl_assets.ops.instance    # what `make dev` runs before `dg dev`
 """
 
@@ -14,20 +25,26 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: What this module wrote before the event log was configured: such a file is brought up to date.
-_LEGACY = "telemetry:\n  enabled: false\n"
+_TELEMETRY = "telemetry:\n  enabled: false\n"
+_CONSOLE = "python_logs:\n  python_log_level: INFO\n"
+
+
+def _event_log(home: Path) -> str:
+    return ("event_log_storage:\n"
+            "  module: nhl_assets.deploy.event_log\n"
+            "  class: BatchingSqliteEventLogStorage\n"
+            "  config:\n"
+            f"    base_dir: {(home / 'history' / 'runs').resolve()}\n")
 
 
 def instance_yaml(home: Path, *, batching: bool = True) -> str:
     """dagster.yaml for an instance in `home` (absolute paths: Dagster reads them from any directory)."""
-    text = _LEGACY
-    if batching:
-        text += ("event_log_storage:\n"
-                 "  module: nhl_assets.deploy.event_log\n"
-                 "  class: BatchingSqliteEventLogStorage\n"
-                 "  config:\n"
-                 f"    base_dir: {(home / 'history' / 'runs').resolve()}\n")
-    return text
+    return _TELEMETRY + (_event_log(home) if batching else "") + _CONSOLE
+
+
+def _written_before(home: Path) -> set[str]:
+    """What earlier versions of this module wrote for `home`: such a file is brought up to date."""
+    return {_TELEMETRY, _TELEMETRY + _event_log(home)}
 
 
 def write_instance_config(home: Path, *, batching: bool = True) -> Path:
@@ -43,7 +60,7 @@ def ensure_dagster_home() -> str:
     A dagster.yaml someone wrote is never touched (only the one this module wrote before is updated)."""
     home = Path(os.environ.get("DAGSTER_HOME") or os.path.abspath(".dagster_home"))
     config = home / "dagster.yaml"
-    if not config.exists() or config.read_text() == _LEGACY:
+    if not config.exists() or config.read_text() in _written_before(home):
         write_instance_config(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return str(home)
