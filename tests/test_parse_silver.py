@@ -747,6 +747,88 @@ def test_on_ice_credits_that_disagree_with_the_shot_table_fail_loudly():
         assert cr.chunks == []
 
 
+# ---------------------------------------------------------------------- numbers beyond the columns
+_BEYOND_INT64 = (1 << 63) + 5  # JSON allows it; orjson reads integers up to 2**64 - 1
+
+
+def _with_player_id(g: GameInputs, old: int, new: int, *, roster: bool, chart: bool) -> GameInputs:
+    """`g` with player `old` renamed `new` in its rosterSpots and play details and/or its shift chart."""
+    pbp, sc = copy.deepcopy(g.play_by_play), copy.deepcopy(g.shift_chart)
+    if roster:
+        for spot in pbp["rosterSpots"]:
+            spot["playerId"] = new if spot["playerId"] == old else spot["playerId"]
+        for play in pbp["plays"]:
+            details = play.get("details", {})
+            for k, v in details.items():
+                details[k] = new if v == old else v
+    if chart:
+        for row in sc["data"]:
+            row["playerId"] = new if row["playerId"] == old else row["playerId"]
+    return GameInputs(g.game_id, g.game_date, pbp, sc, g.boxscore)
+
+
+def _the_others_unchanged(games: list[GameInputs], bad: int, got) -> None:
+    alone = build_silver([g for i, g in enumerate(games) if i != bad])
+    for frame, want in ((got.players, alone.players), (got.teams, alone.teams), (got.goalies, alone.goalies),
+                        (got.shots, alone.shots)):
+        assert frame.filter(pl.col("gameId") != games[bad].game_id).equals(want)
+
+
+def test_a_shift_chart_id_beyond_64_bits_costs_its_game_the_shift_data_only(simulated):
+    """Numpy would raise a bare OverflowError for the whole batch: the chart is refused by name instead,
+    and its game keeps its event stats."""
+    games = simulated[0][:3]
+    victim = games[1].play_by_play["rosterSpots"][0]["playerId"]
+    games = [games[0], _with_player_id(games[1], victim, _BEYOND_INT64, roster=False, chart=True), games[2]]
+    got = build_silver(games)
+    assert got.rejected == [(games[1].game_id, "shift_chart",
+                             f"shift chart row of player {_BEYOND_INT64} has a number beyond 64-bit integers")]
+    assert not got.players.filter(pl.col("gameId") == games[1].game_id).get_column("hasShiftData").any()
+    assert got.players.filter(pl.col("gameId") == games[1].game_id).height > 0
+
+
+@pytest.mark.parametrize("pid", [(1 << 32) + 8478402, -8478402, _BEYOND_INT64])
+def test_a_player_id_the_credit_keys_cannot_hold_rejects_its_game(simulated, pid):
+    """Credits pack a player id in 32 bits of an int64 key: a larger id (which fits int64 and raises
+    nothing) would spill into the game's bits and credit another key, a negative one into the sign."""
+    games = simulated[0][:3]
+    victim = games[1].play_by_play["rosterSpots"][0]["playerId"]
+    games = [games[0], _with_player_id(games[1], victim, pid, roster=True, chart=True), games[2]]
+    got = build_silver(games)
+    assert got.rejected == [(games[1].game_id, "play_by_play", f"rosterSpots playerId {pid} is outside "
+                                                               "1..4294967295, the player ids silver encodes")]
+    _the_others_unchanged(games, 1, got)
+
+
+def test_a_number_beyond_64_bits_only_the_shot_table_reads_rejects_its_game_alone(simulated):
+    """A missed shot's `goalieInNetId` reaches only the shot table, whose frame is built for the whole batch:
+    polars refuses it there (TypeError). The game is found by building each game alone and rejected naming
+    the number; the other games' rows are those of a batch without it."""
+    games = [copy.deepcopy(g) for g in simulated[0][:4]]
+    missed = next(p for p in games[2].play_by_play["plays"] if p["typeDescKey"] == "missed-shot")
+    missed["details"]["goalieInNetId"] = _BEYOND_INT64
+    got = build_silver(games)
+    assert [(g, e) for g, e, _ in got.rejected] == [(games[2].game_id, "play_by_play")]
+    assert got.rejected[0][2].startswith("a number silver's columns cannot hold: ")
+    assert str(_BEYOND_INT64) in got.rejected[0][2]
+    _the_others_unchanged(games, 2, got)
+    alone = build_silver([games[2]])  # a batch of that one game: rejected, not raised
+    assert [(g, e) for g, e, _ in alone.rejected] == [(games[2].game_id, "play_by_play")]
+    assert alone.players.height == 0
+
+
+def test_an_error_every_game_meets_alone_is_the_codes_and_is_raised(simulated, monkeypatch):
+    """Only a payload's number is rejected: a defect that fails every game of a batch is raised as it was."""
+    from nhl_assets.parse import game_stats as gs
+
+    def broken(*_args, **_kwargs):
+        raise TypeError("a defect")
+
+    monkeypatch.setattr(gs, "_team_time", broken)
+    with pytest.raises(TypeError, match="a defect"):
+        build_silver(simulated[0][:3])
+
+
 def _truth(sim) -> tuple[dict, Counter]:
     """Per (gameId, playerId, situation): seconds on ice, and on-ice shot counts, from the simulation."""
     gid = sim.spec.game_id

@@ -103,6 +103,9 @@ ST_ON_F, ST_ON_A = 14, 18  # + 0 sog, 1 missed, 2 blocked, 3 goals
 ST_SHIFTS, ST_G_SA, ST_G_GA = 22, 23, 24
 ST_PIM, ST_PIM_DRAWN, ST_ICE = 25, 26, 27  # weighted (value = minutes / seconds)
 _G_SHIFT, _P_SHIFT = 40, 8
+#: Player ids the encoding holds: 1 .. 2**32 - 1 (NHL ids have 7 digits). A larger or negative id would
+#: spill into the game's bits or the sign and credit another key without any error, so it rejects its game.
+_PLAYER_ID_LIMIT = 1 << (_G_SHIFT - _P_SHIFT)
 # team credit = gi << 9 | side << 8 | situation << 5 | stat
 (TS_SOG, TS_MISSED, TS_BLOCKED, TS_GOALS, TS_HITS, TS_PENS, TS_FO, TS_GIVE, TS_TAKE) = range(9)
 TS_PIM, TS_ICE = 9, 10  # weighted
@@ -430,6 +433,10 @@ def _parse_game(g: GameInputs, gi: int, batch: _Batch) -> None:
     payload = pp.as_payload(g.play_by_play)
     header = pp.parse_header(payload, g.game_id)
     roster = pp.parse_roster(payload, header)
+    unfit = next((pid for pid in roster if not 0 < pid < _PLAYER_ID_LIMIT), None)
+    if unfit is not None:
+        raise ParseError(f"rosterSpots playerId {unfit} is outside 1..{_PLAYER_ID_LIMIT - 1}, the player ids "
+                         "silver encodes", game_id=g.game_id, endpoint=pp.ENDPOINT)
     plays = pp.ordered_plays(payload, header)
     try:
         chart = ps.parse_shift_chart(g.shift_chart, roster, g.game_id)
@@ -602,8 +609,16 @@ def build_silver(games: Sequence[GameInputs]) -> SilverFrames:
 
     A play-by-play that cannot be parsed rejects its game (endpoint `play_by_play`); a shift chart that
     cannot be trusted is rejected on its own (endpoint `shift_chart`) and the game is published without
-    shift data. A game listed twice in the batch is kept once.
+    shift data. A game listed twice in the batch is kept once. A game holding a number its columns cannot
+    take (an integer beyond 64 bits, which JSON allows) is rejected too (`_without_unfit_games`).
     """
+    try:
+        return _build(games)
+    except (OverflowError, TypeError) as exc:
+        return _without_unfit_games(games, exc)
+
+
+def _build(games: Sequence[GameInputs]) -> SilverFrames:
     batch = _Batch()
     seen: set[int] = set()
     with gc_paused():
@@ -625,3 +640,28 @@ def build_silver(games: Sequence[GameInputs]) -> SilverFrames:
                                               "awayTeam": pl.String, "homeTeam": pl.String})
     skaters, goalies = _player_frames(batch, frame)
     return SilverFrames(skaters, _team_frame(batch, frame), goalies, batch.rejected, shots)
+
+
+def _without_unfit_games(games: Sequence[GameInputs], exc: OverflowError | TypeError) -> SilverFrames:
+    """The batch without the games that fail on their own with `exc`'s kind of error, each rejected naming it.
+
+    Why: a value read from a payload reaches numpy and polars as a Python int, and one beyond 64 bits
+    (a shot's goalie id, a coordinate, a sort order) fails the whole batch there, numpy with OverflowError
+    and polars with TypeError ("unexpected value while building Series"), after every game parsed. Checking
+    each such value as it is read would cost every game; this costs only a batch that failed: each game is
+    built alone, those that fail are rejected, and the rest are built again as one batch, so their rows
+    are what they would have been. If every game fails alone, the cause is not one payload but the code,
+    and the error is raised as it was.
+    """
+    unfit: dict[int, str] = {}
+    for i, g in enumerate(games):
+        try:
+            _build([g])
+        except (OverflowError, TypeError) as alone:
+            unfit[i] = str(alone).split("\n", 1)[0]
+    if len(unfit) == len(games) > 1 or not unfit:
+        raise exc
+    out = _build([g for i, g in enumerate(games) if i not in unfit])
+    rejected = [(games[i].game_id, pp.ENDPOINT, f"a number silver's columns cannot hold: {why[:200]}")
+                for i, why in unfit.items()]
+    return SilverFrames(out.players, out.teams, out.goalies, out.rejected + rejected, out.shots)
