@@ -649,6 +649,43 @@ def test_an_unparseable_boxscore_is_named_and_the_others_still_reconcile(simulat
     assert (rec.players, rec.values_checked) == (both.players, both.values_checked) and both.players > 60
 
 
+def _player_group(box: dict) -> list[dict]:
+    stats = box.get("playerByGameStats") or box["boxscore"]["playerByGameStats"]
+    return next(v for team in stats.values() for v in team.values() if isinstance(v, list) and v)
+
+
+def test_a_boxscore_number_beyond_64_bits_costs_its_own_game_only(simulated):
+    """The batch's official rows are one frame, which a number beyond 64 bits in one boxscore fails (polars'
+    ComputeError): that boxscore is named unparseable, the others reconcile as without it."""
+    games, frames = simulated
+    broken = copy.deepcopy(games[1].boxscore)
+    _player_group(broken)[0]["playerId"] = (1 << 63) + 3
+    rec = reconcile(frames, [games[0].boxscore, broken, games[2].boxscore])
+    assert [(m["gameId"], m["scope"]) for m in rec.mismatches.to_dicts()] == [(games[1].game_id, "game")]
+    assert rec.mismatches.row(0, named=True)["stat"].startswith(
+        "boxscore unparseable: a number its columns cannot hold: ")
+    both = reconcile(frames, [games[0].boxscore, games[2].boxscore])
+    assert (rec.games, rec.players, rec.values_checked) == (both.games, both.players, both.values_checked)
+    alone = reconcile(frames, [broken])  # one boxscore, unfit: named, not raised
+    assert alone.games == 0 and alone.mismatches.height == 1
+
+
+def test_an_error_every_boxscore_meets_alone_is_the_codes_and_is_raised(simulated, monkeypatch):
+    from nhl_assets.parse import reconcile as rc
+
+    frames_of = rc._frames
+
+    def defect(rows):  # fails every boxscore's rows, alone or together
+        if rows:
+            raise TypeError("a defect")
+        return frames_of(rows)
+
+    monkeypatch.setattr(rc, "_frames", defect)
+    games, frames = simulated
+    with pytest.raises(TypeError, match="a defect"):
+        reconcile(frames, [g.boxscore for g in games[:3]])
+
+
 def test_all_equals_sum_of_situations_and_keys_are_unique(simulated):
     _games, frames = simulated
     for table, frame in ((PLAYERS, frames.players), (TEAMS, frames.teams)):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -46,23 +47,52 @@ class Reconciliation:
 def _official(boxscores: Sequence[dict], games: set[int]) -> tuple[pl.DataFrame, pl.DataFrame, list[dict]]:
     """Official player and team rows of the games in the frames, and rows for unparseable boxscores.
 
-    One frame of each for the whole batch: a frame per game cost four times reading the game."""
-    players: list[dict] = []
-    teams: list[dict] = []
+    One frame of each for the whole batch: a frame per game cost four times reading the game. A boxscore
+    holding a number the frame cannot take (an integer beyond 64 bits, which JSON allows) fails that frame
+    for every game; the batch is then built box by box (`_without_unfit_boxes`), that boxscore is named
+    unparseable, and the others are compared as before."""
+    rows: list[tuple[int, list[dict], list[dict]]] = []  # (gameId, player rows, team rows) per boxscore
     bad: list[dict] = []
     for box in boxscores:
         try:
             gid = box.get("id") if isinstance(box, dict) else None
             if gid not in games:
                 continue
-            players += player_rows(box)
-            teams += team_rows(box)
+            rows.append((gid, player_rows(box), team_rows(box)))
         except ParseError as exc:
-            bad.append({"gameId": exc.game_id or gid, "scope": "game", "key": str(exc.game_id or gid),
-                        "stat": f"boxscore unparseable: {exc.reason}", "derived": None, "official": None})
-    p = pl.DataFrame(players, schema=BOX_PLAYER_SCHEMA)
-    t = pl.DataFrame(teams, schema=BOX_TEAM_SCHEMA)
+            bad.append(_unparseable(exc.game_id or gid, exc.reason))
+    try:
+        p, t = _frames(rows)
+    except (TypeError, OverflowError, pl.exceptions.PolarsError) as exc:
+        p, t = _without_unfit_boxes(rows, bad, exc)
     return p.unique(["gameId", "playerId"], keep="first"), t.unique(["gameId", "team"], keep="first"), bad
+
+
+def _unparseable(gid: Any, reason: str) -> dict:
+    return {"gameId": gid, "scope": "game", "key": str(gid), "stat": f"boxscore unparseable: {reason}",
+            "derived": None, "official": None}
+
+
+def _frames(rows: Sequence[tuple[int, list[dict], list[dict]]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return (pl.DataFrame([r for _, players, _ in rows for r in players], schema=BOX_PLAYER_SCHEMA),
+            pl.DataFrame([r for _, _, teams in rows for r in teams], schema=BOX_TEAM_SCHEMA))
+
+
+def _without_unfit_boxes(rows: Sequence[tuple[int, list[dict], list[dict]]], bad: list[dict],
+                         exc: Exception) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The frames without the boxscores whose rows fail alone, each added to `bad` naming the error; raised
+    as it was when every boxscore fails alone (then the code, not one payload, is at fault)."""
+    kept = []
+    for one in rows:
+        try:
+            _frames([one])
+            kept.append(one)
+        except (TypeError, OverflowError, pl.exceptions.PolarsError) as alone:
+            why = str(alone).split("\n", 1)[0][:200]
+            bad.append(_unparseable(one[0], f"a number its columns cannot hold: {why}"))
+    if not kept and len(rows) > 1 or len(kept) == len(rows):
+        raise exc
+    return _frames(kept)
 
 
 def _derived_players(frames: SilverFrames) -> tuple[pl.DataFrame, pl.DataFrame]:
