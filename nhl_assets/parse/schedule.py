@@ -13,10 +13,38 @@ from nhl_assets.rules import LOADED_GAME_TYPES, is_final
 UPCOMING_SCHEMA = gold_tables.UPCOMING_SCHEDULE.polars_schema
 
 
+#: The integer range of each integer column of `silver/schedule` (a value outside it fails the frame).
+_INT_RANGE = {pl.Int32: 1 << 31, pl.Int64: 1 << 63}
+
+
 def _utc(ts: str | None) -> datetime | None:
     if not ts:
         return None
+    if not isinstance(ts, str):
+        raise ValueError(f"startTimeUTC {ts!r} is not a string")
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _checked(row: dict[str, Any], schema: dict[str, pl.DataType]) -> dict[str, Any]:
+    """`row` if every value is what its column holds, else ValueError naming the first that is not.
+
+    Why: the rows of a window become one frame, which polars would refuse for every day over one value (a
+    score of "x", an id beyond 64 bits, a team given as an object) or, worse, take by converting it ("3" and
+    3.5 both became 3). A day whose payload drifted is then rejected by name and the others are kept."""
+    for column, dtype in schema.items():
+        value = row[column]
+        if value is None:
+            continue
+        limit = _INT_RANGE.get(dtype)
+        if limit is not None:
+            ok = type(value) is int and -limit <= value < limit
+        elif dtype == pl.String:
+            ok = isinstance(value, str)
+        else:  # dates and timestamps: made here, not read
+            ok = True
+        if not ok:
+            raise ValueError(f"game {row['gameId']}: {column} = {value!r} is not a {dtype}")
+    return row
 
 
 def week_games(payload: dict[str, Any]) -> list[tuple[date, dict[str, Any]]]:
@@ -70,7 +98,7 @@ def played_games(day: date, payload: dict[str, Any], game_types: frozenset[int] 
         if d != day or g.get("gameType") not in game_types or not is_final(g.get("gameState")):
             continue
         home, away = g.get("homeTeam") or {}, g.get("awayTeam") or {}
-        rows.append({
+        rows.append(_checked({
             "gameId": int(g["id"]),
             "gameDate": d,
             "season": g.get("season"),
@@ -86,5 +114,5 @@ def played_games(day: date, payload: dict[str, Any], game_types: frozenset[int] 
             "homeScore": home.get("score"),
             "awayScore": away.get("score"),
             "lastPeriodType": (g.get("gameOutcome") or {}).get("lastPeriodType"),
-        })
+        }, SCHEDULE_SCHEMA))
     return rows
