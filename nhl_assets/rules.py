@@ -18,3 +18,9 @@ FINAL_STATES: frozenset[str] = frozenset({"OFF", "FINAL"})
 
 def is_final(game_state: object) -> bool:
     return game_state in FINAL_STATES
+
+
+def is_game_id(value: object) -> bool:
+    """A game id the warehouse can key a game by: a positive integer that fits 64 bits (JSON allows any
+    integer; every table stores `gameId` as int64). NHL ids have ten digits (2023020204)."""
+    return type(value) is int and 0 < value < (1 << 63)

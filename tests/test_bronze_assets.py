@@ -9,6 +9,7 @@ import sys
 from datetime import date, datetime, timezone
 
 import polars as pl
+import pytest
 from dagster import AssetKey, DagsterInstance
 
 from nhl_assets.bronze import tables as bt
@@ -251,6 +252,18 @@ def test_schedule_game_without_id_fails_the_run_writing_nothing(sim_env):
     assert not result.success
     assert "no integer 'id'" in failure_text(result)
     assert all(n == 0 for n in data_commits().values())
+
+
+@pytest.mark.parametrize("game_id", [1 << 63, (1 << 64) - 1, -2023020001, 0, True, 2023020001.0])
+def test_a_scheduled_game_id_no_table_can_key_fails_its_day_by_name(game_id):
+    """Every table keys games by an int64 `gameId`: an id JSON allows and int64 does not (or a bool, a float)
+    is the schedule's error, named, not polars' when the day's rows are written."""
+    from nhl_assets.source.games import games_from_schedule
+    from nhl_assets.source.types import NHLPayloadError
+
+    with pytest.raises(NHLPayloadError, match="a scheduled game has no integer 'id' \\(positive, 64-bit\\)"):
+        games_from_schedule(date(2023, 11, 1), {"games": [{"id": 2023020002, "gameType": 2},
+                                                          {"id": game_id, "gameType": 2}]})
 
 
 def test_schedule_without_game_week_is_not_taken_for_an_empty_day(sim_env):

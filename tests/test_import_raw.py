@@ -129,6 +129,9 @@ def test_files_are_identified_by_content_never_by_name(tmp_path, league):
         "stats": {"data": [{"playerId": 1, "goals": 3}], "total": 1},
         "unpublished": {"data": [], "total": 0},
         "preseason": {**pbp, "id": 2023010004, "gameType": 1},
+        "id beyond 64 bits": {**pbp, "id": 1 << 63},
+        "negative id": {**pbp, "id": -2023020004},
+        "schedule id beyond 64 bits": {"gameWeek": [{"date": "2023-11-04", "games": [{"id": 1 << 64, "gameType": 2}]}]},
         "list": [pbp],
         "other": {"hello": "world"},
     }
@@ -140,6 +143,10 @@ def test_files_are_identified_by_content_never_by_name(tmp_path, league):
     assert "score" in reasons["score"] and "not a shift chart" in reasons["stats"]
     assert "no rows" in reasons["unpublished"] and "game type 1" in reasons["preseason"]
     assert "JSON list" in reasons["list"] and "top-level keys: hello" in reasons["other"]
+    assert reasons["id beyond 64 bits"] == reasons["negative id"] == \
+        "play-by-play without an integer game 'id' (positive, 64-bit)"
+    assert reasons["schedule id beyond 64 bits"] == \
+        "schedule of 2023-11-04 lists a game without an integer 'id' (positive, 64-bit)"
     # bodies: gzip by magic bytes, a truncated gzip, an empty file, a text file
     body = orjson.dumps(pbp)
     (tmp_path / "a.json").write_bytes(gzip.compress(body))  # gzipped under a .json name: still read

@@ -46,7 +46,7 @@ from typing import Any
 import orjson
 
 from nhl_assets.bronze import tables as bt
-from nhl_assets.rules import FINAL_STATES, LOADED_GAME_TYPES
+from nhl_assets.rules import FINAL_STATES, LOADED_GAME_TYPES, is_game_id
 from nhl_assets.source.types import Fetched, NHLSourceError, RawResponse
 from nhl_assets.source.games import (
     GAME_ENDPOINTS,
@@ -129,8 +129,8 @@ def _check_loaded(game_id: int, game_type: int | None) -> None:
 
 def _game_payload(payload: dict, kind: str) -> Identified:
     game_id = payload.get("id")
-    if not isinstance(game_id, int) or isinstance(game_id, bool):
-        raise NotImportable(f"{KIND_LABELS[kind]} without an integer game 'id'")
+    if not is_game_id(game_id):
+        raise NotImportable(f"{KIND_LABELS[kind]} without an integer game 'id' (positive, 64-bit)")
     if not payload.get("gameDate"):
         raise NotImportable(f"{KIND_LABELS[kind]} of game {game_id} has no 'gameDate'")
     _check_loaded(game_id, _game_type_of(game_id, payload.get("gameType")))
@@ -162,8 +162,9 @@ def _schedule(payload: dict) -> Identified:
             raise NotImportable("schedule whose 'gameWeek' entries have no 'date'")
         ids, finals = [], 0
         for g in item.get("games") or []:
-            if not isinstance(g, dict) or not isinstance(g.get("id"), int):
-                raise NotImportable(f"schedule of {item['date']} lists a game without an integer 'id'")
+            if not isinstance(g, dict) or not is_game_id(g.get("id")):
+                raise NotImportable(f"schedule of {item['date']} lists a game without an integer 'id' (positive, "
+                                    "64-bit)")
             if g.get("gameType") in LOADED_GAME_TYPES:
                 ids.append(g["id"])
                 finals += g.get("gameState") in FINAL_STATES

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from nhl_assets.rules import FINAL_STATES, LOADED_GAME_TYPES
+from nhl_assets.rules import FINAL_STATES, LOADED_GAME_TYPES, is_game_id
 from nhl_assets.source.types import Fetched, NHLPayloadError, NHLSourceError, RawResponse
 
 if TYPE_CHECKING:  # only named here: the caller opens the source (see `nhl_assets.source.types`)
@@ -108,9 +108,9 @@ def games_from_schedule(day: date, schedule: dict[str, Any],
     games: dict[int, GameFetch] = {}
     skipped: dict[int, int] = {}
     for g in schedule.get("games") or []:
-        if not isinstance(g, dict) or not isinstance(g.get("id"), int):
+        if not isinstance(g, dict) or not is_game_id(g.get("id")):
             raise NHLPayloadError(endpoint="/v1/schedule/{date}", request=raw.request if raw else "",
-                                  cause=f"a scheduled game has no integer 'id': {str(g)[:200]}",
+                                  cause=f"a scheduled game has no integer 'id' (positive, 64-bit): {str(g)[:200]}",
                                   game_date=day, status=raw.status if raw else None,
                                   attempts=raw.attempts if raw else 0, response=raw)
         game_type = g.get("gameType")
