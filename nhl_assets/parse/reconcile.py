@@ -90,7 +90,7 @@ def _without_unfit_boxes(rows: Sequence[tuple[int, list[dict], list[dict]]], bad
         except (TypeError, OverflowError, pl.exceptions.PolarsError) as alone:
             why = str(alone).split("\n", 1)[0][:200]
             bad.append(_unparseable(one[0], f"a number its columns cannot hold: {why}"))
-    if not kept and len(rows) > 1 or len(kept) == len(rows):
+    if (not kept and len(rows) > 1) or len(kept) == len(rows):
         raise exc
     return _frames(kept)
 

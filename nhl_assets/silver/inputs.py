@@ -132,8 +132,8 @@ def add_schedules(out: WindowInputs, schedule_rows: list[dict]) -> None:
             continue
         try:
             out.schedule_rows.extend(played_games(row["gameDate"], payload))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # AttributeError: an object where a
-            # field held another (`venue` a string, say)
+        # AttributeError: a field holding another kind of value than an object (`venue` a string, say)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             out.rejects.append(PayloadReject(row["gameDate"], None, SCHEDULE, f"unexpected schedule shape: {exc!r}",
                                              BronzePointer(SCHEDULE, row["request"], row["sha256"],
                                                            row["fetchedAt"])))
