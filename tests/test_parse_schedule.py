@@ -76,6 +76,10 @@ def test_a_played_game_whose_value_its_column_cannot_hold_is_named(league, path,
     ("homeTeam", ["TOR"], "'list' object has no attribute 'get'"),
     ("gameOutcome", "REG", "'str' object has no attribute 'get'"),
     ("startTimeUTC", 1699660800, "startTimeUTC 1699660800 is not a string"),
+    ("startTimeUTC", "9999-12-31T23:59:59-05:00", "startTimeUTC '9999-12-31T23:59:59-05:00' is out of range"),
+    ("id", "3", "a played game's id '3' is not a game id"),
+    ("id", 3.5, "a played game's id 3.5 is not a game id"),
+    ("id", True, "a played game's id True is not a game id"),
     ("homeTeam.score", "x", "homeScore = 'x' is not a Int32"),
 ])
 def test_a_drifted_schedule_day_is_a_reject_and_the_other_days_are_kept(league, path, value, says):

@@ -670,6 +670,28 @@ def test_a_boxscore_number_beyond_64_bits_costs_its_own_game_only(simulated):
     assert alone.games == 0 and alone.mismatches.height == 1
 
 
+@pytest.mark.parametrize("group, value", [("forwards", 5), ("forwards", "x"), ("goalies", {"default": "x"}),
+                                          ("forwards", [3]), ("defense", ["x"])])
+def test_a_boxscore_group_that_is_not_a_list_of_players_is_named(simulated, group, value):
+    games, frames = simulated
+    broken = copy.deepcopy(games[1].boxscore)
+    stats = broken.get("playerByGameStats") or broken["boxscore"]["playerByGameStats"]
+    stats["awayTeam"][group] = value
+    rec = reconcile(frames, [games[0].boxscore, broken, games[2].boxscore])
+    assert rec.mismatches.to_dicts() == [
+        {"gameId": games[1].game_id, "scope": "game", "key": str(games[1].game_id), "derived": None,
+         "official": None, "stat": f"boxscore unparseable: playerByGameStats.awayTeam.{group} is not a list of "
+                                   "players"}]
+
+
+@pytest.mark.parametrize("game_id", [[], {}, {"default": "x"}])
+def test_a_boxscore_whose_id_names_no_game_is_not_compared_and_does_not_raise(simulated, game_id):
+    games, frames = simulated
+    broken = {**games[1].boxscore, "id": game_id}
+    rec = reconcile(frames, [games[0].boxscore, broken])
+    assert rec.games == 1 and rec.mismatches.height == 0
+
+
 def test_an_error_every_boxscore_meets_alone_is_the_codes_and_is_raised(simulated, monkeypatch):
     from nhl_assets.parse import reconcile as rc
 
@@ -852,6 +874,52 @@ def test_a_number_beyond_64_bits_only_the_shot_table_reads_rejects_its_game_alon
     alone = build_silver([games[2]])  # a batch of that one game: rejected, not raised
     assert [(g, e) for g, e, _ in alone.rejected] == [(games[2].game_id, "play_by_play")]
     assert alone.players.height == 0
+
+
+@pytest.mark.parametrize("period", [10 ** 9, 21, 0, -1])
+@pytest.mark.parametrize("typed", [False, True])
+def test_a_play_in_a_period_no_game_has_rejects_its_game(simulated, period, typed):
+    """The timeline is built period by period: a period of 10**9 had the parse build a billion periods
+    (memory until the process was killed). Found by a helper's fuzz of 10,049 malformed payloads."""
+    from nhl_assets.silver.inputs import TYPED_DECODERS
+
+    games = [copy.deepcopy(g) for g in simulated[0][:3]]
+    play = games[1].play_by_play["plays"][7]
+    play["periodDescriptor"]["number"] = period
+    if typed:
+        games[1] = GameInputs(games[1].game_id, games[1].game_date,
+                              TYPED_DECODERS["bronze/play_by_play"](orjson.dumps(games[1].play_by_play)),
+                              games[1].shift_chart, games[1].boxscore)
+    got = build_silver(games)
+    assert got.rejected == [(games[1].game_id, "play_by_play", f"play sortOrder {play['sortOrder']} "
+                             f"({play['typeDescKey']}) is in period {period}, outside 1..20")]
+    _the_others_unchanged(games, 1, got)
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("period", 10 ** 9, "is in period 1000000000, outside 1..20"),
+    ("period", 0, "is in period 0, outside 1..20"),
+    ("period", True, "lacks playerId/period/startTime"),
+    ("playerId", "x", "lacks playerId/period/startTime"),
+    ("playerId", True, "lacks playerId/period/startTime"),
+])
+@pytest.mark.parametrize("typed", [False, True])
+def test_a_shift_row_in_no_period_or_of_no_player_refuses_its_chart(simulated, field, value, says, typed):
+    """A chart's row in a period no game has, or naming no player (a string id numpy refused with a bare
+    ValueError), costs its game the shift data only."""
+    from nhl_assets.silver.inputs import TYPED_DECODERS
+
+    games = [copy.deepcopy(g) for g in simulated[0][:3]]
+    row = next(r for r in games[1].shift_chart["data"] if r["typeCode"] == 517)
+    row[field] = value
+    if typed:
+        chart = TYPED_DECODERS["bronze/shift_charts"](orjson.dumps(games[1].shift_chart))
+        games[1] = GameInputs(games[1].game_id, games[1].game_date, games[1].play_by_play,
+                              chart if chart is not None else orjson.loads(orjson.dumps(games[1].shift_chart)),
+                              games[1].boxscore)
+    got = build_silver(games)
+    assert got.rejected == [(games[1].game_id, "shift_chart", f"shift row {row['id']!r} {says}")]
+    assert not got.players.filter(pl.col("gameId") == games[1].game_id).get_column("hasShiftData").any()
 
 
 def test_an_error_every_game_meets_alone_is_the_codes_and_is_raised(simulated, monkeypatch):

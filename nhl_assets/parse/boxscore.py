@@ -98,7 +98,11 @@ def player_rows(payload: dict) -> list[dict]:
         if not isinstance(groups, dict):
             raise ParseError(f"playerByGameStats.{side} missing", game_id=gid, endpoint=ENDPOINT)
         for group in ("forwards", "defense", "goalies"):
-            for p in groups.get(group) or ():
+            listed = groups.get(group) or ()
+            if not isinstance(listed, (list, tuple)) or not all(isinstance(p, dict) for p in listed):
+                raise ParseError(f"playerByGameStats.{side}.{group} is not a list of players", game_id=gid,
+                                 endpoint=ENDPOINT)
+            for p in listed:
                 rows.append(_player_row(p, gid, team, group == "goalies"))
     return rows
 

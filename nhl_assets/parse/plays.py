@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from nhl_assets.parse.errors import ParseError
-from nhl_assets.rules import FINAL_STATES
+from nhl_assets.rules import FINAL_STATES, MAX_PERIOD
 
 ENDPOINT = "play_by_play"
 AWAY, HOME = 0, 1
@@ -272,6 +272,12 @@ def ordered_plays(payload: dict, header: GameHeader) -> list[Play]:
     if not isinstance(plays, list):
         raise ParseError("plays missing or not a list", game_id=gid, endpoint=ENDPOINT)
     out = _regular_plays(plays, header) if plays and type(plays[0]) is RegularPlay else _dict_plays(plays, header)
+    if out:
+        periods = list(map(_period_of, out))
+        if not 1 <= min(periods) <= max(periods) <= MAX_PERIOD:
+            bad = next(p for p in out if not 1 <= p.period <= MAX_PERIOD)
+            raise ParseError(f"play sortOrder {bad.sort_order} ({bad.kind}) is in period {bad.period}, outside "
+                             f"1..{MAX_PERIOD}", game_id=gid, endpoint=ENDPOINT)
     out.sort(key=_sort_key)
     return out
 
@@ -323,3 +329,4 @@ def _dict_plays(plays: list, header: GameHeader) -> list[Play]:
 
 
 _sort_key = itemgetter(0)
+_period_of = itemgetter(1)

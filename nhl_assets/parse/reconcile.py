@@ -56,7 +56,7 @@ def _official(boxscores: Sequence[dict], games: set[int]) -> tuple[pl.DataFrame,
     for box in boxscores:
         try:
             gid = box.get("id") if isinstance(box, dict) else None
-            if gid not in games:
+            if type(gid) is not int or gid not in games:  # an id of another type names no game of the batch
                 continue
             rows.append((gid, player_rows(box), team_rows(box)))
         except ParseError as exc:

@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 
 from nhl_assets.catalog import gold as gold_tables, silver as silver_tables
-from nhl_assets.rules import LOADED_GAME_TYPES, is_final
+from nhl_assets.rules import LOADED_GAME_TYPES, is_final, is_game_id
 
 UPCOMING_SCHEMA = gold_tables.UPCOMING_SCHEDULE.polars_schema
 
@@ -22,7 +22,10 @@ def _utc(ts: str | None) -> datetime | None:
         return None
     if not isinstance(ts, str):
         raise ValueError(f"startTimeUTC {ts!r} is not a string")
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(timezone.utc)
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(timezone.utc)
+    except OverflowError:  # "9999-12-31T23:59:59-05:00": a valid time beyond the last UTC datetime
+        raise ValueError(f"startTimeUTC {ts!r} is out of range") from None
 
 
 def _checked(row: dict[str, Any], schema: dict[str, pl.DataType]) -> dict[str, Any]:
@@ -98,8 +101,10 @@ def played_games(day: date, payload: dict[str, Any], game_types: frozenset[int] 
         if d != day or g.get("gameType") not in game_types or not is_final(g.get("gameState")):
             continue
         home, away = g.get("homeTeam") or {}, g.get("awayTeam") or {}
+        if not is_game_id(g["id"]):  # `int()` would read "3", 3.5 and True as games 3, 3 and 1
+            raise ValueError(f"a played game's id {g['id']!r} is not a game id")
         rows.append(_checked({
-            "gameId": int(g["id"]),
+            "gameId": g["id"],
             "gameDate": d,
             "season": g.get("season"),
             "gameType": g.get("gameType"),

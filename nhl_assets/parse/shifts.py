@@ -28,6 +28,7 @@ import orjson
 
 from nhl_assets.parse.errors import ParseError
 from nhl_assets.parse.plays import _MMSS, PERIOD_SECONDS, Player, clock_seconds
+from nhl_assets.rules import MAX_PERIOD
 
 try:  # compiled by the package's install (pyproject.toml's ext-modules); else msgspec reads every chart
     from nhl_assets.parse import _shiftscan
@@ -152,9 +153,12 @@ def _by_player(spans: Spans) -> dict[int, list[tuple[int, int]]]:
 def _row_seconds(row: dict, game_id: int) -> tuple[int, int, int, int]:
     """(playerId, period, start, end) of one shift row, end from `duration` when `endTime` is missing."""
     pid, period, start, end = row.get("playerId"), row.get("period"), row.get("startTime"), row.get("endTime")
-    if not isinstance(pid, int) or not isinstance(period, int) or start is None:
+    if type(pid) is not int or type(period) is not int or start is None:
         raise ParseError(f"shift row {row.get('id')!r} lacks playerId/period/startTime", game_id=game_id,
                          endpoint=ENDPOINT)
+    if not 1 <= period <= MAX_PERIOD:
+        raise ParseError(f"shift row {row.get('id')!r} is in period {period}, outside 1..{MAX_PERIOD}",
+                         game_id=game_id, endpoint=ENDPOINT)
     s = _MMSS.get(start)
     if s is None:
         s = clock_seconds(start, f"shift row {row.get('id')!r} startTime", game_id, ENDPOINT)
@@ -208,8 +212,10 @@ def _rows_by_player(rows: list, game_id: int) -> dict[int, list[tuple[int, int]]
             if row["gameId"] != game_id:
                 raise ParseError(f"shift row {row.get('id')!r} belongs to game {row['gameId']}", game_id=game_id,
                                  endpoint=ENDPOINT)
-            pid = row["playerId"]
-            base = (row["period"] - 1) * PERIOD_SECONDS
+            pid, period = row["playerId"], row["period"]
+            if type(pid) is not int or type(period) is not int or not 1 <= period <= MAX_PERIOD:
+                raise TypeError  # `_row_seconds` names it
+            base = (period - 1) * PERIOD_SECONDS
             s, e = base + mmss[row["startTime"]], base + mmss[row["endTime"]]
             if e < s:
                 raise KeyError("endTime")
@@ -244,9 +250,16 @@ def _rows_fast(rows: list[dict], game_id: int) -> tuple[np.ndarray, np.ndarray, 
         cols = [np.array(codes), np.array(games), np.array(players), np.array(periods)]
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
-    if any(c.dtype.kind != _INT_KIND for c in cols):
+    if any(c.dtype.kind != _INT_KIND for c in cols) or _has_bool(codes, games, players, periods):
         return None
     return _column_read(*cols, s, e, game_id)
+
+
+def _has_bool(*columns: tuple) -> bool:
+    """Whether a JSON `true`/`false` stands where an integer belongs: numpy reads it as 1/0 among ints
+    (a shift moved to period 1, a player 1). Only generically decoded charts come here; the typed decoders
+    refuse a boolean for an integer field."""
+    return any(type(v) is bool for column in columns for v in column)
 
 
 def _column_read(code: np.ndarray, game: np.ndarray, player: np.ndarray, period: np.ndarray, s: np.ndarray,
@@ -255,15 +268,15 @@ def _column_read(code: np.ndarray, game: np.ndarray, player: np.ndarray, period:
     if any row is unusual.
 
     "Unusual" is anything the slow path would treat specially (a clock not in "MM:SS", in any row, a row
-    of another game, an end before the start): the caller then reads the chart with `_rows_by_player`,
-    which gives the same arrays or the precise error.
+    of another game, an end before the start, a period outside 1..`MAX_PERIOD`): the caller then reads the
+    chart with `_rows_by_player`, which gives the same arrays or the precise error.
     """
     if (s == ODD_CLOCK).any() or (e == ODD_CLOCK).any():
         return None
     keep = code == SHIFT_TYPE_CODE
     if not keep.all():
         game, player, period, s, e = game[keep], player[keep], period[keep], s[keep], e[keep]
-    if (game != game_id).any() or (e < s).any():
+    if (game != game_id).any() or (e < s).any() or (period < 1).any() or (period > MAX_PERIOD).any():
         return None
     base = (period - 1) * PERIOD_SECONDS
     return player, base + s, base + e
