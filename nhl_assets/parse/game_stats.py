@@ -44,6 +44,7 @@ from nhl_assets.parse import shifts as ps
 from nhl_assets.parse import shots as psh
 from nhl_assets.parse.alloc import gc_paused
 from nhl_assets.parse.errors import ParseError
+from nhl_assets.parse.isolate import failing_alone
 from nhl_assets.parse.situations import (
     FLIP,
     SITUATIONS as _SIT_PARTS,
@@ -647,21 +648,12 @@ def _without_unfit_games(games: Sequence[GameInputs], exc: OverflowError | TypeE
 
     Why: a value read from a payload reaches numpy and polars as a Python int, and one beyond 64 bits
     (a shot's goalie id, a coordinate, a sort order) fails the whole batch there, numpy with OverflowError
-    and polars with TypeError ("unexpected value while building Series"), after every game parsed. Checking
-    each such value as it is read would cost every game; this costs only a batch that failed: each game is
-    built alone, those that fail are rejected, and the rest are built again as one batch, so their rows
-    are what they would have been. If every game fails alone, the cause is not one payload but the code,
-    and the error is raised as it was.
+    and polars with TypeError ("unexpected value while building Series"), after every game parsed. Each
+    game is built alone (`isolate.failing_alone`), those that fail are rejected, and the rest are built
+    again as one batch, so their rows are what they would have been.
     """
-    unfit: dict[int, str] = {}
-    for i, g in enumerate(games):
-        try:
-            _build([g])
-        except (OverflowError, TypeError) as alone:
-            unfit[i] = str(alone).split("\n", 1)[0]
-    if len(unfit) == len(games) > 1 or not unfit:
-        raise exc
+    unfit = failing_alone(games, _build, (OverflowError, TypeError), exc)
     out = _build([g for i, g in enumerate(games) if i not in unfit])
-    rejected = [(games[i].game_id, pp.ENDPOINT, f"a number silver's columns cannot hold: {why[:200]}")
+    rejected = [(games[i].game_id, pp.ENDPOINT, f"a number silver's columns cannot hold: {why}")
                 for i, why in unfit.items()]
     return SilverFrames(out.players, out.teams, out.goalies, out.rejected + rejected, out.shots)

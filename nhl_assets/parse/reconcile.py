@@ -20,6 +20,7 @@ import polars as pl
 
 from nhl_assets.parse.boxscore import BOX_PLAYER_SCHEMA, BOX_TEAM_SCHEMA, player_rows, team_rows
 from nhl_assets.parse.errors import ParseError
+from nhl_assets.parse.isolate import failing_alone
 from nhl_assets.parse.game_stats import SilverFrames
 
 MISMATCH_SCHEMA: dict[str, pl.DataType] = {
@@ -80,19 +81,11 @@ def _frames(rows: Sequence[tuple[int, list[dict], list[dict]]]) -> tuple[pl.Data
 
 def _without_unfit_boxes(rows: Sequence[tuple[int, list[dict], list[dict]]], bad: list[dict],
                          exc: Exception) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The frames without the boxscores whose rows fail alone, each added to `bad` naming the error; raised
-    as it was when every boxscore fails alone (then the code, not one payload, is at fault)."""
-    kept = []
-    for one in rows:
-        try:
-            _frames([one])
-            kept.append(one)
-        except (TypeError, OverflowError, pl.exceptions.PolarsError) as alone:
-            why = str(alone).split("\n", 1)[0][:200]
-            bad.append(_unparseable(one[0], f"a number its columns cannot hold: {why}"))
-    if (not kept and len(rows) > 1) or len(kept) == len(rows):
-        raise exc
-    return _frames(kept)
+    """The frames without the boxscores whose rows fail alone (`isolate.failing_alone`), each added to
+    `bad` naming the error."""
+    unfit = failing_alone(rows, _frames, (TypeError, OverflowError, pl.exceptions.PolarsError), exc)
+    bad += [_unparseable(rows[i][0], f"a number its columns cannot hold: {why}") for i, why in unfit.items()]
+    return _frames([one for i, one in enumerate(rows) if i not in unfit])
 
 
 def _derived_players(frames: SilverFrames) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -300,8 +300,9 @@ def _typed_columns(rows: list[ShiftRow]) -> np.ndarray:
 def _rows_slow(rows: list, game_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The same arrays as `_rows_fast`, from `_rows_by_player` (rows grouped by player, first seen first).
 
-    A row whose player id or period does not fit 64 bits (JSON allows any integer; orjson reads up to
-    2**64 - 1) refuses the chart by name, where numpy would raise a bare OverflowError."""
+    A row whose player id does not fit 64 bits (JSON allows any integer; orjson reads up to 2**64 - 1)
+    refuses the chart by name, where numpy would raise a bare OverflowError (a period is within 1..
+    `MAX_PERIOD` here, so the seconds fit)."""
     by_player = _rows_by_player(rows, game_id)
     player = [pid for pid, spans in by_player.items() for _ in spans]
     start = [s for spans in by_player.values() for s, _ in spans]
@@ -309,13 +310,9 @@ def _rows_slow(rows: list, game_id: int) -> tuple[np.ndarray, np.ndarray, np.nda
     try:
         return (np.array(player, dtype=np.int64), np.array(start, dtype=np.int64), np.array(end, dtype=np.int64))
     except OverflowError:
-        pid = next(p for p, spans in by_player.items() if not _fits_int64(p, *(v for span in spans for v in span)))
+        pid = next(p for p in by_player if not -(1 << 63) <= p < (1 << 63))
         raise ParseError(f"shift chart row of player {pid} has a number beyond 64-bit integers", game_id=game_id,
                          endpoint=ENDPOINT) from None
-
-
-def _fits_int64(*values: int) -> bool:
-    return all(-(1 << 63) <= v < (1 << 63) for v in values)
 
 
 def _roster_columns(player: np.ndarray, roster: dict[int, Player], game_id: int) -> tuple[np.ndarray, np.ndarray]:
