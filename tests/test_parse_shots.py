@@ -215,6 +215,33 @@ def test_shootout_attempts_and_non_shots_are_not_shots(nhl_samples):
 
 @pytest.mark.unit
 @pytest.mark.samples
+def test_a_coordinate_is_a_whole_number_of_feet_or_unknown(nhl_samples):
+    """A fractional coordinate is rounded to the nearest foot (it was cut toward zero); a JSON `true` (a
+    Python int) or a string is no location, so the shot has none, as without the fields."""
+    real = _inputs(nhl_samples, str(GAME))
+    payload = copy.deepcopy(real.play_by_play)
+    plays = [p for p in payload["plays"] if p["typeDescKey"] in ("shot-on-goal", "missed-shot")
+             and isinstance(p.get("details", {}).get("xCoord"), int)][:4]
+    events = [p["eventId"] for p in plays]
+    written = [(p["details"]["xCoord"], p["details"]["yCoord"]) for p in plays]
+    plays[0]["details"]["xCoord"] = 50.6  # cut toward zero: 50
+    plays[1]["details"]["yCoord"] = -20.6  # cut toward zero: -20
+    plays[2]["details"]["xCoord"] = True
+    plays[3]["details"]["yCoord"] = "3"
+    shots = _shots(GameInputs(real.game_id, real.game_date, payload, real.shift_chart))
+    same = _shots(real)
+    first, second = _row(shots, events[0]), _row(shots, events[1])
+    assert (first["xCord"], first["yCord"]) == (51, written[0][1])
+    assert (second["xCord"], second["yCord"]) == (written[1][0], -21)
+    for event in events[2:]:
+        row = _row(shots, event)
+        assert (row["xCord"], row["yCord"], row["shotDistance"]) == (None, None, None)
+    untouched = pl.col("eventId").is_in(events).not_()
+    assert shots.filter(untouched).equals(same.filter(untouched))
+
+
+@pytest.mark.unit
+@pytest.mark.samples
 def test_out_of_rink_locations_and_unknown_shot_types_are_quarantined(nhl_samples):
     real = _inputs(nhl_samples, str(GAME))
     payload = copy.deepcopy(real.play_by_play)

@@ -62,6 +62,10 @@ def test_malformed_codes_are_not_states():
     assert sit.parse_code(None) is None and sit.parse_code("15a1") is None and sit.parse_code("151") is None
     assert not sit.is_timeline_state(sit.parse_code("1010"))  # penalty shot: an instant, not a stretch of play
     assert sit.is_timeline_state(sit.parse_code("0651"))
+    # a goalie digit other than 0/1, more than six skaters a side, or digits that are not ASCII: no state
+    for code in ("9999", "2551", "1571", "1517", "\u0661\u0665\u0665\u0661"):
+        assert sit.parse_code(code) is None, code
+    assert sit.parse_code("1561") == (1, 5, 6, 1)  # six skaters: a pulled goalie, or too many men
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -920,6 +924,82 @@ def test_a_shift_row_in_no_period_or_of_no_player_refuses_its_chart(simulated, f
     got = build_silver(games)
     assert got.rejected == [(games[1].game_id, "shift_chart", f"shift row {row['id']!r} {says}")]
     assert not got.players.filter(pl.col("gameId") == games[1].game_id).get_column("hasShiftData").any()
+
+
+def _typed_play_by_play(game: GameInputs) -> GameInputs:
+    """`game` with its play-by-play decoded as silver decodes a body: typed, or generically when the typed
+    decoder declines it."""
+    from nhl_assets.silver.inputs import TYPED_DECODERS
+
+    body = orjson.dumps(game.play_by_play)
+    typed = TYPED_DECODERS["bronze/play_by_play"](body)
+    return GameInputs(game.game_id, game.game_date, typed if typed is not None else orjson.loads(body),
+                      game.shift_chart, game.boxscore)
+
+
+@pytest.mark.parametrize("where, field, says", [
+    ("periodDescriptor", "number", "has no periodDescriptor.number"),
+    ("play", "sortOrder", "has no sortOrder"),
+])
+@pytest.mark.parametrize("typed", [False, True])
+def test_a_boolean_for_a_plays_period_or_order_rejects_its_game(simulated, where, field, says, typed):
+    """A JSON `true` is a Python int: it was read as period 1 (or sortOrder 1). The typed decoder refuses it,
+    and the generic path now names it too."""
+    games = [copy.deepcopy(g) for g in simulated[0][:3]]
+    play = games[1].play_by_play["plays"][7]
+    kind = play["typeDescKey"]
+    (play["periodDescriptor"] if where == "periodDescriptor" else play)[field] = True
+    if typed:
+        games[1] = _typed_play_by_play(games[1])
+    got = build_silver(games)
+    assert got.rejected == [(games[1].game_id, "play_by_play", f"plays[7] ({kind}) {says}")]
+    _the_others_unchanged(games, 1, got)
+
+
+@pytest.mark.parametrize("field", ["awayTeam", "roster"])
+def test_a_boolean_team_or_player_id_rejects_its_game(simulated, field):
+    """A JSON `true` equals 1, the Devils' team id and a player id: it is no id."""
+    games = [copy.deepcopy(g) for g in simulated[0][:3]]
+    payload = games[1].play_by_play
+    if field == "awayTeam":
+        payload["awayTeam"]["id"] = True
+        says = "awayTeam.id missing"
+    else:
+        spot = payload["rosterSpots"][0]
+        spot["playerId"] = True
+        says = "rosterSpots entry without playerId/teamId/positionCode: playerId=True"
+    got = build_silver(games)
+    assert [(g, e) for g, e, _ in got.rejected] == [(games[1].game_id, "play_by_play")]
+    assert got.rejected[0][2].startswith(says)
+    _the_others_unchanged(games, 1, got)
+
+
+@pytest.mark.unit
+def test_a_boolean_is_neither_team():
+    from nhl_assets.parse.plays import GameHeader
+
+    header = GameHeader(2024020001, 20242025, 2, "OFF", (1, 6), ("NJD", "BOS"), (3, 2), "REG")
+    assert (header.side_of_team(1), header.side_of_team(6)) == (AWAY, HOME)
+    assert header.side_of_team(True) is None and header.side_of_team(1.0) is None
+
+
+def test_a_null_period_type_reads_the_same_on_both_decoding_paths(simulated):
+    """`periodType` null: the typed path inferred it from the number ("REG" for 1-3) while the generic path
+    kept the null. Both now infer it, so the tables do not depend on which decoder read the body."""
+    from nhl_assets.parse.plays import as_payload, ordered_plays, parse_header
+
+    games = [copy.deepcopy(g) for g in simulated[0][:3]]
+    nulled = [p for p in games[1].play_by_play["plays"] if p["periodDescriptor"]["number"] in (1, 3)][::9]
+    for play in nulled:
+        play["periodDescriptor"]["periodType"] = None
+    generic, typed = build_silver(games), build_silver([*games[:1], _typed_play_by_play(games[1]), games[2]])
+    for table in ("players", "teams", "goalies", "shots"):
+        assert getattr(generic, table).equals(getattr(typed, table)), table
+    assert not generic.rejected
+    header = parse_header(games[1].play_by_play, games[1].game_id)
+    for payload in (games[1].play_by_play, as_payload(_typed_play_by_play(games[1]).play_by_play)):
+        by_order = {p.sort_order: p.period_type for p in ordered_plays(payload, header)}
+        assert {by_order[p["sortOrder"]] for p in nulled} == {"REG"}
 
 
 def test_an_error_every_game_meets_alone_is_the_codes_and_is_raised(simulated, monkeypatch):

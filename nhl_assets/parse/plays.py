@@ -52,7 +52,10 @@ class GameHeader:
     last_period_type: str | None
 
     def side_of_team(self, team_id: Any) -> int | None:
-        """AWAY/HOME for a team id, None when it is neither team."""
+        """AWAY/HOME for a team id, None when it is neither team (or not an int: a JSON `true` equals 1,
+        the Devils' id)."""
+        if type(team_id) is not int:
+            return None
         if team_id == self.team_ids[HOME]:
             return HOME
         if team_id == self.team_ids[AWAY]:
@@ -158,7 +161,7 @@ def as_payload(payload: Any) -> Any:
 
 def _team(payload: dict, key: str, game_id: int) -> dict:
     team = payload.get(key)
-    if not isinstance(team, dict) or not isinstance(team.get("id"), int):
+    if not isinstance(team, dict) or type(team.get("id")) is not int:
         raise ParseError(f"{key}.id missing", game_id=game_id, endpoint=ENDPOINT)
     return team
 
@@ -217,7 +220,7 @@ def parse_roster(payload: dict, header: GameHeader) -> dict[int, Player]:
             raise ParseError("rosterSpots entry is not an object", game_id=gid, endpoint=ENDPOINT)
         pid, team, pos = spot.get("playerId"), spot.get("teamId"), spot.get("positionCode")
         side = header.side_of_team(team)
-        if not isinstance(pid, int) or side is None or not isinstance(pos, str):
+        if type(pid) is not int or side is None or not isinstance(pos, str):
             raise ParseError(f"rosterSpots entry without playerId/teamId/positionCode: playerId={pid!r}, "
                              f"teamId={team!r}, positionCode={pos!r}", game_id=gid, endpoint=ENDPOINT)
         out[pid] = Player(pid, side, pos, _name(spot))
@@ -241,9 +244,10 @@ def _checked_play(i: int, p: Any, game_id: int, game_type: int) -> Play:
     kind, desc, order = p.get("typeDescKey"), p.get("periodDescriptor"), p.get("sortOrder")
     if not isinstance(kind, str):
         raise ParseError(f"plays[{i}] has no typeDescKey", game_id=game_id, endpoint=ENDPOINT)
-    if not isinstance(desc, dict) or not isinstance(desc.get("number"), int):
+    # `type(...) is int`, not isinstance: a JSON `true` is a Python int, and would be read as period 1
+    if not isinstance(desc, dict) or type(desc.get("number")) is not int:
         raise ParseError(f"plays[{i}] ({kind}) has no periodDescriptor.number", game_id=game_id, endpoint=ENDPOINT)
-    if not isinstance(order, int):
+    if type(order) is not int:
         raise ParseError(f"plays[{i}] ({kind}) has no sortOrder", game_id=game_id, endpoint=ENDPOINT)
     tin = p.get("timeInPeriod")
     if tin is None:
@@ -315,8 +319,10 @@ def _dict_plays(plays: list, header: GameHeader) -> list[Play]:
             ptype = desc["periodType"]
             sec = mmss[p["timeInPeriod"]]
             det = p.get("details")
+            # anything else, including a `periodType` that is null, is read by `_checked_play`, as in
+            # `_regular_plays`: both paths then give a play the same fields
             if type(order) is not int or type(number) is not int or type(kind) is not str \
-                    or not (det is None or type(det) is dict):
+                    or type(ptype) is not str or not (det is None or type(det) is dict):
                 raise TypeError
         except (KeyError, TypeError):
             add(_checked_play(i, p, gid, gtype))

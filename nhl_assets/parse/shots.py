@@ -148,10 +148,20 @@ def _list_array(offsets: np.ndarray, ids: np.ndarray, known: np.ndarray) -> pa.A
                                  children=[values])
 
 
+_NUMBERS = (int, float)  # a coordinate's types (`type(v) in`, so that a bool, an int subclass, is none)
+
+
 def _coords(d: dict) -> tuple[int, int] | None:
+    """(xCoord, yCoord) in whole feet, as the feed writes them; None when either is missing or not a number.
+
+    A fractional coordinate (the feed has never written one) is rounded to the nearest foot, not cut
+    toward zero, and a JSON `true`/`false` (a Python int) is no coordinate."""
     x, y = d.get("xCoord"), d.get("yCoord")
-    if isinstance(x, (int, float)) and isinstance(y, (int, float)):
-        return int(x), int(y)
+    tx, ty = type(x), type(y)
+    if tx is int and ty is int:
+        return x, y
+    if tx in _NUMBERS and ty in _NUMBERS:
+        return round(x), round(y)
     return None
 
 

@@ -48,14 +48,31 @@ _PAIR_CACHE: dict[State, tuple[int, int]] = {}
 
 
 def parse_code(code: str | None) -> State | None:
-    """'1451' -> (1, 4, 5, 1); None for a missing or malformed code."""
+    """'1451' -> (1, 4, 5, 1); None for a missing or malformed code.
+
+    Malformed: not four ASCII digits, a goalie digit other than 0 or 1, or more than `MAX_SKATERS`
+    skaters a side (as "9999" would say). Such a code is no state, like a missing one (see the module doc):
+    read as it is written, it would put nine skaters in the shot table and no goalie in either net."""
     if code is None:
         return None
     st = _CODE_CACHE.get(code)
     if st is None and code not in _CODE_CACHE:
-        st = (int(code[0]), int(code[1]), int(code[2]), int(code[3])) if len(code) == 4 and code.isdigit() else None
+        st = _code_state(code)
         _CODE_CACHE[code] = st
     return st
+
+
+#: The most skaters a side can have on the ice: five, and a sixth for a pulled goalie.
+MAX_SKATERS = 6
+
+
+def _code_state(code: str) -> State | None:
+    if len(code) != 4 or not code.isascii() or not code.isdigit():
+        return None
+    ga, sa, sh, gh = int(code[0]), int(code[1]), int(code[2]), int(code[3])
+    if ga > 1 or gh > 1 or sa > MAX_SKATERS or sh > MAX_SKATERS:
+        return None
+    return ga, sa, sh, gh
 
 
 def situation(state: State, side: int) -> int:
