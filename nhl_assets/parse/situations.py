@@ -43,6 +43,9 @@ NOT_STATES = frozenset({"game-end", "shootout-complete"})  # markers whose code 
 AFTER_KINDS = frozenset({"faceoff", "period-start"})  # plays whose code is the state *after* their second
 MANPOWER_MINUTES = frozenset({2, 4, 5})  # penalties that change skater counts (misconducts do not)
 
+#: The most skaters a side can have on the ice: five, and a sixth for a pulled goalie.
+MAX_SKATERS = 6
+
 _CODE_CACHE: dict[str, State | None] = {}
 _PAIR_CACHE: dict[State, tuple[int, int]] = {}
 
@@ -60,10 +63,6 @@ def parse_code(code: str | None) -> State | None:
         st = _code_state(code)
         _CODE_CACHE[code] = st
     return st
-
-
-#: The most skaters a side can have on the ice: five, and a sixth for a pulled goalie.
-MAX_SKATERS = 6
 
 
 def _code_state(code: str) -> State | None:
@@ -96,7 +95,7 @@ def situation_pair(state: State) -> tuple[int, int]:
 
 def is_timeline_state(state: State) -> bool:
     """A code that describes a stretch of play (3-6 skaters a side), not a penalty shot or shootout attempt."""
-    return 3 <= state[1] <= 6 and 3 <= state[2] <= 6
+    return 3 <= state[1] <= MAX_SKATERS and 3 <= state[2] <= MAX_SKATERS
 
 
 @dataclass(frozen=True, slots=True)
