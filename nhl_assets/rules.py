@@ -25,6 +25,7 @@ def is_game_id(value: object) -> bool:
     integer; every table stores `gameId` as int64). NHL ids have ten digits (2023020204)."""
     return type(value) is int and 0 < value < (1 << 63)
 
+
 #: The highest period number a game is read with. Regulation has three and overtime adds one at a time; the
 #: longest NHL game ended in the 9th (1936), and a regular-season shootout is period 5. A play or a shift
 #: in a later period is a payload error: a game's timeline is built period by period, so a period number of

@@ -6,6 +6,7 @@ simulator's own ground truth (the timeline that generated the payloads).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import shutil
 import sysconfig
 from bisect import bisect_right
@@ -20,6 +21,7 @@ import pytest
 from nhl_assets.parse import situations as sit
 from nhl_assets.parse.boxscore import boxscore_players, boxscore_teams
 from nhl_assets.parse.game_stats import SITUATIONS, GameInputs, build_silver
+from nhl_assets.parse.plays import RegularPlayByPlay
 from nhl_assets.parse.reconcile import reconcile
 from nhl_assets.parse.validate import split_valid
 from nhl_assets.silver.build import EXPECTATIONS, PLAYERS, TEAMS
@@ -880,20 +882,28 @@ def test_a_number_beyond_64_bits_only_the_shot_table_reads_rejects_its_game_alon
     assert alone.players.height == 0
 
 
+def _decoded(game: GameInputs, table: str) -> GameInputs:
+    """`game` with its `table` payload ("bronze/play_by_play" or "bronze/shift_charts") decoded as silver
+    decodes a body (`silver.inputs.TYPED_DECODERS`): typed, or generically when the typed decoder declines it."""
+    from nhl_assets.silver.inputs import TYPED_DECODERS
+
+    field = {"bronze/play_by_play": "play_by_play", "bronze/shift_charts": "shift_chart"}[table]
+    body = orjson.dumps(getattr(game, field))
+    typed = TYPED_DECODERS[table](body)
+    return dataclasses.replace(game, **{field: typed if typed is not None else orjson.loads(body)})
+
+
 @pytest.mark.parametrize("period", [10 ** 9, 21, 0, -1])
 @pytest.mark.parametrize("typed", [False, True])
 def test_a_play_in_a_period_no_game_has_rejects_its_game(simulated, period, typed):
     """The timeline is built period by period: a period of 10**9 had the parse build a billion periods
     (memory until the process was killed). Found by a helper's fuzz of 10,049 malformed payloads."""
-    from nhl_assets.silver.inputs import TYPED_DECODERS
-
     games = [copy.deepcopy(g) for g in simulated[0][:3]]
     play = games[1].play_by_play["plays"][7]
     play["periodDescriptor"]["number"] = period
     if typed:
-        games[1] = GameInputs(games[1].game_id, games[1].game_date,
-                              TYPED_DECODERS["bronze/play_by_play"](orjson.dumps(games[1].play_by_play)),
-                              games[1].shift_chart, games[1].boxscore)
+        games[1] = _decoded(games[1], "bronze/play_by_play")
+        assert isinstance(games[1].play_by_play, RegularPlayByPlay)
     got = build_silver(games)
     assert got.rejected == [(games[1].game_id, "play_by_play", f"play sortOrder {play['sortOrder']} "
                              f"({play['typeDescKey']}) is in period {period}, outside 1..20")]
@@ -911,30 +921,14 @@ def test_a_play_in_a_period_no_game_has_rejects_its_game(simulated, period, type
 def test_a_shift_row_in_no_period_or_of_no_player_refuses_its_chart(simulated, field, value, says, typed):
     """A chart's row in a period no game has, or naming no player (a string id numpy refused with a bare
     ValueError), costs its game the shift data only."""
-    from nhl_assets.silver.inputs import TYPED_DECODERS
-
     games = [copy.deepcopy(g) for g in simulated[0][:3]]
     row = next(r for r in games[1].shift_chart["data"] if r["typeCode"] == 517)
     row[field] = value
     if typed:
-        chart = TYPED_DECODERS["bronze/shift_charts"](orjson.dumps(games[1].shift_chart))
-        games[1] = GameInputs(games[1].game_id, games[1].game_date, games[1].play_by_play,
-                              chart if chart is not None else orjson.loads(orjson.dumps(games[1].shift_chart)),
-                              games[1].boxscore)
+        games[1] = _decoded(games[1], "bronze/shift_charts")
     got = build_silver(games)
     assert got.rejected == [(games[1].game_id, "shift_chart", f"shift row {row['id']!r} {says}")]
     assert not got.players.filter(pl.col("gameId") == games[1].game_id).get_column("hasShiftData").any()
-
-
-def _typed_play_by_play(game: GameInputs) -> GameInputs:
-    """`game` with its play-by-play decoded as silver decodes a body: typed, or generically when the typed
-    decoder declines it."""
-    from nhl_assets.silver.inputs import TYPED_DECODERS
-
-    body = orjson.dumps(game.play_by_play)
-    typed = TYPED_DECODERS["bronze/play_by_play"](body)
-    return GameInputs(game.game_id, game.game_date, typed if typed is not None else orjson.loads(body),
-                      game.shift_chart, game.boxscore)
 
 
 @pytest.mark.parametrize("where, field, says", [
@@ -950,7 +944,8 @@ def test_a_boolean_for_a_plays_period_or_order_rejects_its_game(simulated, where
     kind = play["typeDescKey"]
     (play["periodDescriptor"] if where == "periodDescriptor" else play)[field] = True
     if typed:
-        games[1] = _typed_play_by_play(games[1])
+        games[1] = _decoded(games[1], "bronze/play_by_play")
+        assert isinstance(games[1].play_by_play, dict)  # the typed decoder declined it
     got = build_silver(games)
     assert got.rejected == [(games[1].game_id, "play_by_play", f"plays[7] ({kind}) {says}")]
     _the_others_unchanged(games, 1, got)
@@ -992,12 +987,14 @@ def test_a_null_period_type_reads_the_same_on_both_decoding_paths(simulated):
     nulled = [p for p in games[1].play_by_play["plays"] if p["periodDescriptor"]["number"] in (1, 3)][::9]
     for play in nulled:
         play["periodDescriptor"]["periodType"] = None
-    generic, typed = build_silver(games), build_silver([*games[:1], _typed_play_by_play(games[1]), games[2]])
+    decoded = _decoded(games[1], "bronze/play_by_play")
+    assert isinstance(decoded.play_by_play, RegularPlayByPlay)  # a null periodType is still regular
+    generic, typed = build_silver(games), build_silver([games[0], decoded, games[2]])
     for table in ("players", "teams", "goalies", "shots"):
         assert getattr(generic, table).equals(getattr(typed, table)), table
     assert not generic.rejected
     header = parse_header(games[1].play_by_play, games[1].game_id)
-    for payload in (games[1].play_by_play, as_payload(_typed_play_by_play(games[1]).play_by_play)):
+    for payload in (games[1].play_by_play, as_payload(decoded.play_by_play)):
         by_order = {p.sort_order: p.period_type for p in ordered_plays(payload, header)}
         assert {by_order[p["sortOrder"]] for p in nulled} == {"REG"}
 

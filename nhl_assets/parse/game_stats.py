@@ -605,6 +605,10 @@ def _empty() -> SilverFrames:
                         pl.DataFrame(schema=GOALIE_SCHEMA), [])
 
 
+#: What numpy (OverflowError) and polars (TypeError) raise for a value beyond 64 bits in a batch's frames.
+_UNFIT_ERRORS = (OverflowError, TypeError)
+
+
 def build_silver(games: Sequence[GameInputs]) -> SilverFrames:
     """Silver frames for many games at once; a malformed game goes to `rejected`, the others are kept.
 
@@ -615,7 +619,7 @@ def build_silver(games: Sequence[GameInputs]) -> SilverFrames:
     """
     try:
         return _build(games)
-    except (OverflowError, TypeError) as exc:
+    except _UNFIT_ERRORS as exc:
         return _without_unfit_games(games, exc)
 
 
@@ -652,7 +656,7 @@ def _without_unfit_games(games: Sequence[GameInputs], exc: OverflowError | TypeE
     game is built alone (`isolate.failing_alone`), those that fail are rejected, and the rest are built
     again as one batch, so their rows are what they would have been.
     """
-    unfit = failing_alone(games, _build, (OverflowError, TypeError), exc)
+    unfit = failing_alone(games, _build, _UNFIT_ERRORS, exc)
     out = _build([g for i, g in enumerate(games) if i not in unfit])
     rejected = [(games[i].game_id, pp.ENDPOINT, f"a number silver's columns cannot hold: {why}")
                 for i, why in unfit.items()]

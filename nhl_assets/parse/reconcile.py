@@ -64,9 +64,14 @@ def _official(boxscores: Sequence[dict], games: set[int]) -> tuple[pl.DataFrame,
             bad.append(_unparseable(exc.game_id or gid, exc.reason))
     try:
         p, t = _frames(rows)
-    except (TypeError, OverflowError, pl.exceptions.PolarsError) as exc:
+    except _UNFIT_ERRORS as exc:
         p, t = _without_unfit_boxes(rows, bad, exc)
     return p.unique(["gameId", "playerId"], keep="first"), t.unique(["gameId", "team"], keep="first"), bad
+
+
+#: What building the official frames raises for a value beyond 64 bits (polars: TypeError or a
+#: PolarsError such as ComputeError; numpy: OverflowError).
+_UNFIT_ERRORS = (TypeError, OverflowError, pl.exceptions.PolarsError)
 
 
 def _unparseable(gid: Any, reason: str) -> dict:
@@ -83,7 +88,7 @@ def _without_unfit_boxes(rows: Sequence[tuple[int, list[dict], list[dict]]], bad
                          exc: Exception) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The frames without the boxscores whose rows fail alone (`isolate.failing_alone`), each added to
     `bad` naming the error."""
-    unfit = failing_alone(rows, _frames, (TypeError, OverflowError, pl.exceptions.PolarsError), exc)
+    unfit = failing_alone(rows, _frames, _UNFIT_ERRORS, exc)
     bad += [_unparseable(rows[i][0], f"a number its columns cannot hold: {why}") for i, why in unfit.items()]
     return _frames([one for i, one in enumerate(rows) if i not in unfit])
 
