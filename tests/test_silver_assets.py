@@ -167,6 +167,33 @@ def test_missing_shift_chart_publishes_event_stats_flagged(sim_env, league):
     assert ledger.get_column("isComplete").to_list() == [False]  # still re-requested later
 
 
+
+def test_processes_parsing_a_window_together_build_what_one_process_builds(sim_env, league):
+    """This process and spawned workers, taking the chunks from both ends and handing parts back through
+    files, give the very frames one process gives chunk after chunk: the same rows in the same order, the
+    same quarantine (a payload rejected in a middle chunk), reconciliation and counts."""
+    window = DateWindow.of("2023-11-04", "2023-11-08")
+    bad = next(g.id for g in league.games_on(date(2023, 11, 6)) if g.game_type in (2, 3))
+    sim_env.set_faults(FaultConfig(script=[ScriptedFault(rf"/v1/gamecenter/{bad}/play-by-play",
+                                                         statuses=[200] * 3, truncate="short")]))
+    run(window)
+    wh = Warehouse(os.environ["NHL_WAREHOUSE"])
+
+    def built(workers: int) -> tuple:
+        b = sb.build_window(wh, window, chunk_days=1, workers=workers)  # five chunks
+        return ({t: b.frame(t).drop("quarantinedAt", strict=False) for t in sb.SILVER_TABLES},
+                b.reconciliation, b.games, b.games_with_shift_data, b.incomplete_games, b.quarantined_by_table)
+
+    one = built(1)
+    assert one[0][sb.QUARANTINE].get_column("gameId").to_list() == [bad]
+    assert one[2] == len([g for d in window.days() for g in league.games_on(d) if g.game_type in (2, 3)]) - 1
+    for workers in (2, 3):
+        other = built(workers)
+        for table in sb.SILVER_TABLES:
+            assert other[0][table].equals(one[0][table]), (workers, table)
+        assert other[1:] == one[1:], workers
+
+
 _SPAWNING_SCRIPT = '''
 import sys
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
+import pickle
 import sys
+import tempfile
 import time
 import types
 from collections.abc import Iterable, Iterator
@@ -27,7 +30,7 @@ from nhl_assets.parse.game_stats import SilverFrames, build_silver
 from nhl_assets.parse import shots as psh
 from nhl_assets.parse.reconcile import reconcile
 from nhl_assets.parse.validate import Expectations, key_string, split_valid
-from nhl_assets.silver.inputs import BRONZE_TABLES, BronzePointer, WindowInputs, iter_window, read_window
+from nhl_assets.silver.inputs import BRONZE_TABLES, BronzePointer, WindowInputs, read_window
 from nhl_assets.storage.delta import Warehouse, WriteResult, write_concurrently
 
 PLAYERS = cs.PLAYER_GAME_STATS.name
@@ -72,7 +75,7 @@ class SilverWindow:
     incomplete_games: list[int] = field(default_factory=list)
     quarantined_by_table: dict[str, int] = field(default_factory=dict)
     #: where the CPU time went (seconds of every thread of the process doing it, summed over the parts):
-    #: read, decode, parse, reconcile, and validate (in the assembling process)
+    #: read, decode, parse, reconcile and validate
     seconds: dict[str, float] = field(default_factory=dict)
 
     def frame(self, table: str) -> pl.DataFrame:
@@ -112,22 +115,24 @@ def _quarantine_rows(table: str, rejected: pl.DataFrame, exp: Expectations, poin
 
 @dataclass
 class ParsedPart:
-    """What parsing a share of a window's games (and schedule rows) gives, before validation.
+    """What parsing a share of a window's games (and schedule rows) gives, validated where it was parsed.
 
     The unit every engine produces: polars parses a window chunk by chunk, Spark parses it in worker
-    tasks; `assemble` then validates and combines the parts the same way for both, so the engines cannot
-    disagree on what is written or quarantined.
+    tasks, both with `parse_part`, which also validates the part's stat and shot frames (their groups are
+    games, never split between parts); `assemble` then validates the schedule over the whole window and
+    combines the parts, the same way for both, so the engines cannot disagree on what is written or
+    quarantined.
     """
 
-    frames: dict[str, pl.DataFrame]  # PLAYERS, TEAMS, GOALIES, SHOTS, SCHEDULE (unvalidated)
+    frames: dict[str, pl.DataFrame]  # PLAYERS, TEAMS, GOALIES, SHOTS (validated), SCHEDULE (not yet)
     pointers: pl.DataFrame  # gameId -> play-by-play bronze row (for quarantine rows)
-    payload_quarantine: pl.DataFrame  # payloads silver could not use, as quarantine rows
+    quarantine: pl.DataFrame  # payloads silver could not use, then the rows of failing groups
     mismatches: pl.DataFrame
     reconciliation: dict[str, int]
     games: int
     games_with_shift_data: int
     incomplete_games: list[int]
-    seconds: dict[str, float] = field(default_factory=dict)  # CPU s of read, decode, parse, reconcile
+    seconds: dict[str, float] = field(default_factory=dict)  # CPU s of read, decode, parse, reconcile, validate
 
 
 def _payload_quarantine(inputs: WindowInputs, silver: SilverFrames, now: datetime) -> pl.DataFrame:
@@ -152,31 +157,45 @@ def _payload_quarantine(inputs: WindowInputs, silver: SilverFrames, now: datetim
 
 
 def parse_part(inputs: WindowInputs, now: datetime) -> ParsedPart:
-    """Parse and reconcile the games and schedule rows of `inputs` (pure; no I/O)."""
+    """Parse, reconcile and validate the games of `inputs`, and decode its schedule rows (pure; no I/O).
+
+    Validated here, in the process that parsed the part, not where the parts are combined: a silver
+    replay's parse keeps every core busy, and validation in the combining process had it parse less or
+    left its last parts to validate after every other process was done."""
     started = time.process_time()
     silver: SilverFrames = build_silver(inputs.games)
     parsed = time.process_time()
     rec = reconcile(silver, [g.boxscore for g in inputs.games if g.boxscore is not None])
-    seconds = {**inputs.seconds, "parse": parsed - started, "reconcile": time.process_time() - parsed}
+    validating = time.process_time()
+    pointers = _pointer_columns(inputs.pointers)
+    frames: dict[str, pl.DataFrame] = {}
+    quarantine = [_payload_quarantine(inputs, silver, now)]
+    for table, frame in ((PLAYERS, silver.players), (TEAMS, silver.teams), (GOALIES, silver.goalies),
+                         (SHOTS, silver.shots)):
+        frames[table], rejected = split_valid(frame, EXPECTATIONS[table])
+        if rejected.height:
+            quarantine.append(_quarantine_rows(table, rejected, EXPECTATIONS[table], pointers, now))
+    frames[SCHEDULE] = pl.DataFrame(inputs.schedule_rows, schema=SCHEMAS[SCHEDULE])
     with_shifts = silver.players.filter(pl.col("hasShiftData")).get_column("gameId").n_unique() \
         if silver.players.height else 0
     return ParsedPart(
-        frames={PLAYERS: silver.players, TEAMS: silver.teams, GOALIES: silver.goalies, SHOTS: silver.shots,
-                SCHEDULE: pl.DataFrame(inputs.schedule_rows, schema=SCHEMAS[SCHEDULE])},
-        pointers=_pointer_columns(inputs.pointers),
-        payload_quarantine=_payload_quarantine(inputs, silver, now),
+        frames=frames,
+        pointers=pointers,
+        quarantine=pl.concat(quarantine, how="vertical"),
         mismatches=rec.mismatches,
         reconciliation={"games": rec.games, "players": rec.players, "values_checked": rec.values_checked},
         games=len(inputs.games),
         games_with_shift_data=int(with_shifts),
         incomplete_games=[g for g, ok in inputs.complete.items() if not ok],
-        seconds=seconds,
+        seconds={**inputs.seconds, "parse": parsed - started, "reconcile": validating - parsed,
+                 "validate": time.process_time() - validating},
     )
 
 
 def assemble(parts: Iterable[ParsedPart], now: datetime) -> SilverWindow:
-    """Validate each part's frames (failing groups go to quarantine) and combine the parts."""
-    valid: dict[str, list[pl.DataFrame]] = {t: [] for t in SCHEMAS}
+    """Combine the parts in their order, and validate the window's schedule (its failing rows go to
+    quarantine after the parts' own)."""
+    frames: dict[str, list[pl.DataFrame]] = {t: [] for t in SCHEMAS}
     quarantine: list[pl.DataFrame] = []
     mismatches: list[pl.DataFrame] = []
     pointers: list[pl.DataFrame] = [_pointer_columns({})]
@@ -187,43 +206,101 @@ def assemble(parts: Iterable[ParsedPart], now: datetime) -> SilverWindow:
         result.games += part.games
         result.games_with_shift_data += part.games_with_shift_data
         result.incomplete_games += part.incomplete_games
-        if part.payload_quarantine.height:
-            quarantine.append(part.payload_quarantine)
+        if part.quarantine.height:
+            quarantine.append(part.quarantine)
         if part.mismatches.height or part.mismatches.width:
             mismatches.append(part.mismatches)
         for k in recon:
             recon[k] += part.reconciliation[k]
         for k, v in part.seconds.items():
             result.seconds[k] = result.seconds.get(k, 0.0) + v
-        validating = time.process_time()
         pointers.append(part.pointers)
         for table, frame in part.frames.items():
-            if table == SCHEDULE:  # validated last: its games' pointers may come from other parts
-                valid[table].append(frame)
-                continue
-            ok, rejected = split_valid(frame, EXPECTATIONS[table])
-            valid[table].append(ok)
-            if rejected.height:
-                quarantine.append(_quarantine_rows(table, rejected, EXPECTATIONS[table], part.pointers, now))
-        result.seconds["validate"] = result.seconds.get("validate", 0.0) + time.process_time() - validating
-    schedule, rejected = split_valid(pl.concat(valid[SCHEDULE], how="vertical") if valid[SCHEDULE]
+            frames[table].append(frame)
+    validating = time.process_time()
+    schedule, rejected = split_valid(pl.concat(frames[SCHEDULE], how="vertical") if frames[SCHEDULE]
                                      else pl.DataFrame(schema=SCHEMAS[SCHEDULE]), EXPECTATIONS[SCHEDULE])
-    valid[SCHEDULE] = [schedule]
+    frames[SCHEDULE] = [schedule]
     if rejected.height:
         quarantine.append(_quarantine_rows(SCHEDULE, rejected, EXPECTATIONS[SCHEDULE],
                                            pl.concat(pointers, how="vertical"), now))
+    result.seconds["validate"] = result.seconds.get("validate", 0.0) + time.process_time() - validating
     result.frames = {t: pl.concat(fs, how="vertical") if fs else pl.DataFrame(schema=SCHEMAS[t])
-                     for t, fs in valid.items()}
+                     for t, fs in frames.items()}
     result.quarantine = pl.concat(quarantine, how="vertical") if quarantine else result.quarantine
     result.mismatches = pl.concat(mismatches, how="vertical_relaxed") if mismatches else pl.DataFrame()
     result.quarantined_by_table = dict(result.quarantine.group_by("table").len().iter_rows())
     return result
 
 
-def parse_chunk(root: str, storage_options: dict[str, str] | None, chunk: DateWindow, now: datetime,
-                versions: dict[str, int] | None = None) -> ParsedPart:
-    """Read and parse one chunk of days from bronze (what a worker process does; pure apart from the read)."""
-    return parse_part(read_window(Warehouse(root, storage_options), chunk, versions), now)
+class _Claims:
+    """Which chunks of a window are not yet taken, shared by the processes parsing it: the spawned workers
+    take them from the front, the starting process from the back, each when it is about to parse one.
+
+    Why not hand the chunks to the pool as tasks: a `ProcessPoolExecutor` queues a task to a worker before
+    the worker is free (`EXTRA_QUEUED_CALLS`), and a queued task can no longer be taken back, so the
+    starting process, done with its share, waited for a chunk the worker had not begun (0.37 s of a
+    season's replay). Taken when parsing starts, the last chunk each process begins is the only wait.
+    """
+
+    def __init__(self, ctx: multiprocessing.context.SpawnContext, chunks: int) -> None:
+        self._bounds = ctx.Array("q", [0, chunks])  # the next chunk from the front; one past the next from the back
+
+    def front(self) -> int | None:
+        with self._bounds.get_lock():
+            first, end = self._bounds[0], self._bounds[1]
+            if first >= end:
+                return None
+            self._bounds[0] = first + 1
+            return first
+
+    def back(self) -> int | None:
+        with self._bounds.get_lock():
+            first, end = self._bounds[0], self._bounds[1]
+            if first >= end:
+                return None
+            self._bounds[1] = end - 1
+            return end - 1
+
+
+#: the chunks of the window a spawned parse worker is parsing (set when the worker starts)
+_CLAIMS: _Claims | None = None
+
+
+def _start_worker(claims: _Claims) -> None:
+    """A spawned parse worker's initializer: the window's chunk claims, and no cyclic collector (see
+    `_parallel_parts`)."""
+    global _CLAIMS
+    _CLAIMS = claims
+    gc.disable()
+
+
+def parse_claimed(root: str, storage_options: dict[str, str] | None, chunks: list[DateWindow], now: datetime,
+                  versions: dict[str, int] | None, spool: str) -> tuple[int, str] | None:
+    """Read and parse the first chunk no process has taken; its index and the file in `spool` holding its
+    part (pickled), or None when none is left (what a worker process does; pure apart from the I/O).
+
+    Why a file, not the result itself: a result crosses back through a pipe of 64 KiB, which the starting
+    process's pool thread empties one read at a time, each read waiting for the GIL while that process
+    parses (a two-week part pickles to 13 MB: the worker sat 50-80 ms per part in the send). A file is
+    written and read in one call each, without the GIL."""
+    assert _CLAIMS is not None, "parse_claimed runs in a worker started by _start_worker"
+    index = _CLAIMS.front()
+    if index is None:
+        return None
+    part = parse_part(read_window(Warehouse(root, storage_options), chunks[index], versions), now)
+    path = os.path.join(spool, f"{index}.pickle")
+    with open(path, "wb") as out:
+        pickle.dump(part, out, protocol=pickle.HIGHEST_PROTOCOL)
+    return index, path
+
+
+def _unspooled(path: str) -> ParsedPart:
+    """The part a worker left in `path`, the file removed."""
+    with open(path, "rb") as spooled:
+        data = spooled.read()
+    os.remove(path)
+    return pickle.loads(data)
 
 
 @contextmanager
@@ -232,7 +309,7 @@ def main_module_left_behind() -> Iterator[None]:
 
     A spawned child first imports its parent's `__main__` (by name, or by path for a script), so that
     objects defined there unpickle: `multiprocessing.spawn.get_preparation_data` records it and the child's
-    `prepare` runs it as `__mp_main__`. The parse workers need nothing from it (they run `parse_chunk` of
+    `prepare` runs it as `__mp_main__`. The parse workers need nothing from it (they run `parse_claimed` of
     this module), but under Dagster the main module is the `dagster` console script, whose one import
     (`from dagster._cli import main`) loads all of Dagster: with it a spawned worker was ready after
     1.05-1.15 s, without it after 0.48-0.50 s, on each core, before its first chunk. While inside, the
@@ -249,9 +326,16 @@ def main_module_left_behind() -> Iterator[None]:
         sys.modules["__main__"] = main
 
 
-def _parallel_parts(wh: Warehouse, chunks: list[DateWindow], now: datetime, workers: int,
-                    versions: dict[str, int]) -> Iterator[ParsedPart]:
-    """Chunks parsed in `workers` spawned processes, yielded in date order.
+def _parse_here(wh: Warehouse, chunk: DateWindow, now: datetime, versions: dict[str, int] | None) -> ParsedPart:
+    """Read and parse one chunk in this process, the cyclic collector paused over decode and parse (see
+    `_parallel_parts`)."""
+    with gc_paused():
+        return parse_part(read_window(wh, chunk, versions), now)
+
+
+def _parallel_parts(wh: Warehouse, chunks: list[DateWindow], now: datetime, processes: int,
+                    versions: dict[str, int]) -> list[ParsedPart]:
+    """Every chunk's part, in date order, parsed by this process and `processes - 1` spawned ones.
 
     The parse is pure Python (GIL-bound), so on a multi-core machine processes, not threads, are what
     scale it. Each worker reads its own chunk from Delta (only parsed frames cross the process boundary)
@@ -259,27 +343,41 @@ def _parallel_parts(wh: Warehouse, chunks: list[DateWindow], now: datetime, work
     the cyclic garbage collector (`gc.disable` when they start): re-enabled between the decode and the
     parse, its first collection scanned every decoded object again (about 40 ms a two-week chunk); the
     parse makes no reference cycles, and a worker exits with its window.
+
+    This process parses too, from the last chunk backwards while the workers go forwards (`_Claims`),
+    rather than wait for their parts: it starts at once, its modules loaded, while a spawned worker spends
+    0.3-0.5 s importing them, and its own parts are never pickled (about 15 ms of CPU a two-week chunk, and
+    the unpickling). Each part is validated where it is parsed (`parse_part`), so nothing is left to do
+    here when the last one arrives.
     """
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=gc.disable)
+    claims = _Claims(ctx, len(chunks))
+    pool = ProcessPoolExecutor(max_workers=processes - 1, mp_context=ctx, initializer=_start_worker,
+                               initargs=(claims,))
+    parts: dict[int, ParsedPart] = {}
     try:
-        with main_module_left_behind():  # the workers are spawned by these submits
-            futures = [pool.submit(parse_chunk, wh.root, wh.storage_options, chunk, now, versions)
-                       for chunk in chunks]
-        for future in futures:
-            yield future.result()
+        with tempfile.TemporaryDirectory(prefix="nhl-silver-parts-") as spool:
+            with main_module_left_behind():  # the workers are spawned by these submits
+                futures = [pool.submit(parse_claimed, wh.root, wh.storage_options, chunks, now, versions, spool)
+                           for _chunk in chunks]  # a task per chunk at most; those finding none left return None
+            while (index := claims.back()) is not None:
+                parts[index] = _parse_here(wh, chunks[index], now, versions)
+            for future in futures:
+                if not future.cancel() and (claimed := future.result()) is not None:  # cancelled: none left
+                    parts[claimed[0]] = _unspooled(claimed[1])
     finally:
         # not waited for: the workers free their heaps on exit (0.5 s for a season's) while the caller
-        # validates and writes the last part; a failure or an abandoned window cancels what has not started
+        # combines and writes the parts; a failure cancels what has not started
         pool.shutdown(wait=False, cancel_futures=True)
+    return [parts[index] for index in range(len(chunks))]
 
 
 def build_window(wh: Warehouse, window: DateWindow, chunk_days: int = 14, workers: int = 1) -> SilverWindow:
     """Parse, reconcile and validate every final game of `window` from bronze (the polars engine).
 
     Chunk by chunk, so memory stays bounded on multi-season replays; with `workers` > 1 and more than one
-    chunk, the chunks are parsed in that many processes. Either way the parts are assembled in date
-    order by the same code, so the tables do not depend on `workers`. Bronze is read as of its versions
+    chunk, the chunks are parsed in that many processes (this one and `workers - 1` spawned). Either way
+    the parts are assembled in date order by the same code, so the tables do not depend on `workers`. Bronze is read as of its versions
     when the window starts (`Warehouse.pin`): one snapshot for every chunk.
     """
     now = datetime.now(timezone.utc)
@@ -287,6 +385,4 @@ def build_window(wh: Warehouse, window: DateWindow, chunk_days: int = 14, worker
     versions = wh.pin(BRONZE_TABLES)
     if workers > 1 and len(chunks) > 1:
         return assemble(_parallel_parts(wh, chunks, now, min(workers, len(chunks)), versions), now)
-    with gc_paused():  # one pause over decode and parse: see `_parallel_parts`
-        return assemble((parse_part(inputs, now) for _chunk, inputs in iter_window(wh, window, chunk_days, versions)),
-                        now)
+    return assemble((_parse_here(wh, chunk, now, versions) for chunk in chunks), now)

@@ -7,7 +7,6 @@ Silver never calls the API: everything here reads `$NHL_WAREHOUSE/bronze/...`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -166,10 +165,3 @@ def read_window(wh: Warehouse, window: DateWindow, versions: dict[str, int] | No
         add_schedules(out, schedule_rows)
     out.seconds = {"read": read - started, "decode": time.process_time() - read}
     return out
-
-
-def iter_window(wh: Warehouse, window: DateWindow, chunk_days: int,
-                versions: dict[str, int] | None = None) -> Iterator[tuple[DateWindow, WindowInputs]]:
-    """`read_window` chunk by chunk: bounded memory on multi-season replays."""
-    for chunk in window.chunks(chunk_days):
-        yield chunk, read_window(wh, chunk, versions)

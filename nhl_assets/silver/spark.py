@@ -1,12 +1,12 @@
 """Silver on Spark: the bronze rows of a window are joined per game on Spark and parsed in Spark tasks.
 
 Each task receives a batch of games (ledger row and the three raw payloads of each game, joined by
-gameId) and runs the project's pure parser and boxscore reconciliation on it (`silver.build.parse_part`,
-the same function the polars engine calls on a chunk of days). Its result travels back as Arrow IPC and
-the driver assembles and validates the parts with `silver.build.assemble`, again the polars engine's
-own code; the storage module then commits it. So the engines share every rule about what is parsed,
-reconciled, quarantined and written, and differ only in where the parsing runs: on a cluster, across
-its executors.
+gameId) and runs the project's pure parser, boxscore reconciliation and expectations on it
+(`silver.build.parse_part`, the same function the polars engine calls on a chunk of days). Its result
+travels back as Arrow IPC and the driver combines the parts, validating the window's schedule, with
+`silver.build.assemble`, again the polars engine's own code; the storage module then commits it. So the
+engines share every rule about what is parsed, reconciled, quarantined and written, and differ only in
+where the parsing runs: on a cluster, across its executors.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from nhl_assets.storage.delta import Warehouse
 
 #: the frames of a part, serialized as Arrow IPC, plus its counters as JSON
 _FRAMES = (sb.PLAYERS, sb.TEAMS, sb.GOALIES, sb.SHOTS, sb.SCHEDULE)
-_BLOBS = ("players", "teams", "goalies", "shots", "schedule", "pointers", "payload_quarantine", "mismatches")
+_BLOBS = ("players", "teams", "goalies", "shots", "schedule", "pointers", "quarantine", "mismatches")
 PART_SCHEMA = StructType([*(StructField(n, BinaryType()) for n in _BLOBS), StructField("meta", StringType())])
 PART_ARROW_SCHEMA = pa.schema([*(pa.field(n, pa.binary()) for n in _BLOBS), pa.field("meta", pa.string())])
 
@@ -61,7 +61,7 @@ def _frame(blob: bytes) -> pl.DataFrame:
 
 def encode_part(part: sb.ParsedPart) -> pa.RecordBatch:
     """One row holding a whole part (how a Spark task hands its result back)."""
-    frames = [part.frames[t] for t in _FRAMES] + [part.pointers, part.payload_quarantine, part.mismatches]
+    frames = [part.frames[t] for t in _FRAMES] + [part.pointers, part.quarantine, part.mismatches]
     meta = {"reconciliation": part.reconciliation, "games": part.games,
             "games_with_shift_data": part.games_with_shift_data, "incomplete_games": part.incomplete_games}
     return pa.RecordBatch.from_pylist([{**{n: _ipc(f) for n, f in zip(_BLOBS, frames)},
@@ -73,10 +73,10 @@ def decode_part(row: dict) -> sb.ParsedPart:
     meta = orjson.loads(row["meta"])
     frames = {t: _frame(row[n]) for t, n in zip(_FRAMES, _BLOBS)}
     frames = {t: f if f.width else pl.DataFrame(schema=sb.SCHEMAS[t]) for t, f in frames.items()}
-    quarantine = _frame(row["payload_quarantine"])
+    quarantine = _frame(row["quarantine"])
     return sb.ParsedPart(
         frames=frames, pointers=_frame(row["pointers"]),
-        payload_quarantine=quarantine if quarantine.width else pl.DataFrame(schema=sb.QUARANTINE_SCHEMA),
+        quarantine=quarantine if quarantine.width else pl.DataFrame(schema=sb.QUARANTINE_SCHEMA),
         mismatches=_frame(row["mismatches"]), reconciliation=meta["reconciliation"], games=meta["games"],
         games_with_shift_data=meta["games_with_shift_data"], incomplete_games=meta["incomplete_games"])
 
