@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from datetime import date
 
 import polars as pl
+import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, Definitions, define_asset_job
 
 from nhl_assets.bronze import tables as bt
@@ -193,6 +195,37 @@ def test_processes_parsing_a_window_together_build_what_one_process_builds(sim_e
             assert other[0][table].equals(one[0][table]), (workers, table)
         assert other[1:] == one[1:], workers
 
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("days, processes, longest", [(212, 2, 28), (930, 2, 28), (212, 4, 14), (17, 2, 7), (5, 2, 1),
+                                                      (2, 2, 28)])
+def test_the_chunks_claimed_from_both_ends_cover_the_window_once_and_shrink(days, processes, longest):
+    """Whatever order the processes claim in, the chunks cover every day once; none is longer than `longest`,
+    none shorter than `SHORTEST_CHUNK_DAYS` unless fewer days were left (or `longest` is shorter); and a
+    chunk is never longer than one claimed before it from its end (so the processes finish together)."""
+    import multiprocessing
+    from datetime import timedelta
+
+    window = DateWindow(date(2024, 10, 1), date(2024, 10, 1) + timedelta(days=days - 1))
+    claims = sb._Claims(multiprocessing.get_context("spawn"), window, processes, longest)
+    taken: dict[str, list[DateWindow]] = {"front": [], "back": []}
+    left = days
+    for turn in itertools.count():
+        end = ("front", "back", "front")[turn % 3]  # the workers claim more often than the starting process
+        chunk = claims.front() if end == "front" else claims.back()
+        if chunk is None:
+            assert left == 0 and claims.front() is None and claims.back() is None
+            break
+        assert min(sb.SHORTEST_CHUNK_DAYS, longest, left) <= len(chunk) <= longest
+        taken[end].append(chunk)
+        left -= len(chunk)
+    chunks = sorted(taken["front"] + taken["back"], key=lambda c: c.start)
+    assert [d for c in chunks for d in c.days()] == window.days()
+    for side in taken.values():
+        assert [len(c) for c in side] == sorted((len(c) for c in side), reverse=True)
+    if days >= 212 and longest == 28:
+        assert len(chunks) < days / 14  # fewer chunks than two-week ones, for all that the last ones shrink
 
 _SPAWNING_SCRIPT = '''
 import sys

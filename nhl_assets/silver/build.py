@@ -13,10 +13,10 @@ import tempfile
 import time
 import types
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import partial
 
 import orjson
@@ -233,51 +233,71 @@ def assemble(parts: Iterable[ParsedPart], now: datetime) -> SilverWindow:
     return result
 
 
-class _Claims:
-    """Which chunks of a window are not yet taken, shared by the processes parsing it: the spawned workers
-    take them from the front, the starting process from the back, each when it is about to parse one.
+#: The fewest days a process takes at once while more are left: a chunk has a fixed cost of its own (five
+#: bronze scans, reconciliation and validation queries: about 60 ms of CPU), which a day's dozen games
+#: would not repay.
+SHORTEST_CHUNK_DAYS = 3
 
-    Why not hand the chunks to the pool as tasks: a `ProcessPoolExecutor` queues a task to a worker before
-    the worker is free (`EXTRA_QUEUED_CALLS`), and a queued task can no longer be taken back, so the
-    starting process, done with its share, waited for a chunk the worker had not begun (0.37 s of a
-    season's replay). Taken when parsing starts, the last chunk each process begins is the only wait.
+
+class _Claims:
+    """Which days of a window are not yet taken, shared by the processes parsing it: the spawned workers
+    take theirs from the front, the starting process from the back, each when it is about to parse them.
+
+    Why claimed when parsing starts, not handed to the pool as tasks: a `ProcessPoolExecutor` queues a task
+    to a worker before the worker is free (`EXTRA_QUEUED_CALLS`), and a queued task cannot be taken back,
+    so the starting process, done with its share, waited for a chunk the worker had not begun (0.37 s of a
+    season's replay). Why chunks that shrink (guided self-scheduling: the days left over the processes,
+    at most `longest`, at least `SHORTEST_CHUNK_DAYS`): the fixed cost per chunk favours long ones, while
+    the processes finish together only if the last ones are short. On a season, fixed 28-day chunks took
+    7.26-7.33 CPU s against 7.65-8.02 for two-week ones, and left one process parsing alone for up to a
+    chunk (2 processes, 3 runs each).
     """
 
-    def __init__(self, ctx: multiprocessing.context.SpawnContext, chunks: int) -> None:
-        self._bounds = ctx.Array("q", [0, chunks])  # the next chunk from the front; one past the next from the back
+    def __init__(self, ctx: multiprocessing.context.SpawnContext, window: DateWindow, processes: int,
+                 longest: int) -> None:
+        self._start, self._processes, self._longest = window.start, processes, longest
+        self._bounds = ctx.Array("q", [0, len(window)])  # the first day left; one past the last day left
 
-    def front(self) -> int | None:
+    def _size(self, left: int) -> int:
+        return min(left, self._longest, max(SHORTEST_CHUNK_DAYS, -(-left // self._processes)))
+
+    def _days(self, first: int, end: int) -> DateWindow:
+        return DateWindow(self._start + timedelta(days=first), self._start + timedelta(days=end - 1))
+
+    def front(self) -> DateWindow | None:
+        """The next days from the front, or None when none is left."""
         with self._bounds.get_lock():
             first, end = self._bounds[0], self._bounds[1]
             if first >= end:
                 return None
-            self._bounds[0] = first + 1
-            return first
+            self._bounds[0] = taken_to = first + self._size(end - first)
+        return self._days(first, taken_to)
 
-    def back(self) -> int | None:
+    def back(self) -> DateWindow | None:
+        """The next days from the back, or None when none is left."""
         with self._bounds.get_lock():
             first, end = self._bounds[0], self._bounds[1]
             if first >= end:
                 return None
-            self._bounds[1] = end - 1
-            return end - 1
+            self._bounds[1] = taken_from = end - self._size(end - first)
+        return self._days(taken_from, end)
 
 
-#: the chunks of the window a spawned parse worker is parsing (set when the worker starts)
+#: the days of the window a spawned parse worker is parsing (set when the worker starts)
 _CLAIMS: _Claims | None = None
 
 
 def _start_worker(claims: _Claims) -> None:
-    """A spawned parse worker's initializer: the window's chunk claims, and no cyclic collector (see
+    """A spawned parse worker's initializer: the window's claims, and no cyclic collector (see
     `_parallel_parts`)."""
     global _CLAIMS
     _CLAIMS = claims
     gc.disable()
 
 
-def parse_claimed(root: str, storage_options: dict[str, str] | None, chunks: list[DateWindow], now: datetime,
-                  versions: dict[str, int] | None, spool: str) -> tuple[int, str] | None:
-    """Read and parse the first chunk no process has taken; its index and the file in `spool` holding its
+def parse_claimed(root: str, storage_options: dict[str, str] | None, now: datetime,
+                  versions: dict[str, int] | None, spool: str) -> tuple[DateWindow, str] | None:
+    """Read and parse the next days no process has taken; those days and the file in `spool` holding their
     part (pickled), or None when none is left (what a worker process does; pure apart from the I/O).
 
     Why a file, not the result itself: a result crosses back through a pipe of 64 KiB, which the starting
@@ -285,14 +305,14 @@ def parse_claimed(root: str, storage_options: dict[str, str] | None, chunks: lis
     parses (a two-week part pickles to 13 MB: the worker sat 50-80 ms per part in the send). A file is
     written and read in one call each, without the GIL."""
     assert _CLAIMS is not None, "parse_claimed runs in a worker started by _start_worker"
-    index = _CLAIMS.front()
-    if index is None:
+    chunk = _CLAIMS.front()
+    if chunk is None:
         return None
-    part = parse_part(read_window(Warehouse(root, storage_options), chunks[index], versions), now)
-    path = os.path.join(spool, f"{index}.pickle")
+    part = parse_part(read_window(Warehouse(root, storage_options), chunk, versions), now)
+    path = os.path.join(spool, f"{chunk.start.isoformat()}.pickle")
     with open(path, "wb") as out:
         pickle.dump(part, out, protocol=pickle.HIGHEST_PROTOCOL)
-    return index, path
+    return chunk, path
 
 
 def _unspooled(path: str) -> ParsedPart:
@@ -333,9 +353,10 @@ def _parse_here(wh: Warehouse, chunk: DateWindow, now: datetime, versions: dict[
         return parse_part(read_window(wh, chunk, versions), now)
 
 
-def _parallel_parts(wh: Warehouse, chunks: list[DateWindow], now: datetime, processes: int,
-                    versions: dict[str, int]) -> list[ParsedPart]:
-    """Every chunk's part, in date order, parsed by this process and `processes - 1` spawned ones.
+def _parallel_parts(wh: Warehouse, window: DateWindow, longest: int, now: datetime, processes: int
+                    ) -> list[ParsedPart]:
+    """The parts of `window`, in date order, parsed by this process and `processes - 1` spawned ones in
+    chunks of at most `longest` days.
 
     The parse is pure Python (GIL-bound), so on a multi-core machine processes, not threads, are what
     scale it. Each worker reads its own chunk from Delta (only parsed frames cross the process boundary)
@@ -344,45 +365,61 @@ def _parallel_parts(wh: Warehouse, chunks: list[DateWindow], now: datetime, proc
     parse, its first collection scanned every decoded object again (about 40 ms a two-week chunk); the
     parse makes no reference cycles, and a worker exits with its window.
 
-    This process parses too, from the last chunk backwards while the workers go forwards (`_Claims`),
+    This process parses too, from the last days backwards while the workers go forwards (`_Claims`),
     rather than wait for their parts: it starts at once, its modules loaded, while a spawned worker spends
     0.3-0.5 s importing them, and its own parts are never pickled (about 15 ms of CPU a two-week chunk, and
-    the unpickling). Each part is validated where it is parsed (`parse_part`), so nothing is left to do
-    here when the last one arrives.
+    the unpickling). Each part is validated where it is parsed (`parse_part`), and a worker's part is read
+    back between this process's chunks, so little is left to do when the last one is parsed.
     """
     ctx = multiprocessing.get_context("spawn")
-    claims = _Claims(ctx, len(chunks))
+    claims = _Claims(ctx, window, processes, longest)
     pool = ProcessPoolExecutor(max_workers=processes - 1, mp_context=ctx, initializer=_start_worker,
                                initargs=(claims,))
-    parts: dict[int, ParsedPart] = {}
+    parts: dict[date, ParsedPart] = {}
+
+    def collect(futures: list[Future]) -> list[Future]:
+        """Read back the parts of the finished tasks; the unfinished ones."""
+        for future in futures:
+            if future.done() and (claimed := future.result()) is not None:
+                parts[claimed[0].start] = _unspooled(claimed[1])
+        return [future for future in futures if not future.done()]
+
     try:
         with tempfile.TemporaryDirectory(prefix="nhl-silver-parts-") as spool:
-            with main_module_left_behind():  # the workers are spawned by these submits
-                futures = [pool.submit(parse_claimed, wh.root, wh.storage_options, chunks, now, versions, spool)
-                           for _chunk in chunks]  # a task per chunk at most; those finding none left return None
-            while (index := claims.back()) is not None:
-                parts[index] = _parse_here(wh, chunks[index], now, versions)
+            with main_module_left_behind():  # the workers are spawned by the first submits
+                for _worker in range(processes - 1):
+                    pool.submit(os.getpid)  # spawned now, they import while bronze is pinned here
+                versions = wh.pin(BRONZE_TABLES)
+                # a task per chunk the workers could take at most (those finding no days left return None)
+                futures = [pool.submit(parse_claimed, wh.root, wh.storage_options, now, versions, spool)
+                           for _chunk in range(-(-len(window) // min(longest, SHORTEST_CHUNK_DAYS)))]
+            while (chunk := claims.back()) is not None:
+                parts[chunk.start] = _parse_here(wh, chunk, now, versions)
+                futures = collect(futures)
             for future in futures:
-                if not future.cancel() and (claimed := future.result()) is not None:  # cancelled: none left
-                    parts[claimed[0]] = _unspooled(claimed[1])
+                future.cancel()  # not begun: no days are left for it
+            wait(futures)
+            collect([future for future in futures if not future.cancelled()])
     finally:
         # not waited for: the workers free their heaps on exit (0.5 s for a season's) while the caller
         # combines and writes the parts; a failure cancels what has not started
         pool.shutdown(wait=False, cancel_futures=True)
-    return [parts[index] for index in range(len(chunks))]
+    return [parts[start] for start in sorted(parts)]
 
 
-def build_window(wh: Warehouse, window: DateWindow, chunk_days: int = 14, workers: int = 1) -> SilverWindow:
+def build_window(wh: Warehouse, window: DateWindow, chunk_days: int = 28, workers: int = 1) -> SilverWindow:
     """Parse, reconcile and validate every final game of `window` from bronze (the polars engine).
 
-    Chunk by chunk, so memory stays bounded on multi-season replays; with `workers` > 1 and more than one
-    chunk, the chunks are parsed in that many processes (this one and `workers - 1` spawned). Either way
-    the parts are assembled in date order by the same code, so the tables do not depend on `workers`. Bronze is read as of its versions
-    when the window starts (`Warehouse.pin`): one snapshot for every chunk.
+    Chunk by chunk of at most `chunk_days` days, so memory stays bounded on multi-season replays; with
+    `workers` > 1 and more days than one chunk, the chunks are parsed in that many processes (this one and
+    `workers - 1` spawned, taking chunks that shrink as the days run out: `_Claims`). Either way the parts
+    are assembled in date order by the same code, so the tables do not depend on `workers` or on the
+    chunks. Bronze is read as of its versions when the window starts (`Warehouse.pin`): one snapshot for
+    every chunk.
     """
     now = datetime.now(timezone.utc)
-    chunks = window.chunks(chunk_days)
+    if workers > 1 and len(window) > chunk_days:
+        processes = min(workers, -(-len(window) // min(chunk_days, SHORTEST_CHUNK_DAYS)))
+        return assemble(_parallel_parts(wh, window, chunk_days, now, processes), now)
     versions = wh.pin(BRONZE_TABLES)
-    if workers > 1 and len(chunks) > 1:
-        return assemble(_parallel_parts(wh, chunks, now, min(workers, len(chunks)), versions), now)
-    return assemble((_parse_here(wh, chunk, now, versions) for chunk in chunks), now)
+    return assemble((_parse_here(wh, chunk, now, versions) for chunk in window.chunks(chunk_days)), now)
