@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from dagster import ConfigurableResource
-from dagster_deltalake import AzureConfig, GcsConfig, LocalConfig, S3Config
 from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 
@@ -17,6 +19,47 @@ from nhl_assets.storage.migrations import ensure_current
 
 if TYPE_CHECKING:
     from nhl_assets.source.client import NHLSource
+
+#: where dagster-deltalake keeps its storage config classes
+DELTALAKE_CONFIG_MODULE = "dagster_deltalake.config"
+
+
+def deltalake_config_module() -> ModuleType:
+    """dagster-deltalake's `config` module (its storage config classes), loaded without the package's
+    `__init__` where the package is not loaded yet.
+
+    Why: the package's `__init__` also loads its I/O manager, whose `handler.py` imports `pyarrow.dataset`,
+    and `pyarrow._dataset` imports pandas as it loads (pyarrow 26: a module-level scalar expression asks
+    pandas whether its value is array-like). That is 0.26 s of every process that loads these definitions
+    (the command line's `dagster asset materialize`, each run, the code server), for four pydantic classes
+    whose module imports only `dagster.Config`, and the project uses nothing else of the package (its
+    I/O manager cannot write a window: see `storage/delta.py`). The module is registered under its own
+    name, so a later `import dagster_deltalake` finds it there and keeps it: one class per name in the
+    process either way (`tests/test_definitions.py` checks both orders and that pandas stays out).
+    """
+    module = sys.modules.get(DELTALAKE_CONFIG_MODULE)
+    if module is not None:
+        return module
+    package = importlib.util.find_spec("dagster_deltalake")  # found, not run
+    if package is None or not package.submodule_search_locations:
+        raise ImportError("dagster-deltalake is not installed (pyproject.toml pins it)")
+    spec = importlib.util.spec_from_file_location(
+        DELTALAKE_CONFIG_MODULE, os.path.join(package.submodule_search_locations[0], "config.py"))
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{DELTALAKE_CONFIG_MODULE} not found in {package.submodule_search_locations[0]}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[DELTALAKE_CONFIG_MODULE] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[DELTALAKE_CONFIG_MODULE]
+        raise
+    return module
+
+
+_deltalake_config = deltalake_config_module()
+LocalConfig, S3Config = _deltalake_config.LocalConfig, _deltalake_config.S3Config
+AzureConfig, GcsConfig = _deltalake_config.AzureConfig, _deltalake_config.GcsConfig
 
 
 class NHLApiResource(ConfigurableResource):

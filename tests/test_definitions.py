@@ -94,6 +94,41 @@ def test_loading_the_definitions_imports_no_model_or_http_library():
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
+
+def test_loading_the_definitions_and_opening_the_warehouse_leave_pandas_out(tmp_path):
+    """dagster-deltalake's storage config classes are loaded without its package (whose I/O manager brings
+    pyarrow.dataset and, through it, pandas: 0.26 s of every command and run), and the migration ledger is
+    read without Arrow's datetime conversion (which imports pandas too) when a run opens the warehouse."""
+    from nhl_assets.resources import WarehouseResource
+
+    root = str(tmp_path / "wh")
+    WarehouseResource(root=root).get()  # bootstrapped here: every migration recorded in the ledger
+    code = ("import sys, nhl_assets.definitions as d; d.build_definitions(); "
+            "from nhl_assets.resources import WarehouseResource; "
+            "from nhl_assets.storage.migrations import ledger; "
+            f"assert len(ledger(WarehouseResource(root={root!r}).get())) > 0; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pandas'}), 'dagster_deltalake' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(REPO))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[] False"
+
+
+@pytest.mark.parametrize("package_first", [False, True])
+def test_the_warehouse_storage_config_classes_are_dagster_deltalakes_own(package_first):
+    """One class per name, whichever of the package and the definitions is imported first; a storage config
+    of each kind validates as the package's documented classes do."""
+    code = ("import sys\n"
+            + ("import dagster_deltalake\n" if package_first else "")
+            + "from nhl_assets import resources as r\n"
+              "import dagster_deltalake as dd\n"
+              "assert all(getattr(r, n) is getattr(dd, n) for n in ('LocalConfig', 'S3Config', 'AzureConfig', "
+              "'GcsConfig'))\n"
+              "w = r.WarehouseResource(root='s3://b/wh', storage=dd.S3Config(bucket='b', region='eu-west-1'))\n"
+              "print(w.storage.str_dict()['provider'], type(r.WarehouseResource().storage).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(REPO))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "s3 LocalConfig"
+
 def test_loading_the_definitions_freezes_what_the_import_made():
     """The objects of the code location's import (Dagster, the libraries, the definitions) are frozen, so
     that neither the runs' garbage collections nor Python's finalization at every exit walk them again; what

@@ -161,9 +161,12 @@ def load_migrations(folder: Path | None = None) -> list[Migration]:
 
 
 def ledger(wh: Warehouse) -> list[dict[str, Any]]:
-    """Every ledger row, oldest first."""
-    t = wh.read_arrow(META_MIGRATIONS)
-    rows = [] if t is None else t.to_pylist()
+    """Every ledger row, oldest first.
+
+    Rows made by polars (`read_rows`), not by Arrow's `to_pylist`: pyarrow converts a zoned timestamp
+    through pandas, which it imports (0.1 s) into every process opening the warehouse (`ensure_current`
+    reads this ledger), where nothing else of a silver or gold run loads pandas."""
+    rows = wh.read_rows(META_MIGRATIONS) or []
     return sorted(rows, key=lambda r: r["at"])
 
 
