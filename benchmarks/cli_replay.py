@@ -144,9 +144,10 @@ def main() -> None:
     one, spread = statistics.median(f[0] for f in floors), statistics.median(f[1] for f in floors)
     split = {k: statistics.median(p[k] for p in phases) for k in phases[0]}
     print(f"silver replay {args.start}..{args.end} with dagster asset materialize ({args.event_log} event log): "
-          f"{games} games, wall {wall:.1f} s ({wall / max(games, 1) * 1000:.1f} ms per game); decode floor "
-          f"{one:.2f} s on one core, {spread:.2f} s spread over {args.workers} cores -> {wall / spread:.1f}x the "
-          f"floor (goal <= 8x); runs {[round(w, 1) for w in walls]}")
+          f"{games} games, wall {wall:.2f} s ({wall / max(games, 1) * 1000:.1f} ms per game); decode floor "
+          f"{one:.3f} s on one core, {spread:.3f} s spread over {args.workers} cores -> {wall / spread:.2f}x the "
+          f"floor (goal <= 8x: {'met' if wall <= 8 * spread else 'missed'}, 8x = {8 * spread:.2f} s); "
+          f"runs {[round(w, 2) for w in walls]}")
     print(f"where the time went (medians): startup (imports, definitions, instance) {split['startup_s']:.2f} s; "
           f"run creation and start {split['run_creation_s']:.2f} s; the step {split['step_s']:.2f} s, of which "
           f"the silver work (parse, validate, write) {split['silver_work_s']:.2f} s; step end to exit (the "
