@@ -239,6 +239,12 @@ def assemble(parts: Iterable[ParsedPart], now: datetime) -> SilverWindow:
 SHORTEST_CHUNK_DAYS = 3
 
 
+def _most_chunks(days: int, longest: int) -> int:
+    """The most chunks the claims can cut `days` into (every chunk but the last at least the shorter of
+    `longest` and `SHORTEST_CHUNK_DAYS`): the processes worth starting, the tasks worth queueing."""
+    return -(-days // min(longest, SHORTEST_CHUNK_DAYS))
+
+
 class _Claims:
     """Which days of a window are not yet taken, shared by the processes parsing it: the spawned workers
     take theirs from the front, the starting process from the back, each when it is about to parse them.
@@ -308,7 +314,7 @@ def parse_claimed(root: str, storage_options: dict[str, str] | None, now: dateti
     chunk = _CLAIMS.front()
     if chunk is None:
         return None
-    part = parse_part(read_window(Warehouse(root, storage_options), chunk, versions), now)
+    part = _parse_here(Warehouse(root, storage_options), chunk, now, versions)
     path = os.path.join(spool, f"{chunk.start.isoformat()}.pickle")
     with open(path, "wb") as out:
         pickle.dump(part, out, protocol=pickle.HIGHEST_PROTOCOL)
@@ -348,7 +354,7 @@ def main_module_left_behind() -> Iterator[None]:
 
 def _parse_here(wh: Warehouse, chunk: DateWindow, now: datetime, versions: dict[str, int] | None) -> ParsedPart:
     """Read and parse one chunk in this process, the cyclic collector paused over decode and parse (see
-    `_parallel_parts`)."""
+    `_parallel_parts`; in a spawned worker it is off already)."""
     with gc_paused():
         return parse_part(read_window(wh, chunk, versions), now)
 
@@ -378,9 +384,9 @@ def _parallel_parts(wh: Warehouse, window: DateWindow, longest: int, now: dateti
     parts: dict[date, ParsedPart] = {}
 
     def collect(futures: list[Future]) -> list[Future]:
-        """Read back the parts of the finished tasks; the unfinished ones."""
+        """Read back the parts of the finished tasks (a cancelled one has none); the unfinished ones."""
         for future in futures:
-            if future.done() and (claimed := future.result()) is not None:
+            if future.done() and not future.cancelled() and (claimed := future.result()) is not None:
                 parts[claimed[0].start] = _unspooled(claimed[1])
         return [future for future in futures if not future.done()]
 
@@ -392,14 +398,14 @@ def _parallel_parts(wh: Warehouse, window: DateWindow, longest: int, now: dateti
                 versions = wh.pin(BRONZE_TABLES)
                 # a task per chunk the workers could take at most (those finding no days left return None)
                 futures = [pool.submit(parse_claimed, wh.root, wh.storage_options, now, versions, spool)
-                           for _chunk in range(-(-len(window) // min(longest, SHORTEST_CHUNK_DAYS)))]
+                           for _chunk in range(_most_chunks(len(window), longest))]
             while (chunk := claims.back()) is not None:
                 parts[chunk.start] = _parse_here(wh, chunk, now, versions)
                 futures = collect(futures)
             for future in futures:
                 future.cancel()  # not begun: no days are left for it
             wait(futures)
-            collect([future for future in futures if not future.cancelled()])
+            collect(futures)
     finally:
         # not waited for: a worker frees its heap on exit (0.07 s after a season) while the caller combines
         # and writes the parts; a failure cancels what has not started
@@ -419,7 +425,7 @@ def build_window(wh: Warehouse, window: DateWindow, chunk_days: int = 28, worker
     """
     now = datetime.now(timezone.utc)
     if workers > 1 and len(window) > chunk_days:
-        processes = min(workers, -(-len(window) // min(chunk_days, SHORTEST_CHUNK_DAYS)))
+        processes = min(workers, _most_chunks(len(window), chunk_days))
         return assemble(_parallel_parts(wh, window, chunk_days, now, processes), now)
     versions = wh.pin(BRONZE_TABLES)
     return assemble((_parse_here(wh, chunk, now, versions) for chunk in window.chunks(chunk_days)), now)
