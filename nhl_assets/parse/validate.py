@@ -133,5 +133,13 @@ def key_string(frame: pl.DataFrame, key: Sequence[str]) -> pl.Expr:
 
 
 def duplicate_rows(frame: pl.DataFrame, key: Sequence[str]) -> int:
-    """Rows beyond the first of each `key` value: what a table's unique-key check reports (0 when unique)."""
-    return frame.height - frame.select(list(key)).unique().height if frame.height else 0
+    """Rows beyond the first of each `key` value: what a table's unique-key check reports (0 when unique).
+
+    Equal keys hash alike, so when every row's key hashes differently the keys are unique; only a table
+    with a repeated hash (a duplicate, or two keys colliding) is counted exactly. Why: a season's silver
+    tables hash in 0.018 CPU s, against 0.043 s for finding their distinct keys, every window."""
+    if not frame.height:
+        return 0
+    if frame.select(pl.struct(list(key)).hash(0).n_unique()).item() == frame.height:
+        return 0
+    return frame.height - frame.select(list(key)).unique().height

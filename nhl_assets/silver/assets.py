@@ -8,6 +8,7 @@ backfill of silver alone then repairs history from bronze.
 """
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 
@@ -122,23 +123,28 @@ def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResour
               "incomplete_games": len(built.incomplete_games), "quarantined_rows": built.quarantine.height,
               "reconciliation_mismatches": mism.height, "engine": engine.name}
     # each table's materialization as soon as it commits: Dagster turns it into one event per partition
-    # (1,638 for a season), which then overlaps the larger tables' writes instead of following them all
-    unique: dict[str, tuple[bool, int]] = {}
+    # (1,638 for a season), which then overlaps the larger tables' writes instead of following them all;
+    # and its checks right after it, so that only the last table's are left once the writes are done
     for table, written in write_as_completed({
             table: partial(_write_table, engine, wh, table, built.frame(table), window, run_id, started)
             for table in sb.SILVER_TABLES}):
         write = written.write
-        if written.unique is not None:
-            unique[table] = written.unique
         yield MaterializeResult(asset_key=specs.asset_key(table), data_version=DataVersion(written.data_version),
                                 metadata={
             **common, "wall_time_s": written.wall_s, **write.metadata(),
             "dagster/uri": MetadataValue.path(write.uri), "dagster/row_count": write.rows_written})
+        yield from _checks(table, written, built)
 
-    for table in KEYS:
-        ok, dups = unique[table]
+
+def _checks(table: str, written: _Written, built: sb.SilverWindow) -> Iterator[AssetCheckResult]:
+    """The checks of `table`, once its window is committed: its unique key; on the player table, the
+    window's expectations and its reconciliation with the official boxscores."""
+    if written.unique is not None:
+        ok, dups = written.unique
         yield AssetCheckResult(asset_key=specs.asset_key(table), check_name="unique_key", passed=ok,
                                metadata={"duplicate_rows": dups, "rows": built.frames[table].height})
+    if table != sb.PLAYERS:
+        return
     yield AssetCheckResult(
         asset_key=specs.asset_key(sb.PLAYERS), check_name="expectations_passed",
         passed=built.quarantine.height == 0, severity=AssetCheckSeverity.WARN,
@@ -147,6 +153,7 @@ def silver_game_stats(context: AssetExecutionContext, warehouse: WarehouseResour
                   "reasons": MetadataValue.json(
                       dict(built.quarantine.group_by("reason").len().sort("len", descending=True)
                            .head(20).iter_rows()) if built.quarantine.height else {})})
+    mism = built.mismatches
     parsed_games = built.frames[sb.PLAYERS].get_column("gameId").n_unique() if built.frames[sb.PLAYERS].height else 0
     unreconciled = parsed_games - built.reconciliation["games"]
     yield AssetCheckResult(
