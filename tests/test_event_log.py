@@ -192,6 +192,35 @@ def test_a_batch_is_one_transaction_per_database(tmp_path, batching_env, monkeyp
     instance.dispose()
 
 
+def test_a_runs_planned_checks_are_one_transaction_per_database(tmp_path, batching_env, monkeypatch):
+    """The checks a range run plans (two here, each for every date of the range) are written with one
+    run-database and one index-database connection together, where the stock storage opens three per
+    check; what is recorded is the stock storage's (`test_batching_storage_records_what_the_stock_...`)."""
+    instance = _instance(tmp_path, True)
+    storage = instance.event_log_storage
+    groups: list[tuple[int, list[str]]] = []
+    real_group, real_connect = storage._store_planned_checks, storage._connect
+    opened: list[str] = []
+
+    def counting_group(events):
+        before = len(opened)
+        real_group(events)
+        groups.append((len(events), opened[before:]))
+
+    def counting_connect(shard):
+        opened.append("index" if shard == event_log.INDEX_SHARD_NAME else "run")
+        return real_connect(shard)
+
+    monkeypatch.setattr(storage, "_store_planned_checks", counting_group)
+    monkeypatch.setattr(storage, "_connect", counting_connect)
+    assert _run(instance, "2024-01-01", "2024-01-14").success
+    assert groups == [(2, ["run", "index"])]
+    history = storage.get_asset_check_execution_history(CHECKS[0].key, limit=100)
+    planned = sorted(r.partition for r in history if r.partition is not None)  # the range run's result: None
+    assert planned == [f"2024-01-{d:02d}" for d in range(1, 15)]
+    instance.dispose()
+
+
 @pytest.mark.parametrize("batch_size", [None, "0"])
 def test_a_range_runs_planned_events_arrive_one_per_asset_and_are_stored_one_per_partition(
         tmp_path, batching_env, monkeypatch, batch_size):

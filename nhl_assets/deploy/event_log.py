@@ -17,7 +17,8 @@ into consecutive groups of one run's asset events and write each group the way `
 event, but in one transaction per database (the run's and the index database on SQLite): the same rows in
 the same order, the same tags, and the asset's row left as event-by-event updates would leave it. Any other
 event is written one by one, as the stock code does; a planned asset check over a range writes its row per
-partition with the event serialized once instead of once per row. Within a group, the events of one asset
+partition with the event serialized once instead of once per row (on SQLite, a run's planned checks are
+written together, one transaction per database). Within a group, the events of one asset
 differ only in their partition and timestamp, so each kind is serialized once and the others are written
 from its text (`_EventRows`; the rows are byte for byte `_event_to_row`'s, which the tests check). What is
 recorded, and so every partition's status in the UI (materialized, failed, missing), is unchanged;
@@ -62,7 +63,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetKey, AssetMaterialization, DagsterEvent, serialize_value
+from dagster import AssetKey, AssetMaterialization, DagsterEvent, DagsterEventType, serialize_value
 from dagster import __version__ as DAGSTER_VERSION
 from dagster._core.events import ASSET_EVENTS, AssetMaterializationPlannedData, StepMaterializationData
 from dagster._core.events.log import EventLogEntry
@@ -450,20 +451,34 @@ def _per_partition(event: EventLogEntry) -> list[EventLogEntry] | None:
         for key in data.partitions_subset.get_partition_keys()]
 
 
-def _groups(events: Sequence[EventLogEntry]) -> Iterator[tuple[list[EventLogEntry], bool]]:
-    """The batch cut into consecutive groups of one run's asset events (written together) and of anything
-    else (written one by one), in order: a run's planned events mix asset events with asset-check ones."""
+#: The kinds of group a batch is cut into (`_groups`): asset events, planned asset checks, anything else.
+_ASSETS, _PLANNED_CHECKS, _OTHERS = "asset events", "planned checks", "other events"
+_CHECK_PLANNED = DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value
+
+
+def _kind(event: EventLogEntry) -> str:
+    if _is_asset_event(event):
+        return _ASSETS
+    dagster_event = event.dagster_event
+    if dagster_event is not None and dagster_event.event_type_value == _CHECK_PLANNED:
+        return _PLANNED_CHECKS
+    return _OTHERS
+
+
+def _groups(events: Sequence[EventLogEntry]) -> Iterator[tuple[list[EventLogEntry], str]]:
+    """The batch cut into consecutive groups of one run's events of one kind (`_kind`), in order: a run's
+    planned events mix asset events with asset-check ones."""
     group: list[EventLogEntry] = []
-    batchable = False
+    kind = _OTHERS
     for event in events:
-        this = _is_asset_event(event)
-        if group and (this != batchable or event.run_id != group[0].run_id):
-            yield group, batchable
+        this = _kind(event)
+        if group and (this != kind or event.run_id != group[0].run_id):
+            yield group, kind
             group = []
         group.append(event)
-        batchable = this
+        kind = this
     if group:
-        yield group, batchable
+        yield group, kind
 
 
 class _BatchWrites:
@@ -492,16 +507,25 @@ class _BatchWrites:
         self._store_groups([one for event in events for one in (_per_partition(event) or (event,))])
 
     def _store_groups(self, events: Sequence[EventLogEntry]) -> None:
-        """The batch's asset events written group by group, anything else one event at a time."""
-        for group, batchable in _groups(events):
-            if batchable:
+        """The batch's asset events and planned checks written group by group, anything else one event at
+        a time."""
+        for group, kind in _groups(events):
+            if kind == _ASSETS:
                 self._store_asset_events(group)
+            elif kind == _PLANNED_CHECKS:
+                self._store_planned_checks(group)
             else:
                 for event in group:  # what the stock loop does (dagster-postgres's batch path would drop
                     self.store_event(event)  # failure events, see BatchingPostgresEventLogStorage)
 
     def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
         raise NotImplementedError
+
+    def _store_planned_checks(self, events: Sequence[EventLogEntry]) -> None:
+        """A run's planned asset checks, one by one as the stock loop writes them (the SQLite storage
+        writes them together)."""
+        for event in events:
+            self.store_event(event)
 
     def _rows(self, events: Sequence[EventLogEntry]) -> list[dict[str, Any]]:
         """`_event_to_row` of each event, each kind of event serialized once (`_EventRows`)."""
@@ -513,15 +537,20 @@ class _BatchWrites:
         event serialized once (the stock method serializes the same event again for every partition: 1,911
         times for a season's silver run, whose 7 checks cover 273 dates) and the rows inserted with one
         executemany instead of a multi-row VALUES statement compiled for every call."""
+        with self.index_connection() as conn:  # type: ignore[attr-defined]
+            self._insert_planned_check_rows(conn, event, event_id, serialize_value(event))
+
+    def _insert_planned_check_rows(self, conn: Connection, event: EventLogEntry, event_id: int | None,
+                                   serialized: str) -> None:
+        """The planned check `event`'s row per partition (`serialized` is its `serialize_value`)."""
         planned = event.dagster_event.event_specific_data  # type: ignore[union-attr]
         keys = planned.partitions_subset.get_partition_keys() if planned.partitions_subset else [None]
         row = {"asset_key": planned.asset_key.to_string(), "check_name": planned.check_name, "run_id": event.run_id,
                "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value,
-               "evaluation_event": serialize_value(event),
+               "evaluation_event": serialized,
                "evaluation_event_timestamp": self._event_insert_timestamp(event),  # type: ignore[attr-defined]
                "evaluation_event_storage_id": event_id}
-        with self.index_connection() as conn:  # type: ignore[attr-defined]
-            conn.execute(AssetCheckExecutionsTable.insert(), [{**row, "partition": key} for key in keys])
+        conn.execute(AssetCheckExecutionsTable.insert(), [{**row, "partition": key} for key in keys])
 
     def _store_asset_event_tags(self, conn: Connection, events: Sequence[EventLogEntry],
                                 event_ids: Sequence[int]) -> None:
@@ -829,6 +858,24 @@ class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
             self._store_asset_event_tags(conn, list(events), ids)
             for event, event_id in _last_of_each_kind(events, ids):
                 self._store_asset_event(conn, event, event_id)
+
+    def _store_planned_checks(self, events: Sequence[EventLogEntry]) -> None:
+        """A run's planned asset checks as `store_event` writes each (its row in the run's database, the same
+        row in the index database, and there its planned row per partition: `store_asset_check_event`), but
+        in one transaction per database, each event serialized once.
+
+        Why: the stock path takes three transactions per check and serializes it twice. A season's silver
+        run plans 7 checks at its creation, before any work starts: their index rows alone took 0.026 s one
+        check at a time (3.0-4.7 ms each); all of it now takes 0.023 s, the run's database included."""
+        if not self.supports_asset_checks:  # a database not migrated to them: the stock error, event by event
+            super()._store_planned_checks(events)
+            return
+        rows = [self._event_to_row(event) for event in events]
+        with self.run_connection(events[0].run_id) as conn:
+            conn.execute(SqlEventLogStorageTable.insert(), rows)
+        with self.index_transaction() as conn:
+            for event, event_id, row in zip(events, _insert_returning_ids(conn, rows), rows):
+                self._insert_planned_check_rows(conn, event, event_id, row["event"])
 
 
 class BatchingInMemoryEventLogStorage(_BatchWrites, InMemoryEventLogStorage):
