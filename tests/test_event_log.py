@@ -16,7 +16,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.event import listen
 
 from nhl_assets.deploy import event_log
@@ -283,22 +282,6 @@ def test_a_batchs_ids_are_paired_with_its_rows(tmp_path, batching_env, kind):
     ids = first[:3] + first[6:-2] + then
     assert len(set(ids)) == len(ids) == len(stored)
     assert [stored[i] for i in ids] == [r["partition"] for r in rows[:3] + rows[6:10] + rows[12:]]
-
-
-def test_a_batch_at_sqlites_largest_id_is_refused(tmp_path, batching_env):
-    """From SQLite's largest rowid on, new rows get free ids at random: the ids of a batch are then unknown,
-    so the insert raises (and its transaction is rolled back) instead of pairing tags with wrong events."""
-    table = event_log.SqlEventLogStorageTable
-    storage = _instance(tmp_path, True, "memory").event_log_storage
-    rows = [storage._event_to_row(_materialization(f"2024-01-{d:02d}", {}, 1704067200.0 + d, dg.AssetKey("t0")))
-            for d in range(1, 4)]
-    with storage.index_transaction() as conn:
-        conn.execute(table.insert(), [{**rows[0], "id": event_log.SQLITE_MAX_ROWID}])
-    with pytest.raises(RuntimeError, match="largest id"):
-        with storage.index_transaction() as conn:
-            event_log._insert_returning_ids(conn, rows[1:])
-    with storage.index_transaction() as conn:
-        assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 1
 
 
 def test_the_in_memory_storage_reuses_one_connection_from_every_thread(batching_env):
