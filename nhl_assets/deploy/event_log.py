@@ -434,6 +434,8 @@ _CHECK_PLANNED = DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value
 
 
 def _kind(event: EventLogEntry) -> str:
+    """Which group `event` belongs to: written with its run's asset events, with its planned checks, or
+    alone."""
     if _is_asset_event(event):
         return _ASSETS
     dagster_event = event.dagster_event
