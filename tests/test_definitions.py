@@ -94,7 +94,6 @@ def test_loading_the_definitions_imports_no_model_or_http_library():
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
-
 def test_loading_the_definitions_and_opening_the_warehouse_leave_pandas_out(tmp_path):
     """dagster-deltalake's storage config classes are loaded without its package (whose I/O manager brings
     pyarrow.dataset and, through it, pandas: 0.26 s of every command and run), and the migration ledger is
@@ -128,6 +127,7 @@ def test_the_warehouse_storage_config_classes_are_dagster_deltalakes_own(package
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(REPO))
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "s3 LocalConfig"
+
 
 def test_loading_the_definitions_freezes_what_the_import_made():
     """The objects of the code location's import (Dagster, the libraries, the definitions) are frozen, so

@@ -196,7 +196,6 @@ def test_processes_parsing_a_window_together_build_what_one_process_builds(sim_e
         assert other[1:] == one[1:], workers
 
 
-
 @pytest.mark.unit
 @pytest.mark.parametrize("days, processes, longest", [(212, 2, 28), (930, 2, 28), (212, 4, 14), (17, 2, 7), (5, 2, 1),
                                                       (2, 2, 28)])
@@ -226,6 +225,7 @@ def test_the_chunks_claimed_from_both_ends_cover_the_window_once_and_shrink(days
         assert [len(c) for c in side] == sorted((len(c) for c in side), reverse=True)
     if days >= 212 and longest == 28:
         assert len(chunks) < days / 14  # fewer chunks than two-week ones, for all that the last ones shrink
+
 
 _SPAWNING_SCRIPT = '''
 import sys
