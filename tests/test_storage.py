@@ -14,7 +14,9 @@ from deltalake import DeltaTable
 from deltalake.transaction import AddAction
 
 from nhl_assets.dates import DateWindow
+from nhl_assets.storage import delta, whole_files
 from nhl_assets.storage.delta import (
+    CHECKPOINT_EVERY,
     RowsOutsideWindow,
     SchemaChangeRefused,
     Warehouse,
@@ -51,6 +53,41 @@ def test_replace_window_is_one_commit_and_leaves_neighbours(wh):
     assert res.rows_written == 2
     assert content(wh) == [(date(2023, 10, 1), 1, "a"), (date(2023, 10, 2), 20, "B"),
                            (date(2023, 10, 2), 21, "B2"), (date(2023, 10, 3), 3, "c")]
+
+
+def _checkpoints(wh: Warehouse, table: str) -> list[int]:
+    log = os.path.join(wh.uri(table), "_delta_log")
+    return sorted(int(name.split(".")[0]) for name in os.listdir(log) if name.endswith(".checkpoint.parquet"))
+
+
+def test_every_tenth_commit_writes_a_checkpoint_and_a_failed_one_fails_no_write(wh, monkeypatch, caplog):
+    """Opening a table replays at most CHECKPOINT_EVERY commits: the write landing on a multiple of it writes
+    a checkpoint (delta-rs alone would wait for version 100), after delta-rs's replace and the whole-file
+    replace alike, and the rows read through it are the rows written. A checkpoint that cannot be written
+    is logged, and the write it follows still succeeds: its commit has landed."""
+    whole = []
+    replace = whole_files.replace
+    monkeypatch.setattr(whole_files, "replace", lambda *a, **k: (whole.append(1), replace(*a, **k))[1])
+    window = DateWindow.of("2023-10-01", "2023-10-02")
+    for i in range(2 * CHECKPOINT_EVERY):  # version 0 is the create (unpartitioned: whole files apply)
+        wh.replace_window("bronze/t", rows(("2023-10-01", i, "a"), ("2023-10-02", i, "b")), window)
+    assert wh.version("bronze/t") == 2 * CHECKPOINT_EVERY
+    assert 0 < len(whole) < 2 * CHECKPOINT_EVERY  # the first replace is delta-rs's, the later whole-file ones
+    assert _checkpoints(wh, "bronze/t") == [CHECKPOINT_EVERY, 2 * CHECKPOINT_EVERY]
+    last = 2 * CHECKPOINT_EVERY - 1
+    assert content(wh) == [(date(2023, 10, 1), last, "a"), (date(2023, 10, 2), last, "b")]
+
+    def refuse(self):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(DeltaTable, "create_checkpoint", refuse)
+    for i in range(CHECKPOINT_EVERY):
+        res = wh.replace_window("bronze/t", rows(("2023-10-01", 100 + i, "c")), window)
+    assert res.version == 3 * CHECKPOINT_EVERY and content(wh) == [(date(2023, 10, 1), 109, "c")]
+    assert _checkpoints(wh, "bronze/t") == [CHECKPOINT_EVERY, 2 * CHECKPOINT_EVERY]
+    assert [r.getMessage() for r in caplog.records if r.name == delta.__name__] == [
+        f"bronze/t: no checkpoint at version {3 * CHECKPOINT_EVERY} (disk full); the next one is at version "
+        f"{4 * CHECKPOINT_EVERY}"]
 
 
 def test_rerunning_a_range_is_idempotent(wh):
