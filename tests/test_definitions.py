@@ -94,10 +94,11 @@ def test_loading_the_definitions_imports_no_model_or_http_library():
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_loading_the_definitions_and_opening_the_warehouse_leave_pandas_out(tmp_path):
+def test_loading_the_definitions_and_opening_the_warehouse_leave_pandas_and_spark_out(tmp_path):
     """dagster-deltalake's storage config classes are loaded without its package (whose I/O manager brings
     pyarrow.dataset and, through it, pandas: 0.26 s of every command and run), and the migration ledger is
-    read without Arrow's datetime conversion (which imports pandas too) when a run opens the warehouse."""
+    read without Arrow's datetime conversion (which imports pandas too) when a run opens the warehouse.
+    dagster-pyspark, pyspark and dagster-spark (0.085 s) wait for the Spark engine's first session."""
     from nhl_assets.resources import WarehouseResource
 
     root = str(tmp_path / "wh")
@@ -106,7 +107,8 @@ def test_loading_the_definitions_and_opening_the_warehouse_leave_pandas_out(tmp_
             "from nhl_assets.resources import WarehouseResource; "
             "from nhl_assets.storage.migrations import ledger; "
             f"assert len(ledger(WarehouseResource(root={root!r}).get())) > 0; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pandas'}), 'dagster_deltalake' in sys.modules)")
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'pyspark', 'py4j', 'dagster_pyspark', "
+            "'dagster_spark'}), 'dagster_deltalake' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(REPO))
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[] False"

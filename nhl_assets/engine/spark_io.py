@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
+from dagster_pyspark import LazyPySparkResource
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -50,15 +51,13 @@ UNSUPPORTED_READER_FEATURES = frozenset({"deletionVectors", "columnMapping"})
 
 
 def spark_session(config: Mapping[str, Any] | None = None) -> SparkSession:
-    """A Spark session with the engine's defaults under `config` (which wins), Python workers on this
+    """A Spark session with the engine's defaults under `config` (which wins), built by dagster-pyspark
+    (`LazyPySparkResource`: each setting given to the session builder), its Python workers on this
     interpreter so they import this project from the same environment."""
     # PySpark starts its Python workers with $PYSPARK_PYTHON (not a Spark setting)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder
     merged = {**DEFAULT_SPARK_CONFIG, **{k: str(v) for k, v in (config or {}).items()}}
-    for key, value in merged.items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    spark: SparkSession = LazyPySparkResource(spark_config=merged).spark_session
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
