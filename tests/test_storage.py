@@ -61,13 +61,18 @@ def _checkpoints(wh: Warehouse, table: str) -> list[int]:
 
 
 def test_every_tenth_commit_writes_a_checkpoint_and_a_failed_one_fails_no_write(wh, monkeypatch, caplog):
-    """Opening a table replays at most CHECKPOINT_EVERY commits: the write landing on a multiple of it writes
-    a checkpoint (delta-rs alone would wait for version 100), after delta-rs's replace and the whole-file
-    replace alike, and the rows read through it are the rows written. A checkpoint that cannot be written
-    is logged, and the write it follows still succeeds: its commit has landed."""
+    """Opening a table replays at most about CHECKPOINT_EVERY commits: the write whose commit passes a
+    multiple of it writes a checkpoint (delta-rs alone would wait for version 100), after delta-rs's replace
+    and the whole-file replace alike, and the rows read through it are the rows written. A checkpoint that
+    cannot be written is logged, and the write it follows still succeeds: its commit has landed."""
     whole = []
     replace = whole_files.replace
-    monkeypatch.setattr(whole_files, "replace", lambda *a, **k: (whole.append(1), replace(*a, **k))[1])
+
+    def counted(*args, **kwargs):
+        whole.append(1)
+        return replace(*args, **kwargs)
+
+    monkeypatch.setattr(whole_files, "replace", counted)
     window = DateWindow.of("2023-10-01", "2023-10-02")
     for i in range(2 * CHECKPOINT_EVERY):  # version 0 is the create (unpartitioned: whole files apply)
         wh.replace_window("bronze/t", rows(("2023-10-01", i, "a"), ("2023-10-02", i, "b")), window)
@@ -88,6 +93,32 @@ def test_every_tenth_commit_writes_a_checkpoint_and_a_failed_one_fails_no_write(
     assert [r.getMessage() for r in caplog.records if r.name == delta.__name__] == [
         f"bronze/t: no checkpoint at version {3 * CHECKPOINT_EVERY} (disk full); the next is written when its "
         f"commits pass version {4 * CHECKPOINT_EVERY}"]
+
+
+class _Opened:
+    """A table as `_checkpoint_due` sees it: its version, and the checkpoints asked of it."""
+
+    def __init__(self, version: int) -> None:
+        self._version, self.checkpoints = version, []
+
+    def version(self) -> int:
+        return self._version
+
+    def create_checkpoint(self) -> None:
+        self.checkpoints.append(self._version)
+
+
+@pytest.mark.parametrize(("opened_at", "version", "checkpointed"), [
+    (9, 10, True),    # the write's one commit lands on a multiple
+    (9, 11, True),    # a split's commit took 10, the replace 11
+    (8, 10, True),    # another writer's commit and this one's
+    (10, 11, False),  # past 10 already when opened: its checkpoint was the writer's of 10
+    (11, 19, False),  # still short of 20
+])
+def test_a_checkpoint_is_due_when_the_commits_since_the_open_pass_a_multiple(opened_at, version, checkpointed):
+    dt = _Opened(version)
+    delta._checkpoint_due("bronze/t", dt, opened_at)
+    assert dt.checkpoints == ([version] if checkpointed else [])
 
 
 def test_rerunning_a_range_is_idempotent(wh):

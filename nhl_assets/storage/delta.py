@@ -170,7 +170,7 @@ def _checkpoint_due(table: str, dt: DeltaTable, opened_at: int) -> None:
     Why: every write, read and sensor tick opens its tables, and an open replays each commit since the last
     checkpoint. delta-rs checkpoints every 100 commits (`delta.checkpointInterval`'s default there; Delta's
     reference implementation, Spark, uses 10), so between the weekly maintenance runs a silver table written
-    daily, or a replayed one, was opened through up to 99 commits: 22-44 ms an open at 92-98 commits here,
+    daily, or a replayed one, was opened through up to 99 commits: 22-44 ms an open at 91-98 commits here,
     against 6 ms after a checkpoint. Setting the property instead would change the definition of every
     existing table, which this project does only by a migration that stops each deployment until applied;
     a checkpoint is no part of a table's definition or content (the maintenance job writes them too). Its
