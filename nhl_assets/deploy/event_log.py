@@ -460,6 +460,21 @@ def _groups(events: Sequence[EventLogEntry]) -> Iterator[tuple[list[EventLogEntr
         yield group, kind
 
 
+class _KnownTables:
+    """`has_table` remembered once true, for the SQLite and in-memory storages: Dagster's asks the database
+    (a new connection each time) for every batch of tagged asset events, and their tables are made with the
+    database and never dropped (`wipe` makes them again)."""
+
+    _tables_seen: set[str]
+
+    def has_table(self, table_name: str) -> bool:
+        if table_name in self._tables_seen:
+            return True
+        if present := super().has_table(table_name):  # type: ignore[misc]
+            self._tables_seen.add(table_name)
+        return present
+
+
 class _BatchWrites:
     """What the three batching storages share: a batch cut into groups of asset events, each group written
     by the storage's `_store_asset_events`, anything else one event at a time; and the asset-key table's
@@ -667,7 +682,7 @@ class _RunLogWatchdog(SqliteEventLogStorageWatchdog):
             self._process_log()
 
 
-class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
+class BatchingSqliteEventLogStorage(_KnownTables, _BatchWrites, SqliteEventLogStorage):
     """`SqliteEventLogStorage` that writes a batch of asset events in one transaction per database and keeps
     one engine per database file instead of creating one per write. Configured in dagster.yaml as
 
@@ -820,12 +835,6 @@ class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
             engine.dispose()
         self._engines.clear()
 
-    def has_table(self, table_name: str) -> bool:
-        # asked for every tagged event (a new engine each time otherwise); tables are never dropped
-        if table_name not in self._tables_seen and super().has_table(table_name):
-            self._tables_seen.add(table_name)
-        return table_name in self._tables_seen
-
     # -- a batch in one transaction per database -------------------------------------------------------
     def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
         rows = self._rows(events)
@@ -849,7 +858,7 @@ class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
         if not self.supports_asset_checks:  # a database not migrated to them: the stock error, event by event
             super()._store_planned_checks(events)
             return
-        rows = [self._event_to_row(event) for event in events]
+        rows = self._rows(events)
         with self.run_connection(events[0].run_id) as conn:
             conn.execute(SqlEventLogStorageTable.insert(), rows)
         with self.index_transaction() as conn:
@@ -857,7 +866,7 @@ class BatchingSqliteEventLogStorage(_BatchWrites, SqliteEventLogStorage):
                 self._insert_planned_check_rows(conn, event, event_id, row["event"])
 
 
-class BatchingInMemoryEventLogStorage(_BatchWrites, InMemoryEventLogStorage):
+class BatchingInMemoryEventLogStorage(_KnownTables, _BatchWrites, InMemoryEventLogStorage):
     """Dagster's in-memory event log (ephemeral instances: tests, benchmarks) writing a batch of asset events
     in one transaction; run and index tables share its one in-memory database. Every read and write reuses
     one connection to it (`_connect`)."""
@@ -887,15 +896,6 @@ class BatchingInMemoryEventLogStorage(_BatchWrites, InMemoryEventLogStorage):
             with self._reused.connect() as conn:
                 with conn.begin():
                     yield conn
-
-    def has_table(self, table_name: str) -> bool:
-        """Dagster's, remembered once true: its tables are all made with the database and never dropped
-        (Dagster's opens a connection for every asking, once per batch of asset events)."""
-        if table_name in self._tables_seen:
-            return True
-        if present := super().has_table(table_name):
-            self._tables_seen.add(table_name)
-        return present
 
     def dispose(self) -> None:
         super().dispose()
