@@ -129,7 +129,8 @@ def test_pinned_to_the_installed_dagster():
         "and serdes's serialize_value (json.dumps with sort_keys), and RunDomain's use of "
         "supports_partition_subset_in_asset_materialization_planned_events (get_materialization_planned_events_"
         "for_asset) against "
-        "nhl_assets/deploy/event_log.py, then bump PINNED_DAGSTER")
+        "nhl_assets/deploy/event_log.py, and LocalComputeLogManager.capture_logs/from_config_value and "
+        "mirror_stream_to_file against nhl_assets/deploy/compute_logs.py, then bump PINNED_DAGSTER")
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "memory", pytest.param("postgres", marks=pytest.mark.slow)])

@@ -40,9 +40,10 @@ storages then store that one event with no partition, and the failed-partition q
 status) only reads events with one, so a failed range run would no longer show its partitions failed (nor
 in progress).
 
-This is the one module of the project that imports private Dagster modules (nothing public offers an event
-log to extend). It is pinned: `PINNED_DAGSTER` must equal the installed Dagster, which the test checks, so an
-upgrade fails loudly until the overridden methods have been re-read. `nhl_assets.ops.instance` configures it
+This module imports private Dagster modules (nothing public offers an event log to extend), as only
+`nhl_assets.deploy.compute_logs` does besides. It is pinned: `PINNED_DAGSTER` must equal the installed Dagster,
+which the test checks, so an upgrade fails loudly until the overridden methods (of both modules) have been
+re-read. `nhl_assets.ops.instance` configures it
 for the instance of `make dev`, `make demo` and the command line (`event_log_storage:` in dagster.yaml).
 """
 

@@ -17,6 +17,10 @@ failure (ERROR). What the setting also drops: `context.log.debug` messages (the 
 level too), which no asset here writes. The project's own runs set the same console level in their run
 config (`nhl_assets.runs.QUIET`).
 
+And it captures a run's stdout and stderr with `MirroringComputeLogManager` (`nhl_assets.deploy.compute_logs`):
+Dagster's local compute logs, in Dagster's default folder (`<DAGSTER_HOME>/storage`), shown on the console
+by a thread of the run's process instead of a `tail` and a watcher process per stream (0.04 s a run).
+
     python -m nhl_assets.ops.instance    # what `make dev` runs before `dg dev`
 """
 
@@ -37,14 +41,23 @@ def _event_log(home: Path) -> str:
             f"    base_dir: {(home / 'history' / 'runs').resolve()}\n")
 
 
+def _compute_logs(home: Path) -> str:
+    return ("compute_logs:\n"
+            "  module: nhl_assets.deploy.compute_logs\n"
+            "  class: MirroringComputeLogManager\n"
+            "  config:\n"
+            f"    base_dir: {(home / 'storage').resolve()}\n")
+
+
 def instance_yaml(home: Path, *, batching: bool = True) -> str:
-    """dagster.yaml for an instance in `home` (absolute paths: Dagster reads them from any directory)."""
-    return _TELEMETRY + (_event_log(home) if batching else "") + _CONSOLE
+    """dagster.yaml for an instance in `home` (absolute paths: Dagster reads them from any directory);
+    `batching=False` keeps Dagster's own event log (the benchmarks' comparison), and the rest."""
+    return _TELEMETRY + (_event_log(home) if batching else "") + _CONSOLE + _compute_logs(home)
 
 
 def _written_before(home: Path) -> set[str]:
     """What earlier versions of this module wrote for `home`: such a file is brought up to date."""
-    return {_TELEMETRY, _TELEMETRY + _event_log(home)}
+    return {_TELEMETRY, _TELEMETRY + _event_log(home), _TELEMETRY + _event_log(home) + _CONSOLE}
 
 
 def write_instance_config(home: Path, *, batching: bool = True) -> Path:
