@@ -270,6 +270,7 @@ def test_full_history_backfill_with_zero_latency_reports_instead_of_dividing_by_
                          capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "silver replay 2024-11-01..2024-11-02 with dagster asset materialize (batching event log)" in out.stdout
+    assert re.search(r"the window's replay before the repetitions \(not counted; [^)]*\): [\d.]+ s", out.stdout)
     split = re.search(r"startup \(imports, definitions, instance\) ([\d.]+) s; run creation and start ([\d.]+) s; "
                       r"the step ([\d.]+) s, of which the silver work \(parse, validate, write\) ([\d.]+) s; step "
                       r"end to exit \(the run's last events, Python's teardown of the process\) ([\d.]+) s",
