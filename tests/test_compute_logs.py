@@ -2,6 +2,7 @@
 stderr captured to Dagster's files and shown on the console, mirrored by a thread instead of `tail`
 processes."""
 
+import io
 import os
 import subprocess
 import sys
@@ -90,10 +91,8 @@ def test_the_mirror_copies_every_byte_once_in_order(tmp_path):
         assert console.read().decode() == "".join(f"line {i}\n" for i in range(2000))
 
 
-def test_a_stream_without_a_file_descriptor_is_left_alone(tmp_path, monkeypatch):
+def test_a_stream_without_a_file_descriptor_is_left_alone(tmp_path):
     """As Dagster's redirect does: nothing to redirect or mirror, the capture file still made."""
-    import io
-
     stream = io.StringIO()
     with cl._captured(stream, str(tmp_path / "x.out")):
         stream.write("kept in the stream")
