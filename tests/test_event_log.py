@@ -130,7 +130,7 @@ def test_pinned_to_the_installed_dagster():
         "supports_partition_subset_in_asset_materialization_planned_events (get_materialization_planned_events_"
         "for_asset) against "
         "nhl_assets/deploy/event_log.py, and LocalComputeLogManager.capture_logs/from_config_value and "
-        "mirror_stream_to_file against nhl_assets/deploy/compute_logs.py, then bump PINNED_DAGSTER")
+        "mirror_stream_to_file/redirect_to_file against nhl_assets/deploy/compute_logs.py, then bump PINNED_DAGSTER")
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "memory", pytest.param("postgres", marks=pytest.mark.slow)])

@@ -34,8 +34,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from dagster._core.execution.compute_logs import redirect_to_file
 from dagster._core.storage.compute_log_manager import CapturedLogContext, ComputeIOType
 from dagster._core.storage.local_compute_log_manager import IO_TYPE_EXTENSION, LocalComputeLogManager
+from dagster._utils import ensure_file, touch_file
 
 #: Seconds between two copies of a capture file to the console (GNU `tail -F` checks every second, or at
 #: once where inotify tells it of a change).
@@ -90,11 +92,11 @@ class _Mirror:
 
 @contextmanager
 def _captured(stream: TextIO, path: str) -> Iterator[None]:
-    """`stream`'s file descriptor redirected to `path` (appended to), and what reaches `path` copied to where
-    the descriptor pointed before: Dagster's `mirror_stream_to_file`, the copy made in this process."""
+    """`stream`'s file descriptor redirected to `path` by Dagster's own `redirect_to_file`, and what reaches
+    `path` copied to where the descriptor pointed before: Dagster's `mirror_stream_to_file`, the copy made in
+    this process instead of by `tail`."""
+    ensure_file(path)
     fd = _fileno(stream)
-    with open(path, "a", encoding="utf8"):
-        pass
     if fd is None:  # Dagster's `redirect_stream` leaves such a stream alone, and its `tail` has nothing to copy
         yield
         return
@@ -102,14 +104,8 @@ def _captured(stream: TextIO, path: str) -> Iterator[None]:
     try:
         mirror = _Mirror(path, console)
         try:
-            with open(path, "a+", buffering=1, encoding="utf8") as capture:
-                stream.flush()
-                os.dup2(capture.fileno(), fd)
-                try:
-                    yield
-                finally:
-                    stream.flush()
-                    os.dup2(console, fd)
+            with redirect_to_file(stream, path):
+                yield
         finally:
             mirror.stop()
     finally:
@@ -138,10 +134,6 @@ class MirroringComputeLogManager(LocalComputeLogManager):
             return
         out = self.get_captured_local_path(log_key, IO_TYPE_EXTENSION[ComputeIOType.STDOUT])
         err = self.get_captured_local_path(log_key, IO_TYPE_EXTENSION[ComputeIOType.STDERR])
-        os.makedirs(os.path.dirname(out), exist_ok=True)
         with _captured(sys.stdout, out), _captured(sys.stderr, err):
             yield CapturedLogContext(log_key)
-        # what Dagster leaves once a capture ended, so that readers know it is complete
-        complete = self.complete_artifact_path(log_key)
-        with open(complete, "a", encoding="utf8"):
-            os.utime(complete, None)
+        touch_file(self.complete_artifact_path(log_key))  # as Dagster's: readers know the capture is complete

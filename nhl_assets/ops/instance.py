@@ -51,7 +51,7 @@ def _compute_logs(home: Path) -> str:
 
 def instance_yaml(home: Path, *, batching: bool = True) -> str:
     """dagster.yaml for an instance in `home` (absolute paths: Dagster reads them from any directory);
-    `batching=False` keeps Dagster's own event log (the benchmarks' comparison), and the rest."""
+    `batching=False` keeps Dagster's own event log (the benchmarks' comparison), everything else the same."""
     return _TELEMETRY + (_event_log(home) if batching else "") + _CONSOLE + _compute_logs(home)
 
 
